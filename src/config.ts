@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+
+export const configSchema = z.strictObject({
+  http: z.strictObject({
+    host: z.string().min(1),
+    port,
+    /** Base URL players use to reach this server; empty means "from the request's Host". */
+    publicUrl: z.union([z.literal(''), z.url()]),
+  }),
+  rtmp: z.strictObject({ port }),
+  dataDir: z.string().min(1),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+  upload: z.strictObject({ maxBytes: z.number().int().positive() }),
+  encode: z.strictObject({
+    preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']),
+    maxAttempts: z.number().int().min(1).max(10),
+    retryBaseMs: z.number().int().min(0),
+    /** ffmpeg -threads; 0 lets ffmpeg choose. */
+    threads: z.number().int().min(0).max(64),
+  }),
+  packaging: z.strictObject({ segmentSeconds: z.number().int().min(1).max(30) }),
+  playback: z.strictObject({ tokenTtlSeconds: z.number().int().min(30).max(7 * 24 * 3600) }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+type SettingKind = 'string' | 'integer';
+
+/** Each setting that can come from the environment or a flag: one row, so the three stay in step. */
+export const overridableSettings = [
+  { path: 'http.host', env: 'WEIR_HTTP_HOST', flag: 'http-host', kind: 'string' },
+  { path: 'http.port', env: 'WEIR_HTTP_PORT', flag: 'http-port', kind: 'integer' },
+  { path: 'http.publicUrl', env: 'WEIR_PUBLIC_URL', flag: 'public-url', kind: 'string' },
+  { path: 'rtmp.port', env: 'WEIR_RTMP_PORT', flag: 'rtmp-port', kind: 'integer' },
+  { path: 'dataDir', env: 'WEIR_DATA_DIR', flag: 'data-dir', kind: 'string' },
+  { path: 'log.level', env: 'WEIR_LOG_LEVEL', flag: 'log-level', kind: 'string' },
+  { path: 'upload.maxBytes', env: 'WEIR_UPLOAD_MAX_BYTES', flag: 'upload-max-bytes', kind: 'integer' },
+  { path: 'encode.preset', env: 'WEIR_ENCODE_PRESET', flag: 'encode-preset', kind: 'string' },
+  { path: 'encode.threads', env: 'WEIR_ENCODE_THREADS', flag: 'encode-threads', kind: 'integer' },
+  { path: 'packaging.segmentSeconds', env: 'WEIR_SEGMENT_SECONDS', flag: 'segment-seconds', kind: 'integer' },
+  { path: 'playback.tokenTtlSeconds', env: 'WEIR_TOKEN_TTL_SECONDS', flag: 'token-ttl-seconds', kind: 'integer' },
+] as const satisfies readonly { path: string; env: string; flag: string; kind: SettingKind }[];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export type CliRequest =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'start'; config: Config; configFile: string | undefined };
+
+export const usage = `Usage: weir [options]
+
+Starts the Weir media server. Settings come from config/default.json, then --config FILE,
+then WEIR_* environment variables, then these flags.
+
+Options:
+  --config FILE              JSON file with settings to override the defaults
+${overridableSettings.map((s) => `  --${s.flag} VALUE`.padEnd(29) + `${s.path} (env ${s.env})`).join('\n')}
+  --help                     this text
+  --version                  the version`;
+
+function defaultsPath(): string {
+  // config/ sits beside src/ in the checkout and beside dist/src/ when built.
+  for (const candidate of ['../config/default.json', '../../config/default.json']) {
+    const path = fileURLToPath(new URL(candidate, import.meta.url));
+    try {
+      readFileSync(path);
+      return path;
+    } catch {
+      // try the next layout
+    }
+  }
+  throw new ConfigError('config/default.json was not found beside the program');
+}
+
+function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${what} ${path} cannot be read: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${what} ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value;
+  }
+  return out;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (!isPlainObject(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function parseSettingValue(raw: string, kind: SettingKind, source: string, path: string): unknown {
+  if (kind === 'string') return raw;
+  if (!/^-?\d+$/.test(raw.trim())) {
+    throw new ConfigError(`Invalid configuration: ${path} (from ${source}) expected an integer, received ${JSON.stringify(raw)}`);
+  }
+  return Number(raw.trim());
+}
+
+function describeReceived(root: unknown, path: PropertyKey[]): string {
+  let node: unknown = root;
+  for (const key of path) node = isPlainObject(node) ? node[key as string] : undefined;
+  return node === undefined ? 'nothing' : JSON.stringify(node);
+}
+
+/** Validates a merged settings object; the error names the key, what was expected and what arrived. */
+export function validateConfig(raw: unknown, sources: Map<string, string> = new Map()): Config {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const key = issue.path.join('.');
+    const from = sources.get(key);
+    const where = from ? ` (from ${from})` : '';
+    if (issue.code === 'unrecognized_keys') {
+      const parent = key ? `${key}.` : '';
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => parent + k).join(', ')}${where}`;
+    }
+    return `${key}${where}: ${issue.message}, received ${describeReceived(raw, issue.path)}`;
+  });
+  throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+}
+
+/** Builds the configuration from defaults, --config FILE, WEIR_* variables and flags, in that order. */
+export function resolveCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRequest {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {
+    config: { type: 'string' },
+    help: { type: 'boolean' },
+    version: { type: 'boolean' },
+  };
+  for (const setting of overridableSettings) options[setting.flag] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}\n\n${usage}`);
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+
+  const sources = new Map<string, string>();
+  let merged = readJsonFile(defaultsPath(), 'Default configuration') as Record<string, unknown>;
+  const configFile = typeof values.config === 'string' ? values.config : env.WEIR_CONFIG;
+  if (configFile) {
+    const fromFile = readJsonFile(configFile, 'Configuration file');
+    if (!isPlainObject(fromFile)) throw new ConfigError(`Configuration file ${configFile} must hold a JSON object`);
+    merged = deepMerge(merged, fromFile);
+  }
+  for (const setting of overridableSettings) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === '') continue;
+    setPath(merged, setting.path, parseSettingValue(raw, setting.kind, setting.env, setting.path));
+    sources.set(setting.path, setting.env);
+  }
+  for (const setting of overridableSettings) {
+    const raw = values[setting.flag];
+    if (typeof raw !== 'string') continue;
+    setPath(merged, setting.path, parseSettingValue(raw, setting.kind, `--${setting.flag}`, setting.path));
+    sources.set(setting.path, `--${setting.flag}`);
+  }
+  return { kind: 'start', config: validateConfig(merged, sources), configFile };
+}
+
+/** The configuration with defaults only, plus overrides: for tests and embedding. */
+export function defaultConfig(overrides: Record<string, unknown> = {}): Config {
+  const defaults = readJsonFile(defaultsPath(), 'Default configuration') as Record<string, unknown>;
+  return validateConfig(deepMerge(defaults, overrides));
+}

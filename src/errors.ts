@@ -1,0 +1,61 @@
+/**
+ * The one catalog of coded errors. Every error a client or an operator can see has a code here,
+ * with its HTTP status and a one-line meaning (the README's error table is checked against it).
+ */
+export const errorCatalog = {
+  VALIDATION_FAILED: { status: 400, meaning: 'The request body or parameters are not of the expected form.' },
+  ADMIN_AUTH_REQUIRED: { status: 401, meaning: 'An admin route was called without a valid admin bearer token.' },
+  PLAYBACK_TOKEN_MISSING: { status: 401, meaning: 'A media request carried no playback token.' },
+  PLAYBACK_TOKEN_INVALID: { status: 401, meaning: 'The playback token is malformed, forged or expired.' },
+  PLAYBACK_TOKEN_WRONG_CONTENT: { status: 403, meaning: 'The playback token is valid but for other content.' },
+  NOT_FOUND: { status: 404, meaning: 'No route or file at that path.' },
+  TITLE_NOT_FOUND: { status: 404, meaning: 'No title with that id.' },
+  CONTENT_NOT_READY: { status: 409, meaning: 'The content exists but cannot be played yet (or failed).' },
+  UPLOAD_NOT_EXPECTED: { status: 409, meaning: 'The title is not awaiting an upload.' },
+  UPLOAD_TOO_LARGE: { status: 413, meaning: 'The upload is larger than the configured limit.' },
+  UPLOAD_INCOMPLETE: { status: 400, meaning: 'The upload ended before the declared length arrived.' },
+  SOURCE_EMPTY: { status: 422, meaning: 'The uploaded source has zero bytes.' },
+  SOURCE_UNREADABLE: { status: 422, meaning: 'The source is not a media file, or it is truncated or corrupt.' },
+  SOURCE_NO_VIDEO: { status: 422, meaning: 'The source has no video stream.' },
+  ENCODE_FAILED: { status: 500, meaning: 'Encoding failed after its retries.' },
+  PACKAGE_FAILED: { status: 500, meaning: 'Packaging the encoded renditions failed.' },
+  PUBLISH_FAILED: { status: 500, meaning: 'Publishing the packaged title failed.' },
+  SHUTTING_DOWN: { status: 503, meaning: 'The server is stopping and takes no new work.' },
+  INTERNAL: { status: 500, meaning: 'An unexpected server error; the log has the details.' },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** The shape of an error as stored in a title and as sent to clients. */
+export type CodedError = { code: ErrorCode; message: string };
+
+export class WeirError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'WeirError';
+    this.code = code;
+    this.status = errorCatalog[code].status;
+    this.details = details;
+  }
+
+  toJSON(): CodedError & { details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isWeirError(value: unknown): value is WeirError {
+  return value instanceof WeirError;
+}
+
+/** Turns anything thrown into a coded error, keeping coded ones as they are. */
+export function toCodedError(value: unknown, fallback: ErrorCode): CodedError {
+  if (isWeirError(value)) return { code: value.code, message: value.message };
+  const message = value instanceof Error ? value.message : String(value);
+  return { code: fallback, message };
+}

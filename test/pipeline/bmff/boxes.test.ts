@@ -1,0 +1,186 @@
+import t from 'tap';
+import type { Box } from '../../../src/pipeline/bmff/boxes.js';
+import { parseBoxes } from '../../../src/pipeline/bmff/read.js';
+import { serializeBoxes } from '../../../src/pipeline/bmff/write.js';
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+/** Golden bytes are written as commented hex words; spaces and comments are dropped. */
+const golden = (text: string): string => text.replace(/#.*$/gm, '').replace(/\s+/g, '');
+
+t.test('box writers produce the exact bytes the spec lays out', async (t) => {
+  t.equal(
+    hex(serializeBoxes([{ type: 'ftyp', majorBrand: 'cmf2', minorVersion: 0, compatibleBrands: ['cmfc', 'iso6'] }])),
+    golden(`
+      00000018 66747970 # size 24, 'ftyp'
+      636d6632          # major brand cmf2
+      00000000          # minor version
+      636d6663 69736f36 # cmfc iso6
+    `),
+  );
+  t.equal(
+    hex(serializeBoxes([{ type: 'mfhd', sequenceNumber: 7 }])),
+    golden(`00000010 6d666864 00000000 00000007 # mfhd v0, sequence 7`),
+  );
+  t.equal(
+    hex(serializeBoxes([{ type: 'tfdt', baseMediaDecodeTime: 0x1_0000_0002n }])),
+    golden(`00000014 74666474 01000000 # tfdt v1
+            00000001 00000002          # 64-bit decode time`),
+  );
+  t.equal(
+    hex(serializeBoxes([{ type: 'tfhd', trackId: 1, defaultBaseIsMoof: true, defaultSampleFlags: 0x01010000 }])),
+    golden(`00000014 74666864 00020020 # tfhd, flags default-base-is-moof | default-sample-flags
+            00000001                   # track 1
+            01010000                   # non-sync default flags`),
+  );
+  t.equal(
+    hex(
+      serializeBoxes([
+        {
+          type: 'trun',
+          version: 1,
+          dataOffset: 120,
+          samples: [
+            { duration: 512, size: 1000, flags: 0x02000000, compositionTimeOffset: 0 },
+            { duration: 512, size: 200, flags: 0x01010000, compositionTimeOffset: -512 },
+          ],
+        },
+      ]),
+    ),
+    golden(`
+      00000034 7472756e 01000f01 # trun v1, flags data-offset|duration|size|flags|cto
+      00000002 00000078          # 2 samples, data offset 120
+      00000200 000003e8 02000000 00000000 # 512, 1000 bytes, sync, cto 0
+      00000200 000000c8 01010000 fffffe00 # 512, 200 bytes, non-sync, cto -512
+    `),
+  );
+  t.equal(
+    hex(serializeBoxes([{ type: 'mdhd', timescale: 90000, duration: 0, language: 'und' }])),
+    golden(`00000020 6d646864 00000000 # mdhd v0
+            00000000 00000000 00015f90 00000000 # times, timescale 90000, duration 0
+            55c4 0000                  # 'und' packed, pre_defined`),
+  );
+  t.equal(
+    hex(serializeBoxes([{ type: 'trex', trackId: 2, defaultSampleDescriptionIndex: 1, defaultSampleDuration: 0, defaultSampleSize: 0, defaultSampleFlags: 0 }])),
+    golden(`00000020 74726578 00000000 00000002 00000001 00000000 00000000 00000000`),
+  );
+  t.equal(
+    hex(serializeBoxes([{ type: 'hdlr', handlerType: 'vide', name: 'Weir' }])),
+    golden(`00000025 68646c72 00000000 00000000 76696465 000000000000000000000000 5765697200`),
+  );
+  t.equal(
+    hex(
+      serializeBoxes([
+        { type: 'esds', objectTypeIndication: 0x40, bufferSizeDb: 0, maxBitrate: 128000, avgBitrate: 128000, decoderSpecificInfo: Uint8Array.of(0x11, 0x90) },
+      ]),
+    ),
+    golden(`
+      00000027 65736473 00000000 # esds v0
+      0319 0000 00               # ES_Descriptor len 25, ES_ID 0, flags 0
+      0411 40 15 000000 0001f400 0001f400 # DecoderConfig len 17: AAC, audio stream, bitrates 128000
+      0502 1190                  # DecoderSpecificInfo: AudioSpecificConfig LC 48 kHz stereo
+      0601 02                    # SLConfig predefined 2
+    `),
+  );
+});
+
+t.test('every box reads back to the value it was written from', async (t) => {
+  const avcRecord = Uint8Array.of(1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 2, 0x68, 0xee);
+  const boxes: Box[] = [
+    { type: 'ftyp', majorBrand: 'iso6', minorVersion: 1, compatibleBrands: ['cmfc'] },
+    {
+      type: 'moov',
+      boxes: [
+        { type: 'mvhd', timescale: 1000, duration: 0, nextTrackId: 2 },
+        {
+          type: 'trak',
+          boxes: [
+            { type: 'tkhd', flags: 3, trackId: 1, duration: 0, volume: 0, width: 1280, height: 720 },
+            { type: 'edts', boxes: [{ type: 'elst', entries: [{ segmentDuration: 0n, mediaTime: 1024n, rateInteger: 1, rateFraction: 0 }] }] },
+            {
+              type: 'mdia',
+              boxes: [
+                { type: 'mdhd', timescale: 15360, duration: 0, language: 'eng' },
+                { type: 'hdlr', handlerType: 'vide', name: 'VideoHandler' },
+                {
+                  type: 'minf',
+                  boxes: [
+                    { type: 'vmhd' },
+                    { type: 'dinf', boxes: [{ type: 'dref', entries: [{ type: 'url ', flags: 1 }] }] },
+                    {
+                      type: 'stbl',
+                      boxes: [
+                        {
+                          type: 'stsd',
+                          entries: [
+                            {
+                              type: 'avc1',
+                              dataReferenceIndex: 1,
+                              width: 1280,
+                              height: 720,
+                              compressorName: 'Weir',
+                              boxes: [
+                                { type: 'avcC', record: avcRecord },
+                                { type: 'pasp', hSpacing: 1, vSpacing: 1 },
+                                { type: 'btrt', bufferSizeDb: 0, maxBitrate: 3000000, avgBitrate: 2500000 },
+                              ],
+                            },
+                            {
+                              type: 'mp4a',
+                              dataReferenceIndex: 1,
+                              channelCount: 2,
+                              sampleSize: 16,
+                              sampleRate: 48000,
+                              boxes: [{ type: 'esds', objectTypeIndication: 0x40, bufferSizeDb: 0, maxBitrate: 1, avgBitrate: 1, decoderSpecificInfo: Uint8Array.of(0x11, 0x90) }],
+                            },
+                          ],
+                        },
+                        { type: 'stts' },
+                        { type: 'stsc' },
+                        { type: 'stsz' },
+                        { type: 'stco' },
+                      ],
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+        { type: 'mvex', boxes: [{ type: 'trex', trackId: 1, defaultSampleDescriptionIndex: 1, defaultSampleDuration: 512, defaultSampleSize: 0, defaultSampleFlags: 0 }] },
+      ],
+    },
+    { type: 'styp', majorBrand: 'msdh', minorVersion: 0, compatibleBrands: ['msdh', 'msix'] },
+    {
+      type: 'moof',
+      boxes: [
+        { type: 'mfhd', sequenceNumber: 3 },
+        {
+          type: 'traf',
+          boxes: [
+            { type: 'tfhd', trackId: 1, defaultBaseIsMoof: true, baseDataOffset: 5n, sampleDescriptionIndex: 1, defaultSampleDuration: 512, defaultSampleSize: 10, defaultSampleFlags: 0x01010000 },
+            { type: 'tfdt', baseMediaDecodeTime: 123456789012n },
+            { type: 'trun', version: 0, firstSampleFlags: 0x02000000, samples: [{ size: 4 }, { size: 9 }] },
+          ],
+        },
+      ],
+    },
+    { type: 'mdat', data: Uint8Array.of(1, 2, 3) },
+    { type: 'raw', fourcc: 'free', payload: Uint8Array.of(9, 9) },
+  ];
+  const bytes = serializeBoxes(boxes);
+  const back = parseBoxes(bytes);
+  t.same(back, boxes);
+  t.equal(hex(serializeBoxes(back)), hex(bytes), 'writing what was read gives the same bytes');
+});
+
+t.test('a writer refuses values its box cannot hold, naming them', async (t) => {
+  t.throws(() => serializeBoxes([{ type: 'trun', version: 0, samples: [{ compositionTimeOffset: -1 }] }]), /version 0 cannot hold negative offset -1/);
+  t.throws(() => serializeBoxes([{ type: 'mdhd', timescale: 1, duration: 0, language: 'EN' }]), /three lowercase letters, received "EN"/);
+  t.throws(() => serializeBoxes([{ type: 'trun', version: 1, samples: [{ size: 1 }, {}] }]), /sample 1 lacks size/);
+});
+
+t.test('a reader refuses truncated boxes with the sizes involved', async (t) => {
+  const bytes = serializeBoxes([{ type: 'mfhd', sequenceNumber: 1 }]);
+  t.throws(() => parseBoxes(bytes.subarray(0, 12)), /declares 16 bytes, only 12 remain/);
+  t.throws(() => parseBoxes(Uint8Array.of(0, 0, 0, 4, 0x66, 0x72, 0x65, 0x65)), /declares size 4, less than its header/);
+});
