@@ -27,15 +27,18 @@ export class BoxWriter {
   }
 
   u8(value: number): void {
-    this.buffer.writeUInt8(value, this.reserve(1));
+    const at = this.reserve(1);
+    this.buffer.writeUInt8(value, at);
   }
 
   u16(value: number): void {
-    this.buffer.writeUInt16BE(value, this.reserve(2));
+    const at = this.reserve(2);
+    this.buffer.writeUInt16BE(value, at);
   }
 
   i16(value: number): void {
-    this.buffer.writeInt16BE(value, this.reserve(2));
+    const at = this.reserve(2);
+    this.buffer.writeInt16BE(value, at);
   }
 
   u24(value: number): void {
@@ -45,24 +48,29 @@ export class BoxWriter {
   }
 
   u32(value: number): void {
-    this.buffer.writeUInt32BE(value >>> 0, this.reserve(4));
+    const at = this.reserve(4);
+    this.buffer.writeUInt32BE(value, at);
   }
 
   i32(value: number): void {
-    this.buffer.writeInt32BE(value, this.reserve(4));
+    const at = this.reserve(4);
+    this.buffer.writeInt32BE(value, at);
   }
 
   u64(value: bigint): void {
-    this.buffer.writeBigUInt64BE(value, this.reserve(8));
+    const at = this.reserve(8);
+    this.buffer.writeBigUInt64BE(value, at);
   }
 
   i64(value: bigint): void {
-    this.buffer.writeBigInt64BE(value, this.reserve(8));
+    const at = this.reserve(8);
+    this.buffer.writeBigInt64BE(value, at);
   }
 
   fourcc(code: string): void {
     if (code.length !== 4) throw new RangeError(`fourcc must be 4 characters, received ${JSON.stringify(code)}`);
-    this.buffer.write(code, this.reserve(4), 'latin1');
+    const at = this.reserve(4);
+    this.buffer.write(code, at, 'latin1');
   }
 
   bytes(data: Uint8Array): void {
@@ -71,7 +79,8 @@ export class BoxWriter {
   }
 
   zeros(count: number): void {
-    this.buffer.fill(0, this.reserve(count), this.length);
+    const at = this.reserve(count);
+    this.buffer.fill(0, at, this.length);
   }
 
   /** A NUL-terminated UTF-8 string. */

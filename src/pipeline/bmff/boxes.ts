@@ -10,7 +10,8 @@ export type Ftyp = { type: 'ftyp' | 'styp'; majorBrand: string; minorVersion: nu
 /** Plain containers: their payload is only child boxes. */
 export const containerTypes = ['moov', 'trak', 'mdia', 'minf', 'dinf', 'stbl', 'mvex', 'moof', 'traf', 'edts'] as const;
 export type ContainerType = (typeof containerTypes)[number];
-export type Container = { type: ContainerType; boxes: Box[] };
+/** One member per container FourCC, so narrowing on `type` picks exactly one. */
+export type Container = { [K in ContainerType]: { type: K; boxes: Box[] } }[ContainerType];
 
 /** §8.2.2 MovieHeaderBox (written as version 0). */
 export type Mvhd = { type: 'mvhd'; timescale: number; duration: number; nextTrackId: number };

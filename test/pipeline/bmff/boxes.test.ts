@@ -184,3 +184,10 @@ t.test('a reader refuses truncated boxes with the sizes involved', async (t) => 
   t.throws(() => parseBoxes(bytes.subarray(0, 12)), /declares 16 bytes, only 12 remain/);
   t.throws(() => parseBoxes(Uint8Array.of(0, 0, 0, 4, 0x66, 0x72, 0x65, 0x65)), /declares size 4, less than its header/);
 });
+
+t.test('the writer keeps every byte when it grows past its first buffer', async (t) => {
+  const samples = Array.from({ length: 300 }, (_, i) => ({ duration: 512, size: i, flags: 0x01010000, compositionTimeOffset: -i }));
+  const bytes = serializeBoxes([{ type: 'trun', version: 1, samples }]);
+  t.equal(bytes.length, 8 + 4 + 4 + 300 * 16);
+  t.same(parseBoxes(bytes), [{ type: 'trun', version: 1, samples }]);
+});

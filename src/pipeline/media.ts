@@ -1,0 +1,27 @@
+import type { Box } from './bmff/boxes.js';
+
+/** What the packager knows about one elementary stream. Times are in `timescale` units. */
+export type TrackInfo = {
+  kind: 'video' | 'audio';
+  timescale: number;
+  /** RFC 6381 codecs value, e.g. avc1.64001f or mp4a.40.2. */
+  codec: string;
+  /** The sample entry (avc1 or mp4a box) to describe the track in init segments. */
+  sampleEntry: Box;
+  width: number;
+  height: number;
+  channels: number;
+  sampleRate: number;
+};
+
+/**
+ * One access unit. `dts` is the decode time; `cto` the signed composition offset, so the
+ * presentation time is dts + cto. Both integers in the track's timescale.
+ */
+export type Sample = {
+  dts: number;
+  duration: number;
+  cto: number;
+  isSync: boolean;
+  data: Uint8Array;
+};
