@@ -1,0 +1,159 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fromCallback, fromPromise, type EventObject } from 'xstate';
+import type { PublishedRendition } from '../catalog/titles.js';
+import { WeirError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { buildEncodeArgs, type EncodeSettings } from '../pipeline/encode.js';
+import { FfmpegError, killOrphan, runFfmpeg, type MediaTools } from '../pipeline/ffmpeg.js';
+import { measureBandwidth, type PackagedRendition } from '../pipeline/manifest/rendition.js';
+import { packageVod } from '../pipeline/package-vod.js';
+import { probeSource } from '../pipeline/probe.js';
+import type { StageInput, TitleEvent } from './title.machine.js';
+
+/** Where a title's files live. Each stage writes into a temp dir and renames it when done, so a
+ * crash leaves either finished work (kept) or a temp dir (discarded and redone). */
+export function titlePaths(dataDir: string, titleId: string) {
+  const root = join(dataDir, 'titles', titleId);
+  return {
+    root,
+    source: join(root, 'source'),
+    encodingTmp: join(root, 'work', 'encoding.tmp'),
+    encoded: join(root, 'work', 'encoded'),
+    packagingTmp: join(root, 'work', 'packaging.tmp'),
+    packaged: join(root, 'work', 'packaged'),
+    work: join(root, 'work'),
+    media: join(root, 'media'),
+    pidFile: join(root, 'work', 'ffmpeg.pid'),
+  };
+}
+
+export type TitleStageDeps = {
+  dataDir: string;
+  tools: MediaTools;
+  encode: EncodeSettings;
+  log: Logger;
+};
+
+const renditionsFile = 'renditions.json';
+
+function publish(rendition: PackagedRendition): PublishedRendition {
+  const { peak, average } = measureBandwidth(rendition);
+  const video = rendition.kind === 'video';
+  return {
+    id: rendition.id,
+    kind: rendition.kind,
+    width: video ? rendition.width : null,
+    height: video ? rendition.height : null,
+    bandwidth: peak,
+    averageBandwidth: average,
+    codecs: rendition.codec,
+    frameRate: rendition.frameRate ? Math.round((rendition.frameRate.num / rendition.frameRate.den) * 1000) / 1000 : null,
+  };
+}
+
+/** The real implementations of the title machine's stages, all safe to restart. */
+export function createTitleStages(deps: TitleStageDeps) {
+  const logFor = (titleId: string, stage: string) => deps.log.child({ titleId, stage });
+
+  return {
+    probe: fromPromise<import('../pipeline/probe.js').SourceFacts, { titleId: string; sourcePath: string }>(({ input, signal }) =>
+      probeSource({ ffprobe: deps.tools.ffprobe, path: input.sourcePath, log: logFor(input.titleId, 'probe'), signal }),
+    ),
+
+    encode: fromCallback<EventObject, StageInput>(({ input, sendBack }) => {
+      const send = (event: TitleEvent) => sendBack(event);
+      const paths = titlePaths(deps.dataDir, input.titleId);
+      const log = logFor(input.titleId, 'encode');
+      const controller = new AbortController();
+      const durationMicros = input.facts.durationMs * 1000;
+      let lastOutMicros = 0;
+      let lastSentFraction = -1;
+      void (async () => {
+        if (existsSync(paths.encoded)) {
+          log.info('encoded renditions already on disk; not encoding again');
+          send({ type: 'ENCODED' });
+          return;
+        }
+        await mkdir(paths.work, { recursive: true });
+        killOrphan(paths.pidFile, log);
+        await rm(paths.encodingTmp, { recursive: true, force: true });
+        await mkdir(paths.encodingTmp, { recursive: true });
+        const started = Date.now();
+        log.info({ renditions: input.ladder.video.map((r) => `${r.width}x${r.height}@${r.bitrate}`), audio: input.ladder.audio !== null }, 'encoding');
+        await runFfmpeg({
+          binary: deps.tools.ffmpeg,
+          args: buildEncodeArgs({ source: input.sourcePath, outDir: paths.encodingTmp, ladder: input.ladder, settings: deps.encode }),
+          log,
+          signal: controller.signal,
+          pidFile: paths.pidFile,
+          onProgressMicros: (micros) => {
+            lastOutMicros = micros;
+            const fraction = Math.min(0.99, micros / durationMicros);
+            // Persisting every tick would be noise: report whole percents.
+            if (fraction - lastSentFraction >= 0.01) {
+              lastSentFraction = fraction;
+              send({ type: 'ENCODE_PROGRESS', fraction });
+            }
+          },
+        });
+        // A source whose header promises more than its data holds decodes short without an error.
+        if (lastOutMicros > 0 && lastOutMicros < durationMicros * 0.9) {
+          throw new WeirError(
+            'SOURCE_UNREADABLE',
+            `The source is truncated or corrupt: it declares ${(durationMicros / 1e6).toFixed(1)} s but only ${(lastOutMicros / 1e6).toFixed(1)} s could be decoded.`,
+          );
+        }
+        await rename(paths.encodingTmp, paths.encoded);
+        log.info({ ms: Date.now() - started }, 'encoded');
+        send({ type: 'ENCODED' });
+      })().catch((error: unknown) => {
+        if (controller.signal.aborted) return;
+        if (error instanceof WeirError) {
+          send({ type: 'ENCODE_FAILED', error: error.toJSON(), transient: false });
+          return;
+        }
+        const transient = error instanceof FfmpegError ? error.transient : true;
+        const code = error instanceof FfmpegError && !transient ? 'SOURCE_UNREADABLE' : 'ENCODE_FAILED';
+        const message = error instanceof Error ? error.message : String(error);
+        log.warn({ err: message, transient }, 'encode failed');
+        send({ type: 'ENCODE_FAILED', error: { code, message: `Encoding failed: ${message}` }, transient });
+      });
+      return () => controller.abort();
+    }),
+
+    package: fromPromise<PublishedRendition[], StageInput>(async ({ input, signal }) => {
+      const paths = titlePaths(deps.dataDir, input.titleId);
+      const log = logFor(input.titleId, 'package');
+      if (!existsSync(paths.packaged) && !existsSync(paths.media)) {
+        await rm(paths.packagingTmp, { recursive: true, force: true });
+        const started = Date.now();
+        const renditions = await packageVod({
+          encodedDir: paths.encoded,
+          outDir: paths.packagingTmp,
+          ladder: input.ladder,
+          segmentSeconds: deps.encode.segmentSeconds,
+          ffmpeg: deps.tools.ffmpeg,
+          log,
+          signal,
+        });
+        await writeFile(join(paths.packagingTmp, renditionsFile), JSON.stringify(renditions.map(publish)));
+        await rename(paths.packagingTmp, paths.packaged);
+        log.info({ ms: Date.now() - started, segments: renditions[0]?.segments.length }, 'packaged');
+      }
+      const dir = existsSync(paths.packaged) ? paths.packaged : paths.media;
+      return JSON.parse(await readFile(join(dir, renditionsFile), 'utf8')) as PublishedRendition[];
+    }),
+
+    // No protection yet: nothing to key.
+    key: fromPromise<void, StageInput>(async () => {}),
+
+    publish: fromPromise<void, StageInput>(async ({ input }) => {
+      const paths = titlePaths(deps.dataDir, input.titleId);
+      if (!existsSync(paths.media)) await rename(paths.packaged, paths.media);
+      // Intermediates are no longer needed once the segment set is in place; the source stays.
+      await rm(paths.work, { recursive: true, force: true });
+    }),
+  };
+}

@@ -1,0 +1,53 @@
+import cors from 'cors';
+import express, { type Express, type Request, type Response } from 'express';
+import type { Server as TusServer } from '@tus/server';
+import type { Logger } from '../logger.js';
+import { errorHandler, notFound, requestLogger, requireAdmin } from './http.js';
+
+export type AppParts = {
+  log: Logger;
+  adminToken: string;
+  health: () => { ok: boolean; checks: Record<string, boolean> };
+  titles: express.Router;
+  playback: express.Router;
+  media: express.Router;
+  sourcePut: (req: Request, res: Response) => Promise<void>;
+  tus: TusServer;
+};
+
+/** The HTTP surface: public playback and media routes, admin routes behind the bearer token. */
+export function createApp(parts: AppParts): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(requestLogger(parts.log));
+
+  // Players on other origins fetch sessions, manifests and segments; preflight included.
+  const playerCors = cors({ origin: true, methods: ['GET', 'HEAD', 'POST', 'OPTIONS'], maxAge: 600, exposedHeaders: ['content-length', 'content-range'] });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const { ok, checks } = parts.health();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks });
+  });
+
+  app.use('/v1/playback-sessions', playerCors);
+  app.use(parts.playback);
+  app.use('/media', playerCors);
+  app.use(parts.media);
+
+  const admin = requireAdmin(parts.adminToken);
+  // tus authenticates inside its own hooks (it answers its own OPTIONS and HEAD).
+  app.all(['/v1/uploads', '/v1/uploads/*rest'], (req, res) => {
+    void parts.tus.handle(req, res);
+  });
+  app.use('/v1/titles', admin);
+  app.put('/v1/titles/:id/source', parts.sourcePut);
+  app.use(parts.titles);
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import express, { Router } from 'express';
+import { z } from 'zod';
+import type { TitleCatalog } from '../../catalog/titles.js';
+import type { SessionStore } from '../../catalog/sessions.js';
+import type { PlaybackTokens } from '../../delivery/tokens.js';
+import { WeirError } from '../../errors.js';
+import { dashManifestName } from '../../pipeline/manifest/dash.js';
+import { multivariantName } from '../../pipeline/manifest/hls.js';
+import { posterName } from '../../pipeline/package-vod.js';
+import { parseInput } from '../http.js';
+import { baseUrl } from '../resources.js';
+
+const sessionBody = z.strictObject({ contentId: z.string().min(1).max(200) });
+
+export type PlaybackRoutesDeps = {
+  catalog: TitleCatalog;
+  sessions: SessionStore;
+  tokens: PlaybackTokens;
+  isPlayable: (contentId: string) => boolean;
+  tokenTtlSeconds: number;
+  publicUrl: string;
+};
+
+/** POST /v1/playback-sessions: the first step of playback start, so it does one lookup and one signature. */
+export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
+  const router = Router();
+  router.post('/v1/playback-sessions', express.json({ limit: '16kb' }), async (req, res) => {
+    const { contentId } = parseInput(sessionBody, req.body, 'playback session body');
+    if (!deps.isPlayable(contentId)) {
+      const title = deps.catalog.get(contentId);
+      if (!title) throw new WeirError('TITLE_NOT_FOUND', `No content with id ${JSON.stringify(contentId)}.`);
+      throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is ${title.state}; it can be played once it is ready.`);
+    }
+    const now = Date.now();
+    const session = { id: randomUUID(), contentId, createdAt: now, expiresAt: now + deps.tokenTtlSeconds * 1000 };
+    deps.sessions.create(session);
+    const token = await deps.tokens.issue({ contentId, sessionId: session.id, expiresAt: session.expiresAt });
+    const media = `${baseUrl(req, deps.publicUrl)}/media/${encodeURIComponent(contentId)}/${token}`;
+    res.status(201).json({
+      id: session.id,
+      contentId,
+      expiresAt: new Date(session.expiresAt).toISOString(),
+      posterUrl: `${media}/${posterName}`,
+      sources: [
+        { protocol: 'hls', url: `${media}/${multivariantName}`, mimeType: 'application/vnd.apple.mpegurl' },
+        { protocol: 'dash', url: `${media}/${dashManifestName}`, mimeType: 'application/dash+xml' },
+      ],
+    });
+  });
+  return router;
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import express, { Router } from 'express';
+import { z } from 'zod';
+import type { TitleRegistry } from '../../actors/title.registry.js';
+import type { TitleCatalog } from '../../catalog/titles.js';
+import { WeirError } from '../../errors.js';
+import { parseInput } from '../http.js';
+import { baseUrl, titleResource } from '../resources.js';
+
+const createTitleBody = z.strictObject({
+  title: z.string().trim().min(1).max(500),
+  description: z.string().max(10_000).optional(),
+  tags: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+});
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+export type TitleRoutesDeps = {
+  catalog: TitleCatalog;
+  registry: TitleRegistry;
+  publicUrl: string;
+  isStopping: () => boolean;
+};
+
+export function titleRoutes(deps: TitleRoutesDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '1mb' });
+
+  const find = (id: string) => {
+    const title = deps.catalog.get(id);
+    if (!title) throw new WeirError('TITLE_NOT_FOUND', `No title with id ${JSON.stringify(id)}.`);
+    return title;
+  };
+
+  router.post('/v1/titles', json, (req, res) => {
+    if (deps.isStopping()) throw new WeirError('SHUTTING_DOWN', 'The server is stopping; try again shortly.');
+    const body = parseInput(createTitleBody, req.body, 'title body');
+    const id = randomUUID();
+    const title = deps.catalog.create({ id, title: body.title, description: body.description ?? '', tags: body.tags ?? [] });
+    deps.registry.create(id);
+    req.log.info({ titleId: id }, 'title created');
+    res.status(201).location(`/v1/titles/${id}`).json(titleResource(deps.catalog.get(id) ?? title, baseUrl(req, deps.publicUrl)));
+  });
+
+  router.get('/v1/titles', (req, res) => {
+    const query = parseInput(listQuery, req.query, 'query');
+    const { items, total } = deps.catalog.list(query.limit, query.offset);
+    const base = baseUrl(req, deps.publicUrl);
+    res.json({ items: items.map((t) => titleResource(t, base)), total, limit: query.limit, offset: query.offset });
+  });
+
+  router.get('/v1/titles/:id', (req, res) => {
+    res.json(titleResource(find(req.params.id), baseUrl(req, deps.publicUrl)));
+  });
+
+  router.delete('/v1/titles/:id', async (req, res) => {
+    find(req.params.id);
+    await deps.registry.delete(req.params.id);
+    req.log.info({ titleId: req.params.id }, 'title deleted');
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,58 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+
+export type Db = Database.Database;
+
+/** Schema changes, in order; `PRAGMA user_version` records how many have run. */
+const migrations: readonly string[] = [
+  `CREATE TABLE titles (
+     id TEXT PRIMARY KEY,
+     title TEXT NOT NULL,
+     description TEXT NOT NULL DEFAULT '',
+     tags TEXT NOT NULL DEFAULT '[]',
+     state TEXT NOT NULL,
+     progress REAL NOT NULL DEFAULT 0,
+     error TEXT,
+     facts TEXT,
+     renditions TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX titles_created ON titles (created_at);
+   CREATE TABLE actor_snapshots (
+     actor_id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     machine_version INTEGER NOT NULL,
+     snapshot TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE playback_sessions (
+     id TEXT PRIMARY KEY,
+     content_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
+];
+
+export const databaseFileName = 'weir.db';
+
+/** Opens (creating if needed) the catalog database in the data dir and brings its schema up to date. */
+export function openDatabase(dataDir: string): Db {
+  const db = new Database(join(dataDir, databaseFileName));
+  db.pragma('journal_mode = WAL');
+  // WAL with NORMAL sync survives a process crash (SIGKILL); only power loss can cost the last commits.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(`The database at ${dataDir} has schema version ${current}, newer than this Weir knows (${migrations.length}); upgrade Weir.`);
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+  return db;
+}

@@ -1,0 +1,64 @@
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { WeirError } from '../errors.js';
+
+export type PlaybackClaims = { contentId: string; sessionId: string; expiresAt: number };
+
+const issuer = 'weir';
+const audience = 'weir-playback';
+
+/**
+ * Signed, expiring playback tokens scoped to one piece of content. Tokens ride in the media
+ * URL's path, so every relative URI in a manifest carries them without rewriting manifests.
+ * Verified tokens are cached until they expire: the media read path then costs a map lookup.
+ */
+export class PlaybackTokens {
+  private readonly key: Uint8Array;
+  private readonly verified = new Map<string, PlaybackClaims>();
+  private static readonly cacheLimit = 10_000;
+
+  constructor(secret: string) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  async issue(claims: PlaybackClaims): Promise<string> {
+    return new SignJWT({ sid: claims.sessionId })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject(claims.contentId)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(claims.expiresAt / 1000))
+      .sign(this.key);
+  }
+
+  /** Checks a token for a content id; throws the coded error a client should see. */
+  async verify(token: string, contentId: string, now = Date.now()): Promise<PlaybackClaims> {
+    let claims = this.verified.get(token);
+    if (!claims || claims.expiresAt <= now) {
+      this.verified.delete(token);
+      claims = await this.verifySignature(token, now);
+      if (this.verified.size >= PlaybackTokens.cacheLimit) this.verified.clear();
+      this.verified.set(token, claims);
+    }
+    if (claims.contentId !== contentId) {
+      throw new WeirError('PLAYBACK_TOKEN_WRONG_CONTENT', `The playback token is for other content; expected a token for ${contentId}.`);
+    }
+    return claims;
+  }
+
+  private async verifySignature(token: string, now: number): Promise<PlaybackClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { issuer, audience, algorithms: ['HS256'], currentDate: new Date(now) });
+      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.exp !== 'number') {
+        throw new WeirError('PLAYBACK_TOKEN_INVALID', 'The playback token lacks its content, session or expiry.');
+      }
+      return { contentId: payload.sub, sessionId: payload.sid, expiresAt: payload.exp * 1000 };
+    } catch (error) {
+      if (error instanceof WeirError) throw error;
+      if (error instanceof joseErrors.JWTExpired) {
+        throw new WeirError('PLAYBACK_TOKEN_INVALID', 'The playback token has expired; start a new playback session.');
+      }
+      throw new WeirError('PLAYBACK_TOKEN_INVALID', 'The playback token is malformed or its signature does not match.');
+    }
+  }
+}
