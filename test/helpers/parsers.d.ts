@@ -1,0 +1,30 @@
+// Minimal typings for the manifest parsers the tests use (neither package ships its own).
+declare module 'm3u8-parser' {
+  export type M3u8Segment = { uri: string; duration: number; map?: { uri: string }; key?: unknown };
+  export type M3u8Playlist = { uri: string; attributes: Record<string, unknown> & { BANDWIDTH?: number; CODECS?: string; RESOLUTION?: { width: number; height: number } } };
+  export type M3u8Manifest = {
+    playlists?: M3u8Playlist[];
+    mediaGroups: { AUDIO: Record<string, Record<string, { uri?: string; default?: boolean }>> };
+    segments: M3u8Segment[];
+    endList?: boolean;
+    targetDuration?: number;
+    playlistType?: string;
+    independentSegments?: boolean;
+  };
+  export class Parser {
+    push(text: string): void;
+    end(): void;
+    manifest: M3u8Manifest;
+  }
+}
+declare module 'mpd-parser' {
+  export type MpdSegment = { uri: string; resolvedUri: string; duration: number; number: number; presentationTime: number; map: { uri: string; resolvedUri: string } };
+  export type MpdPlaylist = { attributes: Record<string, unknown> & { NAME: string; BANDWIDTH: number; CODECS: string; RESOLUTION?: { width: number; height: number } }; segments: MpdSegment[] };
+  export type MpdManifest = {
+    duration: number;
+    endList: boolean;
+    playlists: MpdPlaylist[];
+    mediaGroups: { AUDIO: Record<string, Record<string, { playlists: MpdPlaylist[] }>> };
+  };
+  export function parse(xml: string, options: { manifestUri: string }): MpdManifest;
+}

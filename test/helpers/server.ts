@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig, type Config } from '../../src/config.js';
+import type { TitleProgressView } from '../../src/catalog/titles.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+
+export type TestServer = RunningServer & {
+  dataDir: string;
+  logFile: string;
+  config: Config;
+  /** fetch against the server, with the admin token unless `admin: false`. */
+  api(path: string, init?: RequestInit & { admin?: boolean; json?: unknown }): Promise<Response>;
+  /** Resolves when the title's persisted view satisfies the predicate (woken by transitions, not polling). */
+  waitForTitle(id: string, predicate: (view: TitleProgressView) => boolean, timeoutMs?: number): Promise<TitleProgressView>;
+  /** Creates a title, uploads a file, and waits for ready (or failed). */
+  ingest(path: string, title?: string): Promise<{ id: string; view: TitleProgressView }>;
+};
+
+/** A real Weir on port 0 with its own data dir; logs go to a file in that dir. */
+export async function startTestServer(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weir-test-'));
+  const config = defaultConfig({
+    http: { host: '127.0.0.1', port: 0 },
+    dataDir,
+    encode: { preset: 'ultrafast', retryBaseMs: 50 },
+    log: { level: 'debug' },
+    ...overrides,
+  });
+  const logFile = join(dataDir, 'server.log');
+  const log = createLogger(config.log.level, createWriteStream(logFile));
+  const server = await startServer({ config, log, env: { ...process.env, WEIR_ADMIN_TOKEN: '', ...env } });
+  const current = new Map<string, TitleProgressView>();
+  server.titleEvents.on('change', (id: string, view: TitleProgressView | null) => {
+    if (view) current.set(id, view);
+  });
+
+  const api: TestServer['api'] = (path, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.admin !== false) headers.set('authorization', `Bearer ${server.adminToken}`);
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json');
+      body = JSON.stringify(init.json);
+    }
+    return fetch(`${server.url}${path}`, { ...init, headers, body });
+  };
+
+  const waitForTitle: TestServer['waitForTitle'] = (id, predicate, timeoutMs = 120_000) =>
+    new Promise((resolve, reject) => {
+      const seen = current.get(id);
+      if (seen && predicate(seen)) {
+        resolve(seen);
+        return;
+      }
+      const timer = setTimeout(() => {
+        server.titleEvents.off('change', onChange);
+        reject(new Error(`title ${id} did not reach the expected condition in ${timeoutMs} ms; last view ${JSON.stringify(current.get(id))}`));
+      }, timeoutMs);
+      const onChange = (changed: string, view: TitleProgressView | null) => {
+        if (changed !== id || !view || !predicate(view)) return;
+        clearTimeout(timer);
+        server.titleEvents.off('change', onChange);
+        resolve(view);
+      };
+      server.titleEvents.on('change', onChange);
+    });
+
+  const ingest: TestServer['ingest'] = async (path, title = 'Test title') => {
+    const created = await api('/v1/titles', { method: 'POST', json: { title } });
+    if (created.status !== 201) throw new Error(`create title answered ${created.status}: ${await created.text()}`);
+    const { id } = (await created.json()) as { id: string };
+    const { readFile } = await import('node:fs/promises');
+    const put = await api(`/v1/titles/${id}/source`, { method: 'PUT', body: await readFile(path) });
+    if (put.status !== 202) throw new Error(`upload answered ${put.status}: ${await put.text()}`);
+    const view = await waitForTitle(id, (v) => v.state === 'ready' || v.state === 'failed');
+    return { id, view };
+  };
+
+  return {
+    ...server,
+    dataDir,
+    logFile,
+    config,
+    api,
+    waitForTitle,
+    ingest,
+    async stop() {
+      await server.stop();
+      if (!process.env.WEIR_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
