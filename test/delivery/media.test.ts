@@ -1,0 +1,113 @@
+import t from 'tap';
+import { PlaybackTokens } from '../../src/delivery/tokens.js';
+import { makeSource } from '../helpers/media.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const tokenSecret = 'a-test-only-token-secret-of-enough-length';
+let server: TestServer;
+let first: string;
+let second: string;
+
+t.before(async () => {
+  server = await startTestServer({ packaging: { segmentSeconds: 2 } }, { WEIR_TOKEN_SECRET: tokenSecret });
+  const source = makeSource({ width: 320, height: 180, seconds: 2 });
+  [first, second] = (await Promise.all([server.ingest(source), server.ingest(source)])).map((r) => r.id) as [string, string];
+});
+t.teardown(() => server.stop());
+
+async function hlsUrl(contentId: string): Promise<string> {
+  const response = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId } });
+  const body = (await response.json()) as { sources: { protocol: string; url: string }[] };
+  return body.sources[0]!.url;
+}
+
+const errorOf = async (response: Response) => ((await response.json()) as { error: { code: string; message: string } }).error;
+
+t.test('media is served only with a valid token for that content', async (t) => {
+  const url = await hlsUrl(first);
+  t.equal((await fetch(url)).status, 200, 'the session URL works');
+  const segment = url.replace('master.m3u8', 'v0/seg-1.m4s');
+  t.equal((await fetch(segment)).status, 200, 'so do segments under it');
+
+  const missing = await fetch(`${server.url}/media/${first}/master.m3u8`);
+  t.equal(missing.status, 401);
+  t.equal((await errorOf(missing)).code, 'PLAYBACK_TOKEN_MISSING');
+
+  const token = new URL(url).pathname.split('/')[3]!;
+  const forgedToken = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+  const forged = await fetch(url.replace(token, forgedToken));
+  t.equal(forged.status, 401);
+  t.equal((await errorOf(forged)).code, 'PLAYBACK_TOKEN_INVALID');
+
+  const otherKey = await new PlaybackTokens('some-other-secret-entirely').issue({ contentId: first, sessionId: 's', expiresAt: Date.now() + 60_000 });
+  const wrongKey = await fetch(url.replace(token, otherKey));
+  t.equal(wrongKey.status, 401, 'a token signed with another key is refused');
+
+  const expiredToken = await new PlaybackTokens(tokenSecret).issue({ contentId: first, sessionId: 's', expiresAt: Date.now() - 5_000 });
+  const expired = await fetch(url.replace(token, expiredToken));
+  t.equal(expired.status, 401);
+  t.match(await errorOf(expired), { code: 'PLAYBACK_TOKEN_INVALID', message: /expired/ });
+
+  const otherTitle = await fetch(url.replace(`/media/${first}/`, `/media/${second}/`));
+  t.equal(otherTitle.status, 403, "another title's media with this title's token is refused");
+  t.equal((await errorOf(otherTitle)).code, 'PLAYBACK_TOKEN_WRONG_CONTENT');
+
+  const traversal = await fetch(url.replace('master.m3u8', '..%2F..%2Fsource'));
+  t.equal(traversal.status, 404, 'paths cannot leave the media dir');
+  const hidden = await fetch(url.replace('master.m3u8', '.hidden'));
+  t.equal(hidden.status, 404);
+});
+
+t.test('playback sessions are refused for content that is missing or not ready', async (t) => {
+  const unknown = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: 'nope' } });
+  t.equal(unknown.status, 404);
+  t.equal((await errorOf(unknown)).code, 'TITLE_NOT_FOUND');
+
+  const created = await server.api('/v1/titles', { method: 'POST', json: { title: 'pending' } });
+  const { id } = (await created.json()) as { id: string };
+  const pending = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: id } });
+  t.equal(pending.status, 409);
+  t.match(await errorOf(pending), { code: 'CONTENT_NOT_READY', message: /is awaiting_upload/ });
+
+  const invalid = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { content: id } });
+  t.equal(invalid.status, 400);
+  t.match(await errorOf(invalid), { code: 'VALIDATION_FAILED', message: /contentId/ });
+});
+
+t.test('a deleted title stops playing and its media is gone', async (t) => {
+  const url = await hlsUrl(second);
+  t.equal((await fetch(url)).status, 200);
+  const removed = await server.api(`/v1/titles/${second}`, { method: 'DELETE' });
+  t.equal(removed.status, 204);
+  t.equal((await fetch(url)).status, 409, 'the old session no longer plays');
+  t.equal((await server.api(`/v1/titles/${second}`)).status, 404);
+  const { existsSync } = await import('node:fs');
+  t.notOk(existsSync(`${server.dataDir}/titles/${second}`), 'its files are removed');
+});
+
+t.test('players on another origin get CORS answers, preflight included', async (t) => {
+  const url = await hlsUrl(first);
+  const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://player.example', 'access-control-request-method': 'GET' } });
+  t.equal(preflight.status, 204);
+  t.equal(preflight.headers.get('access-control-allow-origin'), 'https://player.example');
+  const get = await fetch(url, { headers: { origin: 'https://player.example' } });
+  t.equal(get.headers.get('access-control-allow-origin'), 'https://player.example');
+  const sessionPreflight = await fetch(`${server.url}/v1/playback-sessions`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://player.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+  });
+  t.equal(sessionPreflight.status, 204);
+  t.match(sessionPreflight.headers.get('access-control-allow-headers') ?? '', /content-type/i);
+});
+
+t.test('the server log never holds a playback token', async (t) => {
+  const url = await hlsUrl(first);
+  await fetch(url);
+  await fetch(url.replace('master.m3u8', 'missing.m3u8'));
+  const token = new URL(url).pathname.split('/')[3]!;
+  const { readFileSync } = await import('node:fs');
+  const log = readFileSync(server.logFile, 'utf8');
+  t.ok(log.includes('[token]'), 'media requests are logged with the token redacted');
+  t.notOk(log.includes(token), 'the token itself appears nowhere');
+  t.notOk(log.includes(server.adminToken), 'nor does the admin token');
+});
