@@ -77,7 +77,7 @@ export function createTitleStages(deps: TitleStageDeps) {
           return;
         }
         await mkdir(paths.work, { recursive: true });
-        killOrphan(paths.pidFile, log);
+        await killOrphan(paths.pidFile, log);
         await rm(paths.encodingTmp, { recursive: true, force: true });
         await mkdir(paths.encodingTmp, { recursive: true });
         const started = Date.now();

@@ -57,20 +57,39 @@ export type FfmpegRun = {
 
 const stderrTailBytes = 8192;
 
-/** Stops an ffmpeg left running by a process that died before it could clean up. */
-export function killOrphan(pidFile: string, log: Logger): void {
+function isAlive(pid: number): boolean {
+  try {
+    // A zombie has exited already; only its parent has yet to reap it.
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops an ffmpeg left running by a process that died before it could clean up, and waits until
+ * it is gone, so it cannot write into the files a new run is about to make.
+ */
+export async function killOrphan(pidFile: string, log: Logger): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   rmSync(pidFile, { force: true });
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  let cmdline = '';
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!/ff(mpeg|probe)/.test(cmdline)) return;
-    process.kill(pid, 'SIGKILL');
-    log.warn({ pid }, 'stopped an ffmpeg left over from before a restart');
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
-    // not running any more
+    return;
   }
+  if (!/ff(mpeg|probe)/.test(cmdline)) return; // the pid was reused by something else
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 5_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+  log.warn({ pid }, 'stopped an ffmpeg left over from before a restart');
 }
 
 /** Runs ffmpeg (or ffprobe) to completion; resolves with stdout, rejects with an FfmpegError. */

@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const mainScript = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
+
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+export type WeirProcess = {
+  child: ChildProcess;
+  url: string;
+  lines: LogLine[];
+  /** Resolves with the first log line (past or future) that matches. */
+  waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+/** Runs the built server (`npm run build` first) as its own process, as `npm start` would. */
+export async function spawnWeir(args: string[], env: NodeJS.ProcessEnv = {}): Promise<WeirProcess> {
+  const child = spawn(process.execPath, [mainScript, '--http-port', '0', '--http-host', '127.0.0.1', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  const waiters = new Set<{ predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { msg: text };
+    }
+    lines.push(line);
+    for (const waiter of waiters) {
+      if (waiter.predicate(line)) {
+        waiters.delete(waiter);
+        waiter.resolve(line);
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+
+  const waitForLog: WeirProcess['waitForLog'] = (predicate, timeoutMs = 60_000) => {
+    const seen = lines.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        predicate,
+        resolve: (line: LogLine) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+      void exited.then(() => {
+        if (!waiters.has(waiter)) return;
+        waiters.delete(waiter);
+        clearTimeout(timer);
+        reject(new Error(`weir exited before the expected log line; stderr: ${stderr.slice(-2000)}`));
+      });
+    });
+  };
+
+  const listening = await waitForLog((line) => line.msg === 'weir is listening');
+  return { child, url: String(listening.url).replace('localhost', '127.0.0.1'), lines, waitForLog, exited };
+}
