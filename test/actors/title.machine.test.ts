@@ -1,6 +1,7 @@
 import t from 'tap';
 import { createActor, fromCallback, fromPromise, waitFor, type EventObject } from 'xstate';
 import { titleMachine, type StageInput, type TitleEvent } from '../../src/actors/title.machine.js';
+import type { PublishedRendition } from '../../src/catalog/titles.js';
 import type { SourceFacts } from '../../src/pipeline/probe.js';
 
 const facts: SourceFacts = {
@@ -27,7 +28,7 @@ function machineWith(outcomes: ('ok' | 'transient' | 'invalid')[]) {
           else send({ type: 'ENCODE_FAILED', transient: outcome === 'transient', error: { code: outcome === 'invalid' ? 'SOURCE_UNREADABLE' : 'ENCODE_FAILED', message: outcome } });
         });
       }),
-      package: fromPromise(async () => []),
+      package: fromPromise<PublishedRendition[], StageInput>(async () => []),
       key: fromPromise(async () => {}),
       publish: fromPromise(async () => {}),
     },

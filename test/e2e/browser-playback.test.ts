@@ -1,0 +1,81 @@
+import t from 'tap';
+import type { Browser } from 'playwright-core';
+import { chromiumMissing, launchChromium, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { makeSource } from '../helpers/media.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+if (chromiumMissing) {
+  t.plan(0, chromiumMissing);
+} else {
+  let server: TestServer;
+  let browser: Browser;
+  let pageServer: PlayerPageServer;
+  let contentId: string;
+
+  t.before(async () => {
+    server = await startTestServer({ packaging: { segmentSeconds: 2 } });
+    [browser, pageServer] = await Promise.all([launchChromium(), servePlayerPage()]);
+    const { id, view } = await server.ingest(makeSource({ width: 1280, height: 720, seconds: 8 }), 'Browser title');
+    if (view.state !== 'ready') throw new Error(`title did not become ready: ${JSON.stringify(view.error)}`);
+    contentId = id;
+  });
+  t.teardown(async () => {
+    await browser?.close();
+    await pageServer?.close();
+    await server?.stop();
+  });
+
+  /** Authenticate-free device flow: start a session, then hand the player the URL it returned. */
+  async function sourceFor(protocol: 'hls' | 'dash'): Promise<string> {
+    const response = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId } });
+    const body = (await response.json()) as { sources: { protocol: string; url: string }[] };
+    return body.sources.find((s) => s.protocol === protocol)!.url.replace('localhost', '127.0.0.1');
+  }
+
+  async function playAndReport(kind: 'hls' | 'dash', url: string): Promise<VideoReport> {
+    const page = await browser.newPage();
+    try {
+      await page.goto(pageServer.url);
+      await page.evaluate(([k, u]) => (globalThis as unknown as { play: (k: string, u: string) => Promise<void> }).play(k!, u!), [kind, url]);
+      // Wait for the condition that proves playback: frames decoded and the clock past 2 s.
+      await page
+        .waitForFunction(
+          () => {
+            const r = (globalThis as unknown as { report: () => VideoReport }).report();
+            return (r.frames > 60 && r.currentTime > 2) || r.errors.length > 0 || r.mediaError !== null;
+          },
+          undefined,
+          { timeout: 60_000, polling: 100 },
+        )
+        .catch(() => undefined);
+      return await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
+    } finally {
+      await page.close();
+    }
+  }
+
+  t.test('hls.js in Chromium plays the title from another origin, decoding frames as time advances', async (t) => {
+    const report = await playAndReport('hls', await sourceFor('hls'));
+    t.same(report.errors, [], 'no player errors');
+    t.equal(report.mediaError, null, 'no media element error');
+    t.ok(report.frames > 60, `frames were decoded (${report.frames})`);
+    t.ok(report.currentTime > 2, `playback time advanced (${report.currentTime.toFixed(2)} s)`);
+    t.ok([1280, 854, 640].includes(report.videoWidth), `the picture is one of the renditions (${report.videoWidth}x${report.videoHeight})`);
+  });
+
+  t.test('Shaka Player in Chromium plays the DASH manifest of the same segments', async (t) => {
+    const report = await playAndReport('dash', await sourceFor('dash'));
+    t.same(report.errors, [], 'no player errors');
+    t.equal(report.mediaError, null, 'no media element error');
+    t.ok(report.frames > 60, `frames were decoded (${report.frames})`);
+    t.ok(report.currentTime > 2, `playback time advanced (${report.currentTime.toFixed(2)} s)`);
+    t.ok([1280, 854, 640].includes(report.videoWidth), `the picture is one of the renditions (${report.videoWidth}x${report.videoHeight})`);
+  });
+
+  t.test('a player given a forged token decodes nothing', async (t) => {
+    const url = (await sourceFor('hls')).replace(/\/media\/([^/]+)\/[^/]+\//, '/media/$1/not-a-token/');
+    const report = await playAndReport('hls', url);
+    t.equal(report.frames, 0, 'no frames');
+    t.ok(report.errors.length > 0, `hls.js reports the refusal (${report.errors.join(', ')})`);
+  });
+}
