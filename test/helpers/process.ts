@@ -13,6 +13,10 @@ export type WeirProcess = {
   /** Resolves with the first log line (past or future) that matches. */
   waitForLog(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves once stderr matches the pattern. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<void>;
 };
 
 /** Runs the built server (`npm run build` first) as its own process, as `npm start` would. */
@@ -39,9 +43,26 @@ export async function spawnWeir(args: string[], env: NodeJS.ProcessEnv = {}): Pr
     }
   });
   let stderr = '';
+  const stderrWaiters = new Set<() => void>();
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
+    for (const check of stderrWaiters) check();
   });
+  const waitForStderr = (pattern: RegExp, timeoutMs = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(stderr)) return;
+        stderrWaiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        stderrWaiters.delete(check);
+        reject(new Error(`stderr did not match ${pattern} within ${timeoutMs} ms: ${stderr.slice(-500)}`));
+      }, timeoutMs);
+      stderrWaiters.add(check);
+      check();
+    });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 
   const waitForLog: WeirProcess['waitForLog'] = (predicate, timeoutMs = 60_000) => {
@@ -70,5 +91,5 @@ export async function spawnWeir(args: string[], env: NodeJS.ProcessEnv = {}): Pr
   };
 
   const listening = await waitForLog((line) => line.msg === 'weir is listening');
-  return { child, url: String(listening.url).replace('localhost', '127.0.0.1'), lines, waitForLog, exited };
+  return { child, url: String(listening.url).replace('localhost', '127.0.0.1'), lines, waitForLog, exited, stderr: () => stderr, waitForStderr };
 }
