@@ -1,0 +1,77 @@
+import t from 'tap';
+import { writeStaticMpd } from '../../../src/pipeline/manifest/dash.js';
+import { writeMultivariantPlaylist, writeVodMediaPlaylist } from '../../../src/pipeline/manifest/hls.js';
+import type { PackagedRendition } from '../../../src/pipeline/manifest/rendition.js';
+import { parseM3u8, parseMpd } from '../../helpers/playback.js';
+
+const video = (id: string, width: number, height: number, bytes: number): PackagedRendition => ({
+  id,
+  kind: 'video',
+  codec: 'avc1.64001f',
+  width,
+  height,
+  frameRate: { num: 30000, den: 1001 },
+  channels: 0,
+  sampleRate: 0,
+  timescale: 15360,
+  segments: [
+    { number: 1, startDts: 0, duration: 61440, bytes },
+    { number: 2, startDts: 61440, duration: 61440, bytes: bytes * 2 },
+    { number: 3, startDts: 122880, duration: 20480, bytes: bytes / 4 },
+  ],
+});
+const audio: PackagedRendition = {
+  id: 'a0',
+  kind: 'audio',
+  codec: 'mp4a.40.2',
+  width: 0,
+  height: 0,
+  frameRate: null,
+  channels: 2,
+  sampleRate: 48000,
+  timescale: 48000,
+  segments: [
+    { number: 1, startDts: 0, duration: 192512, bytes: 64000 },
+    { number: 2, startDts: 192512, duration: 191488, bytes: 64000 },
+  ],
+};
+const renditions = [video('v0', 1280, 720, 1_000_000), video('v1', 640, 360, 300_000), audio];
+
+t.test('the multivariant playlist parses, with bandwidths measured from the segments and audio as a group', async (t) => {
+  const text = writeMultivariantPlaylist(renditions);
+  const parsed = parseM3u8(text);
+  t.equal(parsed.playlists?.length, 2);
+  const top = parsed.playlists![0]!;
+  t.equal(top.uri, 'v0/index.m3u8');
+  // Peak of v0 is segment 2: 2 MB in 4 s = 4 Mbit/s; audio peak 64000 B over 3.9893 s.
+  t.equal(top.attributes.BANDWIDTH, 4_000_000 + Math.ceil((64000 * 8) / (191488 / 48000)));
+  t.same(top.attributes.RESOLUTION, { width: 1280, height: 720 });
+  t.equal(top.attributes.CODECS, 'avc1.64001f,mp4a.40.2');
+  t.match(text, /FRAME-RATE=29\.970/);
+  t.match(text, /AVERAGE-BANDWIDTH=\d+/);
+  t.equal(parsed.mediaGroups.AUDIO.audio?.Main?.uri, 'a0/index.m3u8');
+});
+
+t.test('VOD media playlists parse with EXT-X-MAP, exact durations and a target that bounds them', async (t) => {
+  const parsed = parseM3u8(writeVodMediaPlaylist(renditions[0]!));
+  t.equal(parsed.targetDuration, 4);
+  t.equal(parsed.endList, true);
+  t.equal(parsed.playlistType, 'VOD');
+  t.same(parsed.segments.map((s) => [s.uri, s.duration, s.map?.uri]), [['seg-1.m4s', 4, 'init.mp4'], ['seg-2.m4s', 4, 'init.mp4'], ['seg-3.m4s', 1.333, 'init.mp4']]);
+});
+
+t.test('the static MPD parses into the same renditions and segment timeline', async (t) => {
+  const mpd = parseMpd(writeStaticMpd(renditions), { manifestUri: 'http://origin/title/manifest.mpd' });
+  t.equal(mpd.playlists.length, 2);
+  t.ok(Math.abs(mpd.duration - (61440 * 2 + 20480) / 15360) < 0.001);
+  const v0 = mpd.playlists.find((p) => p.attributes.NAME === 'v0')!;
+  t.same(v0.segments.map((s) => [s.resolvedUri, s.duration]), [
+    ['http://origin/title/v0/seg-1.m4s', 4],
+    ['http://origin/title/v0/seg-2.m4s', 4],
+    ['http://origin/title/v0/seg-3.m4s', 20480 / 15360],
+  ]);
+  t.equal(v0.segments[0]!.map.resolvedUri, 'http://origin/title/v0/init.mp4');
+  const audioPlaylists = Object.values(mpd.mediaGroups.AUDIO).flatMap((g) => Object.values(g).flatMap((r) => r.playlists));
+  t.equal(audioPlaylists.length, 1);
+  t.same(audioPlaylists[0]!.segments.map((s) => s.duration), [192512 / 48000, 191488 / 48000]);
+});
