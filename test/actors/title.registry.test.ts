@@ -70,6 +70,55 @@ t.test('a server killed with SIGKILL mid-encode resumes the title on restart wit
   await third.exited;
 });
 
+/** Re-checks a condition until it holds (the API has no push channel for titles yet). */
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+t.test('SIGTERM mid-encode reports progress first, then stops ffmpeg, exits 0, and the next start finishes the title', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weir-sigterm-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const source = makeSource({ width: 1280, height: 720, seconds: 20 });
+  const args = ['--data-dir', dataDir, '--encode-preset', 'medium', '--segment-seconds', '2'];
+  const first = await spawnWeir(args, env);
+  const created = await api(first, '/v1/titles', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'graceful' }) });
+  const { id } = (await created.json()) as { id: string };
+  await api(first, `/v1/titles/${id}/source`, { method: 'PUT', body: readFileSync(source) });
+
+  const seen: number[] = [];
+  const midway = await until(
+    async () => {
+      const title = (await (await api(first, `/v1/titles/${id}`)).json()) as { state: string; progress: number };
+      if (title.state === 'encoding') seen.push(title.progress);
+      return title.state === 'encoding' && title.progress > 0.05 ? title : undefined;
+    },
+    60_000,
+    'encoding progress',
+  );
+  t.ok(midway.progress > 0 && midway.progress < 1, `progress is a fraction while encoding (${midway.progress})`);
+  t.same(seen, [...seen].sort((a, b) => a - b), 'progress only moves forward');
+  const pid = Number(readFileSync(join(dataDir, 'titles', id, 'work', 'ffmpeg.pid'), 'utf8'));
+
+  first.child.kill('SIGTERM');
+  t.equal((await first.exited).code, 0, 'the server exits cleanly');
+  t.notOk(isRunning(pid), 'its ffmpeg was stopped with it');
+
+  const second = await spawnWeir(args, env);
+  t.teardown(() => {
+    second.child.kill('SIGTERM');
+  });
+  await second.waitForLog((l) => l.msg === 'title state' && l.titleId === id && (l.state === 'ready' || l.state === 'failed'), 180_000);
+  t.same(stateLines(second, id), ['encoding', 'packaging', 'keying', 'publishing', 'ready']);
+  second.child.kill('SIGTERM');
+  await second.exited;
+});
+
 function isRunning(pid: number): boolean {
   try {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));

@@ -191,3 +191,51 @@ t.test('the writer keeps every byte when it grows past its first buffer', async 
   t.equal(bytes.length, 8 + 4 + 4 + 300 * 16);
   t.same(parseBoxes(bytes), [{ type: 'trun', version: 1, samples }]);
 });
+
+t.test('every other box writer matches its golden bytes', async (t) => {
+  const matrix = '00010000 00000000 00000000 00000000 00010000 00000000 00000000 00000000 40000000';
+  const cases: [string, Box, string][] = [
+    ['mvhd', { type: 'mvhd', timescale: 1000, duration: 0, nextTrackId: 2 }, `
+      0000006c 6d766864 00000000 # size 108, v0
+      00000000 00000000 000003e8 00000000 # times, timescale 1000, duration 0
+      00010000 0100 0000 00000000 00000000 # rate 1.0, volume 1.0, reserved
+      ${matrix} 000000000000000000000000000000000000000000000000 # matrix, pre_defined
+      00000002 # next track id`],
+    ['tkhd', { type: 'tkhd', flags: 3, trackId: 1, duration: 0, volume: 0, width: 640, height: 360 }, `
+      0000005c 746b6864 00000003 # size 92, v0, enabled|in_movie
+      00000000 00000000 00000001 00000000 00000000 # times, track 1, reserved, duration
+      00000000 00000000 0000 0000 0000 0000 # reserved, layer, group, volume, reserved
+      ${matrix} 02800000 01680000 # matrix, 640.0 x 360.0`],
+    ['vmhd', { type: 'vmhd' }, '00000014 766d6864 00000001 0000 000000000000 # flags 1, copy mode, opcolor'],
+    ['smhd', { type: 'smhd' }, '00000010 736d6864 00000000 0000 0000 # balance 0'],
+    ['dref', { type: 'dref', entries: [{ type: 'url ', flags: 1 }] }, '0000001c 64726566 00000000 00000001 # one entry\n 0000000c 75726c20 00000001 # url , self-contained'],
+    ['stsd', { type: 'stsd', entries: [] }, '00000010 73747364 00000000 00000000'],
+    ['stts', { type: 'stts' }, '00000010 73747473 00000000 00000000'],
+    ['stsc', { type: 'stsc' }, '00000010 73747363 00000000 00000000'],
+    ['stco', { type: 'stco' }, '00000010 7374636f 00000000 00000000'],
+    ['stsz', { type: 'stsz' }, '00000014 7374737a 00000000 00000000 00000000 # sample size 0, count 0'],
+    ['pasp', { type: 'pasp', hSpacing: 1, vSpacing: 1 }, '00000010 70617370 00000001 00000001'],
+    ['btrt', { type: 'btrt', bufferSizeDb: 0, maxBitrate: 3_000_000, avgBitrate: 2_500_000 }, '00000014 62747274 00000000 002dc6c0 002625a0'],
+    ['avcC', { type: 'avcC', record: Uint8Array.of(1, 0x64, 0, 0x1f, 0xff) }, '0000000d 61766343 01 64 00 1f ff # record kept as is'],
+    ['avc1', { type: 'avc1', dataReferenceIndex: 1, width: 640, height: 360, compressorName: 'Weir', boxes: [] }, `
+      00000056 61766331 000000000000 0001 # size 86, reserved, data reference 1
+      0000 0000 000000000000000000000000 # pre_defined, reserved, pre_defined
+      0280 0168 00480000 00480000 00000000 0001 # 640x360, 72 dpi, reserved, 1 frame
+      04 57656972 ${'00'.repeat(27)} # compressor name "Weir" in 32 bytes
+      0018 ffff # depth 24, pre_defined -1`],
+    ['mp4a', { type: 'mp4a', dataReferenceIndex: 1, channelCount: 2, sampleSize: 16, sampleRate: 48000, boxes: [] }, `
+      00000024 6d703461 000000000000 0001 # size 36, data reference 1
+      0000000000000000 0002 0010 0000 0000 # reserved, 2 channels, 16 bits
+      bb800000 # 48000.0`],
+    ['elst', { type: 'elst', entries: [{ segmentDuration: 0n, mediaTime: 1024n, rateInteger: 1, rateFraction: 0 }] }, `
+      00000024 656c7374 01000000 00000001 # v1, one entry
+      0000000000000000 0000000000000400 0001 0000 # duration 0, media time 1024, rate 1.0`],
+    ['styp', { type: 'styp', majorBrand: 'msdh', minorVersion: 0, compatibleBrands: ['msdh', 'msix'] }, '00000018 73747970 6d736468 00000000 6d736468 6d736978'],
+    ['mvex', { type: 'mvex', boxes: [] }, '00000008 6d766578 # an empty container'],
+    ['mdat', { type: 'mdat', data: Uint8Array.of(1, 2, 3) }, '0000000b 6d646174 010203'],
+  ];
+  for (const [name, box, bytes] of cases) {
+    t.equal(hex(serializeBoxes([box])), golden(bytes), name);
+    t.same(parseBoxes(serializeBoxes([box])), [box], `${name} reads back`);
+  }
+});
