@@ -25,6 +25,16 @@ export const configSchema = z.strictObject({
   }),
   packaging: z.strictObject({ segmentSeconds: z.number().int().min(1).max(30) }),
   playback: z.strictObject({ tokenTtlSeconds: z.number().int().min(30).max(7 * 24 * 3600) }),
+  live: z.strictObject({
+    /** LL-HLS part target; parts close within half a frame of it. */
+    partTargetMs: z.number().int().min(50).max(2000),
+    segmentSeconds: z.number().int().min(1).max(10),
+    dvrWindowSeconds: z.number().int().min(10).max(6 * 3600),
+    /** A publisher that sends no media for this long is cut. */
+    stallTimeoutSeconds: z.number().int().min(1).max(120),
+    /** Default for streams created without reconnectWindowSeconds. */
+    reconnectWindowSeconds: z.number().int().min(0).max(3600),
+  }),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -44,6 +54,9 @@ export const overridableSettings = [
   { path: 'encode.threads', env: 'WEIR_ENCODE_THREADS', flag: 'encode-threads', kind: 'integer' },
   { path: 'packaging.segmentSeconds', env: 'WEIR_SEGMENT_SECONDS', flag: 'segment-seconds', kind: 'integer' },
   { path: 'playback.tokenTtlSeconds', env: 'WEIR_TOKEN_TTL_SECONDS', flag: 'token-ttl-seconds', kind: 'integer' },
+  { path: 'live.partTargetMs', env: 'WEIR_LIVE_PART_MS', flag: 'live-part-ms', kind: 'integer' },
+  { path: 'live.segmentSeconds', env: 'WEIR_LIVE_SEGMENT_SECONDS', flag: 'live-segment-seconds', kind: 'integer' },
+  { path: 'live.dvrWindowSeconds', env: 'WEIR_LIVE_DVR_SECONDS', flag: 'live-dvr-seconds', kind: 'integer' },
 ] as const satisfies readonly { path: string; env: string; flag: string; kind: SettingKind }[];
 
 export class ConfigError extends Error {

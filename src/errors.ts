@@ -20,6 +20,10 @@ export const errorCatalog = {
   ENCODE_FAILED: { status: 500, meaning: 'Encoding failed after its retries.' },
   PACKAGE_FAILED: { status: 500, meaning: 'Packaging the encoded renditions failed.' },
   PUBLISH_FAILED: { status: 500, meaning: 'Publishing the packaged title failed.' },
+  STREAM_NOT_FOUND: { status: 404, meaning: 'No live stream with that id.' },
+  LIVE_REQUEST_INVALID: { status: 400, meaning: 'A live playlist or part request names a position the stream cannot reach (LL-HLS rules).' },
+  LIVE_NOT_AVAILABLE: { status: 503, meaning: 'The requested live part or playlist did not appear in time.' },
+  LIVE_MEDIA_UNSUPPORTED: { status: 422, meaning: 'The publisher sent media Weir cannot package (only H.264 and AAC).' },
   SHUTTING_DOWN: { status: 503, meaning: 'The server is stopping and takes no new work.' },
   INTERNAL: { status: 500, meaning: 'An unexpected server error; the log has the details.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;

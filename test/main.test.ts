@@ -25,7 +25,7 @@ t.test('a port already in use is a clear startup error, not a crash', async (t) 
     blocker.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const result = spawnSync(process.execPath, [mainScript, '--http-port', String(port), '--http-host', '127.0.0.1', '--data-dir', dataDir], { env, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [mainScript, '--http-port', String(port), '--rtmp-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir], { env, encoding: 'utf8' });
   t.equal(result.status, 1);
   t.match(result.stdout, new RegExp(`HTTP port ${port} on 127.0.0.1 is already in use`));
 });

@@ -9,6 +9,7 @@ export type AppParts = {
   adminToken: string;
   health: () => { ok: boolean; checks: Record<string, boolean> };
   titles: express.Router;
+  streams: express.Router;
   playback: express.Router;
   media: express.Router;
   sourcePut: (req: Request, res: Response) => Promise<void>;
@@ -46,6 +47,8 @@ export function createApp(parts: AppParts): Express {
   app.use('/v1/titles', admin);
   app.put('/v1/titles/:id/source', parts.sourcePut);
   app.use(parts.titles);
+  app.use('/v1/live-streams', admin);
+  app.use(parts.streams);
 
   app.use(notFound);
   app.use(errorHandler);

@@ -32,6 +32,19 @@ const migrations: readonly string[] = [
      created_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  `CREATE TABLE live_streams (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     mode TEXT NOT NULL,
+     reconnect_window_seconds INTEGER NOT NULL,
+     archive INTEGER NOT NULL,
+     stream_key TEXT NOT NULL UNIQUE,
+     state TEXT NOT NULL,
+     error TEXT,
+     archive_title_ids TEXT NOT NULL DEFAULT '[]',
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 export const databaseFileName = 'weir.db';

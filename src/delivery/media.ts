@@ -1,5 +1,7 @@
 import { Router, type Response } from 'express';
 import { WeirError } from '../errors.js';
+import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
+import { serveLive, type LiveDeliverySettings } from './live.js';
 import type { PlaybackTokens } from './tokens.js';
 
 export type MediaRoutesDeps = {
@@ -7,6 +9,9 @@ export type MediaRoutesDeps = {
   isPlayable: (contentId: string) => boolean;
   /** The directory holding a ready title's published segment set. */
   mediaDir: (contentId: string) => string;
+  /** The broadcast of a live stream, if the content is one that has broadcast. */
+  liveBroadcast: (contentId: string) => LiveBroadcast | undefined;
+  liveSettings: LiveDeliverySettings;
 };
 
 const manifestPattern = /\.(m3u8|mpd)$/;
@@ -26,6 +31,11 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     const { contentId, token } = req.params;
     const segments = req.params.file as unknown as string[];
     await deps.tokens.verify(token, contentId);
+    const broadcast = deps.liveBroadcast(contentId);
+    if (broadcast) {
+      await serveLive(req, res, broadcast, req.params.file as unknown as string[], deps.liveSettings);
+      return;
+    }
     if (!deps.isPlayable(contentId)) throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is not ready for playback.`);
     if (segments.some((s) => s === '..' || s.startsWith('.'))) throw new WeirError('NOT_FOUND', 'No such media file.');
     const relative = segments.join('/');

@@ -23,6 +23,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
   const dataDir = mkdtempSync(join(tmpdir(), 'weir-test-'));
   const config = defaultConfig({
     http: { host: '127.0.0.1', port: 0 },
+    rtmp: { port: 0 },
     dataDir,
     encode: { preset: 'ultrafast', retryBaseMs: 50 },
     log: { level: 'debug' },

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { Router } from 'express';
 import { z } from 'zod';
-import type { TitleCatalog } from '../../catalog/titles.js';
 import type { SessionStore } from '../../catalog/sessions.js';
 import type { PlaybackTokens } from '../../delivery/tokens.js';
 import { WeirError } from '../../errors.js';
@@ -14,10 +13,11 @@ import { baseUrl } from '../resources.js';
 const sessionBody = z.strictObject({ contentId: z.string().min(1).max(200) });
 
 export type PlaybackRoutesDeps = {
-  catalog: TitleCatalog;
   sessions: SessionStore;
   tokens: PlaybackTokens;
   isPlayable: (contentId: string) => boolean;
+  /** The state of a title or live stream, or null when there is no such content. */
+  contentState: (contentId: string) => string | null;
   tokenTtlSeconds: number;
   publicUrl: string;
 };
@@ -28,9 +28,9 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   router.post('/v1/playback-sessions', express.json({ limit: '16kb' }), async (req, res) => {
     const { contentId } = parseInput(sessionBody, req.body, 'playback session body');
     if (!deps.isPlayable(contentId)) {
-      const title = deps.catalog.get(contentId);
-      if (!title) throw new WeirError('TITLE_NOT_FOUND', `No content with id ${JSON.stringify(contentId)}.`);
-      throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is ${title.state}; it can be played once it is ready.`);
+      const state = deps.contentState(contentId);
+      if (state === null) throw new WeirError('TITLE_NOT_FOUND', `No title or live stream with id ${JSON.stringify(contentId)}.`);
+      throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is ${state}; titles play once ready, live streams while live.`);
     }
     const now = Date.now();
     const session = { id: randomUUID(), contentId, createdAt: now, expiresAt: now + deps.tokenTtlSeconds * 1000 };

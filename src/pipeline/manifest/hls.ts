@@ -31,36 +31,50 @@ export function writeVodMediaPlaylist(rendition: PackagedRendition): string {
   return lines.join('\n');
 }
 
-function frameRateAttribute(rendition: PackagedRendition): string {
-  return rendition.frameRate ? (rendition.frameRate.num / rendition.frameRate.den).toFixed(3) : '';
+/** A rendition as the multivariant playlist describes it; bandwidths in bits per second. */
+export type VariantInfo = {
+  id: string;
+  kind: 'video' | 'audio';
+  codec: string;
+  width: number;
+  height: number;
+  frameRate: { num: number; den: number } | null;
+  channels: number;
+  peakBandwidth: number;
+  averageBandwidth: number;
+};
+
+export function variantOf(rendition: PackagedRendition): VariantInfo {
+  const { peak, average } = measureBandwidth(rendition);
+  return { ...rendition, peakBandwidth: peak, averageBandwidth: average };
 }
 
 /** The multivariant playlist (§4.4): one variant per video rendition, audio as one EXT-X-MEDIA group. */
-export function writeMultivariantPlaylist(renditions: readonly PackagedRendition[]): string {
-  const video = renditions.filter((r) => r.kind === 'video');
-  const audio = renditions.find((r) => r.kind === 'audio');
-  const audioBandwidth = audio ? measureBandwidth(audio) : { peak: 0, average: 0 };
+export function writeMultivariant(variants: readonly VariantInfo[]): string {
+  const video = variants.filter((r) => r.kind === 'video');
+  const audio = variants.find((r) => r.kind === 'audio');
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
   if (audio) {
     lines.push(
       `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="Main",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${audio.id}/${mediaPlaylistName}"`,
     );
   }
-  const byBandwidth = [...video].sort((a, b) => measureBandwidth(b).peak - measureBandwidth(a).peak);
-  for (const rendition of byBandwidth) {
-    const own = measureBandwidth(rendition);
-    const codecs = audio ? `${rendition.codec},${audio.codec}` : rendition.codec;
+  for (const rendition of [...video].sort((a, b) => b.peakBandwidth - a.peakBandwidth)) {
     const attributes = [
-      `BANDWIDTH=${own.peak + audioBandwidth.peak}`,
-      `AVERAGE-BANDWIDTH=${own.average + audioBandwidth.average}`,
-      `CODECS="${codecs}"`,
+      `BANDWIDTH=${rendition.peakBandwidth + (audio?.peakBandwidth ?? 0)}`,
+      `AVERAGE-BANDWIDTH=${rendition.averageBandwidth + (audio?.averageBandwidth ?? 0)}`,
+      `CODECS="${audio ? `${rendition.codec},${audio.codec}` : rendition.codec}"`,
       `RESOLUTION=${rendition.width}x${rendition.height}`,
     ];
-    const rate = frameRateAttribute(rendition);
-    if (rate) attributes.push(`FRAME-RATE=${rate}`);
+    if (rendition.frameRate) attributes.push(`FRAME-RATE=${(rendition.frameRate.num / rendition.frameRate.den).toFixed(3)}`);
     if (audio) attributes.push('AUDIO="audio"');
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, `${rendition.id}/${mediaPlaylistName}`);
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** The multivariant playlist of a packaged VOD title, with bandwidths measured from its segments. */
+export function writeMultivariantPlaylist(renditions: readonly PackagedRendition[]): string {
+  return writeMultivariant(renditions.map(variantOf));
 }

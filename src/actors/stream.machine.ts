@@ -1,0 +1,126 @@
+import { assign, fromPromise, setup } from 'xstate';
+import type { StreamState } from '../catalog/streams.js';
+import type { CodedError } from '../errors.js';
+
+/** Bump when states or context change shape. */
+export const streamMachineVersion = 1;
+
+export type StreamInput = { streamId: string; reconnectWindowMs: number; archive: boolean };
+
+export type StreamContext = StreamInput & {
+  /** Broadcasts started so far; each has its own recording directory. */
+  broadcast: number;
+  /** Durable deadline (epoch ms) for a publisher to come back. */
+  reconnectDeadline: number | null;
+  error: CodedError | null;
+  archiveTitleIds: string[];
+  /** The broadcast was cut short by a server restart: after finishing it the stream rests idle. */
+  interrupted: boolean;
+};
+
+export type StreamEvent =
+  | { type: 'PUBLISH_STARTED' }
+  | { type: 'FIRST_PART' }
+  | { type: 'PUBLISHER_GONE' }
+  | { type: 'MEDIA_REFUSED'; reason: string }
+  | { type: 'SERVER_RESTARTED' }
+  | { type: 'DELETE' };
+
+export type FinishInput = { streamId: string; broadcast: number; archive: boolean };
+
+const notProvided = (name: string) => () => {
+  throw new Error(`stream actor "${name}" was not provided`);
+};
+
+/**
+ * One live stream: idle → starting → live (first part published) ⇄ reconnecting → ended.
+ * A publisher that returns within the window continues the same broadcast; past it, the
+ * broadcast ends and, with archive, becomes a title.
+ */
+export const streamMachine = setup({
+  types: { context: {} as StreamContext, events: {} as StreamEvent, input: {} as StreamInput },
+  actors: {
+    /** Ends the broadcast (playlists get ENDLIST) and archives its recording; returns the new title id, if any. */
+    finishBroadcast: fromPromise<string | null, FinishInput>(notProvided('finishBroadcast')),
+    waitUntil: fromPromise<void, { at: number }>(async ({ input, signal }) => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, input.at - Date.now()));
+        signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }),
+  },
+}).createMachine({
+  id: 'stream',
+  context: ({ input }) => ({ ...input, broadcast: 0, reconnectDeadline: null, error: null, archiveTitleIds: [], interrupted: false }),
+  initial: 'idle',
+  on: { DELETE: '.deleted' },
+  states: {
+    idle: {
+      on: { PUBLISH_STARTED: { target: 'starting', actions: assign({ broadcast: ({ context }) => context.broadcast + 1, error: null, interrupted: false }) } },
+    },
+    starting: {
+      on: {
+        FIRST_PART: 'live',
+        PUBLISHER_GONE: 'ended',
+        MEDIA_REFUSED: { target: 'ended', actions: assign({ error: ({ event }) => ({ code: 'LIVE_MEDIA_UNSUPPORTED', message: event.reason }) }) },
+        SERVER_RESTARTED: { target: 'ended', actions: assign({ interrupted: true }) },
+      },
+    },
+    live: {
+      on: {
+        PUBLISHER_GONE: {
+          target: 'reconnecting',
+          actions: assign({ reconnectDeadline: ({ context }) => Date.now() + context.reconnectWindowMs }),
+        },
+        MEDIA_REFUSED: { target: 'ended', actions: assign({ error: ({ event }) => ({ code: 'LIVE_MEDIA_UNSUPPORTED', message: event.reason }) }) },
+        SERVER_RESTARTED: { target: 'ended', actions: assign({ interrupted: true }) },
+      },
+    },
+    reconnecting: {
+      invoke: { src: 'waitUntil', input: ({ context }) => ({ at: context.reconnectDeadline ?? 0 }), onDone: 'ended' },
+      on: {
+        PUBLISH_STARTED: { target: 'live', actions: assign({ reconnectDeadline: null }) },
+        SERVER_RESTARTED: { target: 'ended', actions: assign({ interrupted: true }) },
+      },
+    },
+    ended: {
+      initial: 'finishing',
+      states: {
+        finishing: {
+          invoke: {
+            src: 'finishBroadcast',
+            input: ({ context }) => ({ streamId: context.streamId, broadcast: context.broadcast, archive: context.archive }),
+            onDone: [
+              {
+                guard: ({ context }) => context.interrupted,
+                target: '#stream.idle',
+                actions: assign({ archiveTitleIds: ({ context, event }) => (event.output ? [...context.archiveTitleIds, event.output] : context.archiveTitleIds) }),
+              },
+              {
+                target: 'done',
+                actions: assign({ archiveTitleIds: ({ context, event }) => (event.output ? [...context.archiveTitleIds, event.output] : context.archiveTitleIds) }),
+              },
+            ],
+            onError: {
+              target: 'done',
+              actions: assign({ error: ({ event }) => ({ code: 'INTERNAL', message: `Finishing the broadcast failed: ${(event.error as Error).message}` }) }),
+            },
+          },
+        },
+        done: {
+          on: { PUBLISH_STARTED: { target: '#stream.starting', actions: assign({ broadcast: ({ context }) => context.broadcast + 1, error: null }) } },
+        },
+      },
+    },
+    deleted: { type: 'final' },
+  },
+});
+
+/** The public state of a machine state value. */
+export function publicStreamState(value: unknown): StreamState {
+  if (typeof value === 'string') return value as StreamState;
+  return 'ended';
+}

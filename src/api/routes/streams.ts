@@ -1,0 +1,104 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import express, { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { StreamRegistry } from '../../actors/stream.registry.js';
+import type { StreamCatalog, StreamRecord } from '../../catalog/streams.js';
+import { WeirError } from '../../errors.js';
+import { parseInput } from '../http.js';
+
+const createStreamBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  mode: z.enum(['passthrough', 'ladder']).optional(),
+  reconnectWindowSeconds: z.number().int().min(0).max(3600).optional(),
+  archive: z.boolean().optional(),
+});
+
+export type StreamRoutesDeps = {
+  catalog: StreamCatalog;
+  registry: StreamRegistry;
+  publicUrl: string;
+  rtmpPort: () => number;
+  defaultReconnectWindowSeconds: number;
+};
+
+/** Stream keys are URL- and RTMP-name-safe: [A-Za-z0-9_-]. */
+export const newStreamKey = (): string => randomBytes(18).toString('base64url');
+
+function ingestHost(req: Request, publicUrl: string): string {
+  return publicUrl ? new URL(publicUrl).hostname : req.hostname || 'localhost';
+}
+
+export function streamRoutes(deps: StreamRoutesDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '64kb' });
+
+  const resource = (stream: StreamRecord, req: Request) => {
+    const broadcast = deps.registry.broadcast(stream.id);
+    return {
+      id: stream.id,
+      name: stream.name,
+      mode: stream.mode,
+      state: stream.state,
+      error: stream.error,
+      streamKey: stream.streamKey,
+      reconnectWindowSeconds: stream.reconnectWindowSeconds,
+      archive: stream.archive,
+      archiveTitleIds: stream.archiveTitleIds,
+      ingest: { rtmp: `rtmp://${ingestHost(req, deps.publicUrl)}:${deps.rtmpPort()}/live/${stream.streamKey}` },
+      live:
+        broadcast && deps.registry.isPlayable(stream.id)
+          ? {
+              publishing: deps.registry.isPublishing(stream.id),
+              bytesIn: broadcast.bytesIn,
+              renditions: broadcast.variants().map((v) => ({ id: v.id, kind: v.kind, codecs: v.codec, width: v.width || null, height: v.height || null, bandwidth: v.peakBandwidth })),
+            }
+          : null,
+      createdAt: new Date(stream.createdAt).toISOString(),
+      updatedAt: new Date(stream.updatedAt).toISOString(),
+    };
+  };
+
+  const find = (id: string): StreamRecord => {
+    const stream = deps.catalog.get(id);
+    if (!stream) throw new WeirError('STREAM_NOT_FOUND', `No live stream with id ${JSON.stringify(id)}.`);
+    return stream;
+  };
+
+  router.post('/v1/live-streams', json, (req, res) => {
+    const body = parseInput(createStreamBody, req.body, 'live stream body');
+    const stream = deps.catalog.create({
+      id: randomUUID(),
+      name: body.name,
+      mode: body.mode ?? 'passthrough',
+      reconnectWindowSeconds: body.reconnectWindowSeconds ?? deps.defaultReconnectWindowSeconds,
+      archive: body.archive ?? false,
+      streamKey: newStreamKey(),
+    });
+    deps.registry.create(stream);
+    req.log.info({ streamId: stream.id, mode: stream.mode }, 'live stream created');
+    res.status(201).location(`/v1/live-streams/${stream.id}`).json(resource(deps.catalog.get(stream.id)!, req));
+  });
+
+  router.get('/v1/live-streams', (req, res) => {
+    res.json({ items: deps.catalog.all().map((s) => resource(s, req)) });
+  });
+
+  router.get('/v1/live-streams/:id', (req, res) => {
+    res.json(resource(find(req.params.id), req));
+  });
+
+  router.post('/v1/live-streams/:id/reset-key', (req, res) => {
+    find(req.params.id);
+    deps.registry.resetKey(req.params.id, newStreamKey());
+    req.log.info({ streamId: req.params.id }, 'stream key reset');
+    res.json(resource(find(req.params.id), req));
+  });
+
+  router.delete('/v1/live-streams/:id', async (req, res) => {
+    find(req.params.id);
+    await deps.registry.delete(req.params.id);
+    res.status(204).end();
+  });
+
+  return router;
+}

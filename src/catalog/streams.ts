@@ -1,0 +1,96 @@
+import type { CodedError } from '../errors.js';
+import type { Db } from './database.js';
+
+export type StreamMode = 'passthrough' | 'ladder';
+export type StreamState = 'idle' | 'starting' | 'live' | 'reconnecting' | 'ended' | 'deleted';
+
+export type StreamRecord = {
+  id: string;
+  name: string;
+  mode: StreamMode;
+  reconnectWindowSeconds: number;
+  archive: boolean;
+  streamKey: string;
+  state: StreamState;
+  error: CodedError | null;
+  archiveTitleIds: string[];
+  createdAt: number;
+  updatedAt: number;
+};
+
+export type StreamView = Pick<StreamRecord, 'state' | 'error' | 'archiveTitleIds'>;
+
+type Row = {
+  id: string;
+  name: string;
+  mode: string;
+  reconnect_window_seconds: number;
+  archive: number;
+  stream_key: string;
+  state: string;
+  error: string | null;
+  archive_title_ids: string;
+  created_at: number;
+  updated_at: number;
+};
+
+function fromRow(row: Row): StreamRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    mode: row.mode as StreamMode,
+    reconnectWindowSeconds: row.reconnect_window_seconds,
+    archive: row.archive === 1,
+    streamKey: row.stream_key,
+    state: row.state as StreamState,
+    error: row.error ? (JSON.parse(row.error) as CodedError) : null,
+    archiveTitleIds: JSON.parse(row.archive_title_ids) as string[],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Live streams in the catalog; the stream actors keep `state` current. */
+export class StreamCatalog {
+  private readonly statements;
+
+  constructor(db: Db) {
+    this.statements = {
+      insert: db.prepare(
+        `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, state, created_at, updated_at)
+         VALUES (@id, @name, @mode, @reconnectWindowSeconds, @archive, @streamKey, 'idle', @now, @now)`,
+      ),
+      get: db.prepare(`SELECT * FROM live_streams WHERE id = ?`),
+      all: db.prepare(`SELECT * FROM live_streams ORDER BY created_at DESC, id`),
+      updateView: db.prepare(`UPDATE live_streams SET state = @state, error = @error, archive_title_ids = @archiveTitleIds, updated_at = @now WHERE id = @id`),
+      setKey: db.prepare(`UPDATE live_streams SET stream_key = ?, updated_at = ? WHERE id = ?`),
+      remove: db.prepare(`DELETE FROM live_streams WHERE id = ?`),
+    };
+  }
+
+  create(input: Pick<StreamRecord, 'id' | 'name' | 'mode' | 'reconnectWindowSeconds' | 'archive' | 'streamKey'>, now = Date.now()): StreamRecord {
+    this.statements.insert.run({ ...input, archive: input.archive ? 1 : 0, now });
+    return this.get(input.id)!;
+  }
+
+  get(id: string): StreamRecord | null {
+    const row = this.statements.get.get(id) as Row | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  all(): StreamRecord[] {
+    return (this.statements.all.all() as Row[]).map(fromRow);
+  }
+
+  updateView(id: string, view: StreamView, now = Date.now()): void {
+    this.statements.updateView.run({ id, state: view.state, error: view.error ? JSON.stringify(view.error) : null, archiveTitleIds: JSON.stringify(view.archiveTitleIds), now });
+  }
+
+  setKey(id: string, streamKey: string, now = Date.now()): void {
+    this.statements.setKey.run(streamKey, now, id);
+  }
+
+  remove(id: string): void {
+    this.statements.remove.run(id);
+  }
+}

@@ -1,0 +1,151 @@
+import type { Request, Response } from 'express';
+import { WeirError } from '../errors.js';
+import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
+import type { LiveRendition } from '../pipeline/live/rendition.js';
+import { multivariantName, writeMultivariant } from '../pipeline/manifest/hls.js';
+import { nextPart, targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
+
+export type LiveDeliverySettings = LlHlsSettings;
+
+const immutable = 'public, max-age=31536000, immutable';
+
+function integerParam(value: unknown, name: string): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'string' || !/^\d{1,10}$/.test(value)) {
+    throw new WeirError('LIVE_REQUEST_INVALID', `${name} must be a non-negative integer, received ${JSON.stringify(value)}.`);
+  }
+  return Number(value);
+}
+
+/** An AbortSignal that fires when the client goes away, so waiting requests do not pile up. */
+function clientGone(req: Request): AbortSignal {
+  const controller = new AbortController();
+  req.once('close', () => controller.abort());
+  return controller.signal;
+}
+
+/** How long a request may wait for media that does not exist yet: three target durations (§6.2.5.2). */
+function waitLimitMs(rendition: LiveRendition, settings: LiveDeliverySettings): number {
+  return 3 * targetDuration(rendition, settings) * 1000;
+}
+
+async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings): Promise<void> {
+  const msn = integerParam(req.query._HLS_msn, '_HLS_msn');
+  const part = integerParam(req.query._HLS_part, '_HLS_part');
+  const skip = req.query._HLS_skip === 'YES' || req.query._HLS_skip === 'v2';
+  if (part !== null && msn === null) throw new WeirError('LIVE_REQUEST_INVALID', '_HLS_part was given without _HLS_msn.');
+  if (msn !== null) {
+    // "greater than the last Media Segment in the Playlist plus two" → 400 (RFC 8216bis §6.2.5.2).
+    const open = rendition.segments[rendition.segments.length - 1];
+    const lastComplete = open ? (open.complete ? open.msn : open.msn - 1) : -1;
+    if (msn > lastComplete + 2) {
+      throw new WeirError('LIVE_REQUEST_INVALID', `_HLS_msn=${msn} is beyond the next segments; the last complete segment is ${lastComplete}.`);
+    }
+    const position = rendition.lastPosition();
+    // The Advance Part Limit is 3 parts past the last one.
+    if (part !== null && position && msn === position.msn && part > position.part + 3) {
+      throw new WeirError('LIVE_REQUEST_INVALID', `_HLS_part=${part} is more than 3 parts past the last part (${position.part}) of segment ${msn}.`);
+    }
+    const outcome = await rendition.waitFor({ msn, part }, waitLimitMs(rendition, settings), clientGone(req));
+    if (outcome === 'timeout') {
+      if (req.destroyed) return;
+      throw new WeirError('LIVE_NOT_AVAILABLE', `Segment ${msn}${part !== null ? ` part ${part}` : ''} did not appear in time.`);
+    }
+  }
+  const reports = [...broadcast.renditions.values()]
+    .filter((other) => other !== rendition)
+    .flatMap((other) => {
+      const last = other.lastPosition();
+      return last ? [{ uri: `../${other.id}/index.m3u8`, lastMsn: last.msn, lastPart: last.part }] : [];
+    });
+  // A blocking response names an exact playlist version, so caches may keep it briefly.
+  res.setHeader('cache-control', msn !== null ? 'public, max-age=6' : 'no-cache');
+  res.type('application/vnd.apple.mpegurl').send(writeLlHlsPlaylist(rendition, settings, { skip, reports }));
+}
+
+function sendBytes(res: Response, bytes: Uint8Array, contentType: string): void {
+  res.setHeader('cache-control', immutable);
+  res.type(contentType).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+async function servePart(req: Request, res: Response, rendition: LiveRendition, settings: LiveDeliverySettings, msn: number, index: number): Promise<void> {
+  let part = rendition.segment(msn)?.parts[index];
+  if (!part) {
+    // Only the hinted part (or one just behind it) may be waited for; others do not exist.
+    const hint = nextPart(rendition);
+    const hinted = hint !== null && ((msn === hint.msn && index <= hint.part + 1) || (msn === hint.msn + 1 && index === 0));
+    if (!hinted || rendition.isEnded) throw new WeirError('NOT_FOUND', `Part ${index} of segment ${msn} does not exist.`);
+    part = await rendition.waitForPart(msn, index, waitLimitMs(rendition, settings), clientGone(req));
+    if (!part) {
+      if (req.destroyed) return;
+      // The segment closed (or the broadcast ended) before reaching that index: it never will.
+      if (rendition.segment(msn)?.complete || rendition.isEnded) throw new WeirError('NOT_FOUND', `Part ${index} of segment ${msn} does not exist.`);
+      throw new WeirError('LIVE_NOT_AVAILABLE', `Part ${index} of segment ${msn} did not appear in time.`);
+    }
+  }
+  sendBytes(res, part.bytes, 'video/mp4');
+}
+
+/**
+ * A whole segment. A complete one is sent at once; the open one (and the next, for LL-DASH) is
+ * sent with chunked transfer, each CMAF chunk as soon as it completes.
+ */
+async function serveSegment(req: Request, res: Response, rendition: LiveRendition, settings: LiveDeliverySettings, msn: number): Promise<void> {
+  const segment = rendition.segment(msn);
+  if (segment?.complete) {
+    sendBytes(res, Buffer.concat(segment.parts.map((p) => p.bytes)), 'video/iso.segment');
+    return;
+  }
+  const hint = nextPart(rendition);
+  if (!segment && !(hint && msn === hint.msn)) throw new WeirError('NOT_FOUND', `Segment ${msn} does not exist.`);
+  const signal = clientGone(req);
+  res.setHeader('cache-control', immutable);
+  res.type('video/iso.segment');
+  let index = 0;
+  for (;;) {
+    const current = rendition.segment(msn);
+    const part = current?.parts[index] ?? (await rendition.waitForPart(msn, index, waitLimitMs(rendition, settings), signal));
+    if (signal.aborted) return;
+    if (part) {
+      res.write(Buffer.from(part.bytes.buffer, part.bytes.byteOffset, part.bytes.byteLength));
+      index++;
+      continue;
+    }
+    const after = rendition.segment(msn);
+    if (after?.complete || rendition.isEnded) break;
+    if (!res.headersSent) throw new WeirError('LIVE_NOT_AVAILABLE', `Segment ${msn} did not progress in time.`);
+    res.destroy();
+    return;
+  }
+  res.end();
+}
+
+const partPattern = /^part-(\d+)\.(\d+)\.m4s$/;
+const segmentPattern = /^seg-(\d+)\.m4s$/;
+const initPattern = /^init-(\d+)\.mp4$/;
+
+/** Serves one path under a live stream's media root. */
+export async function serveLive(req: Request, res: Response, broadcast: LiveBroadcast, path: string[], settings: LiveDeliverySettings): Promise<void> {
+  if (path.length === 1 && path[0] === multivariantName) {
+    if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
+    res.setHeader('cache-control', 'no-cache');
+    res.type('application/vnd.apple.mpegurl').send(writeMultivariant(broadcast.variants()));
+    return;
+  }
+  const [renditionId, file] = path;
+  const rendition = path.length === 2 ? broadcast.renditions.get(renditionId!) : undefined;
+  if (!rendition || !file) throw new WeirError('NOT_FOUND', `No live media at ${path.join('/')}.`);
+  if (file === 'index.m3u8') return servePlaylist(req, res, broadcast, rendition, settings);
+  let match = partPattern.exec(file);
+  if (match) return servePart(req, res, rendition, settings, Number(match[1]), Number(match[2]));
+  match = segmentPattern.exec(file);
+  if (match) return serveSegment(req, res, rendition, settings, Number(match[1]));
+  match = initPattern.exec(file);
+  if (match) {
+    const init = rendition.init(Number(match[1]));
+    if (!init) throw new WeirError('NOT_FOUND', `No init segment ${match[1]} for ${renditionId}.`);
+    sendBytes(res, init, 'video/mp4');
+    return;
+  }
+  throw new WeirError('NOT_FOUND', `No live media at ${path.join('/')}.`);
+}

@@ -1,0 +1,236 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../logger.js';
+import { parseAudioSpecificConfig } from '../codecs/aac.js';
+import type { FlvMediaEvent } from '../demux/flv.js';
+import type { VariantInfo } from '../manifest/hls.js';
+import type { Sample, TrackInfo } from '../media.js';
+import { aacTrack, avcTrack } from '../sample-entries.js';
+import { LiveTrackPackager, type LiveTiming } from './packager.js';
+import { LiveRendition } from './rendition.js';
+
+export const videoTimescale = 90_000;
+
+export type BroadcastOptions = {
+  timing: LiveTiming;
+  windowSeconds: number;
+  log: Logger;
+  /** When set, every completed segment is also appended to `<dir>/<rendition>.mp4` (for live-to-VOD). */
+  recordDir: string | null;
+  /** Called once, when the first part of the broadcast is published. */
+  onFirstPart: () => void;
+  /** Called when the publisher sends media we cannot package. */
+  onUnsupported: (reason: string) => void;
+};
+
+type TrackState = {
+  packager: LiveTrackPackager;
+  rendition: LiveRendition;
+  config: Uint8Array | null;
+  /** Last decode time given out, in the track timescale. */
+  lastDts: number | null;
+  /** Estimated sample duration (video: last delta; audio: samples per frame). */
+  duration: number;
+  /** Audio only: decode time of the next frame by sample counting (FLV millisecond stamps jitter). */
+  nextAudioDts: number | null;
+};
+
+const sameBytes = (a: Uint8Array | null, b: Uint8Array): boolean => a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
+
+/**
+ * One broadcast of a live stream in passthrough mode: the publisher's H.264 and AAC are
+ * packaged as they arrive (no transcoding). Reconnects within the window continue the same
+ * timeline, marked as a discontinuity, so players and the recording see one continuous stream.
+ */
+export class LiveBroadcast {
+  readonly renditions = new Map<string, LiveRendition>();
+  private readonly video: TrackState;
+  private readonly audio: TrackState;
+  private sessions = 0;
+  /** Maps a publisher session's millisecond stamps onto the broadcast timeline. */
+  private sessionOffsetMs = 0;
+  private sessionFirstMs: number | null = null;
+  private firstPartSeen = false;
+  private refused = false;
+  private recordQueue: Promise<void> = Promise.resolve();
+  readonly startedAt = Date.now();
+  bytesIn = 0;
+  lastMediaAt = Date.now();
+
+  constructor(private readonly options: BroadcastOptions) {
+    this.video = this.trackState('v0', 'video');
+    this.audio = this.trackState('a0', 'audio');
+  }
+
+  private trackState(id: string, kind: 'video' | 'audio'): TrackState {
+    const placeholder: TrackInfo = { kind, timescale: kind === 'video' ? videoTimescale : 48_000, codec: '', sampleEntry: { type: 'raw', fourcc: 'none', payload: new Uint8Array() }, width: 0, height: 0, channels: 0, sampleRate: 0 };
+    const rendition = new LiveRendition(id, kind, placeholder, this.options.windowSeconds);
+    rendition.onSegmentComplete = (segment) => this.record(id, Buffer.concat(segment.parts.map((p) => p.bytes)));
+    const packager = new LiveTrackPackager(rendition, this.options.timing);
+    return { packager, rendition, config: null, lastDts: null, duration: kind === 'video' ? 3000 : 1024, nextAudioDts: null };
+  }
+
+  /** A publisher (first or returning) begins sending. */
+  startSession(): void {
+    if (this.sessions > 0) {
+      for (const track of [this.video, this.audio]) track.packager.markDiscontinuity();
+      // Continue one frame after the furthest point either track reached.
+      const ends = [this.video, this.audio]
+        .filter((t) => t.lastDts !== null)
+        .map((t) => ((t.lastDts! + t.duration) * 1000) / t.rendition.track.timescale);
+      this.sessionOffsetMs = Math.ceil(Math.max(0, ...ends)) + 1;
+      this.audio.nextAudioDts = null;
+    }
+    this.sessionFirstMs = null;
+    this.sessions++;
+  }
+
+  /** The publisher went away: publish what is buffered. */
+  endSession(): void {
+    this.video.packager.flush();
+    this.audio.packager.flush();
+  }
+
+  /** The broadcast is over: players get EXT-X-ENDLIST and waiting requests are answered. */
+  end(): Promise<void> {
+    this.endSession();
+    this.video.rendition.end();
+    this.audio.rendition.end();
+    return this.recordQueue;
+  }
+
+  ingest(event: FlvMediaEvent, arrivalMs: number, bytes: number): void {
+    if (this.refused) return;
+    this.bytesIn += bytes;
+    switch (event.kind) {
+      case 'unsupported':
+        this.refused = true;
+        this.options.onUnsupported(event.reason);
+        return;
+      case 'video-config':
+        this.configure(this.video, event.avcC, () => avcTrack(event.avcC, videoTimescale));
+        return;
+      case 'audio-config':
+        this.configure(this.audio, event.asc, () => aacTrack(event.asc));
+        return;
+      case 'video':
+        this.lastMediaAt = arrivalMs;
+        if (!this.video.config) return;
+        this.pushVideo(event.dtsMs, event.ctsMs, event.keyframe, event.data, arrivalMs);
+        return;
+      case 'audio':
+        this.lastMediaAt = arrivalMs;
+        if (!this.audio.config) return;
+        this.pushAudio(event.dtsMs, event.data, arrivalMs);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private configure(track: TrackState, config: Uint8Array, build: () => TrackInfo): void {
+    if (sameBytes(track.config, config)) return;
+    let info: TrackInfo;
+    try {
+      info = build();
+    } catch (error) {
+      this.refused = true;
+      this.options.onUnsupported(`the ${track.rendition.kind} decoder configuration cannot be read: ${(error as Error).message}`);
+      return;
+    }
+    track.config = config;
+    if (track.rendition.kind === 'audio') track.duration = parseAudioSpecificConfig(config).samplesPerFrame;
+    track.packager.setTrack(info);
+    if (!this.renditions.has(track.rendition.id)) this.renditions.set(track.rendition.id, track.rendition);
+  }
+
+  private broadcastMs(packetMs: number): number {
+    this.sessionFirstMs ??= packetMs;
+    return packetMs - this.sessionFirstMs + this.sessionOffsetMs;
+  }
+
+  private pushVideo(dtsMs: number, ctsMs: number, keyframe: boolean, data: Uint8Array, arrivalMs: number): void {
+    const track = this.video;
+    let dts = Math.round(this.broadcastMs(dtsMs) * (videoTimescale / 1000));
+    if (track.lastDts !== null) {
+      if (dts <= track.lastDts) dts = track.lastDts + 1; // decode times must rise
+      else track.duration = dts - track.lastDts;
+    }
+    track.lastDts = dts;
+    const sample: Sample = { dts, duration: track.duration, cto: ctsMs * (videoTimescale / 1000), isSync: keyframe, data };
+    this.push(track, sample, arrivalMs);
+  }
+
+  private pushAudio(dtsMs: number, data: Uint8Array, arrivalMs: number): void {
+    const track = this.audio;
+    const rate = track.rendition.track.timescale;
+    const measured = Math.round((this.broadcastMs(dtsMs) * rate) / 1000);
+    // Count samples for a steady clock; jump only when the publisher's clock really moved.
+    let dts = track.nextAudioDts ?? measured;
+    if (Math.abs(measured - dts) > 2 * track.duration) dts = measured;
+    if (track.lastDts !== null && dts <= track.lastDts) dts = track.lastDts + track.duration;
+    track.nextAudioDts = dts + track.duration;
+    track.lastDts = dts;
+    this.push(track, { dts, duration: track.duration, cto: 0, isSync: true, data }, arrivalMs);
+  }
+
+  private push(track: TrackState, sample: Sample, arrivalMs: number): void {
+    const before = track.rendition.lastPosition();
+    track.packager.push(sample, arrivalMs);
+    if (!this.firstPartSeen && track.rendition.lastPosition() !== before && track.rendition.lastPosition() !== null) {
+      this.firstPartSeen = true;
+      this.options.onFirstPart();
+    }
+  }
+
+  /** Renditions as the multivariant playlist describes them; bandwidth from the recent segments. */
+  variants(): VariantInfo[] {
+    return [...this.renditions.values()].map((rendition) => {
+      const complete = rendition.segments.filter((s) => s.complete).slice(-5);
+      const timescale = rendition.track.timescale;
+      let peak = 0;
+      let bytes = 0;
+      let duration = 0;
+      for (const segment of complete) {
+        const size = segment.parts.reduce((sum, p) => sum + p.bytes.length, 0);
+        peak = Math.max(peak, Math.ceil((size * 8 * timescale) / segment.duration));
+        bytes += size;
+        duration += segment.duration;
+      }
+      const fallback = rendition.kind === 'video' ? 3_000_000 : 128_000;
+      const average = duration > 0 ? Math.ceil((bytes * 8 * timescale) / duration) : fallback;
+      return {
+        id: rendition.id,
+        kind: rendition.kind,
+        codec: rendition.track.codec,
+        width: rendition.track.width,
+        height: rendition.track.height,
+        frameRate: null,
+        channels: rendition.track.channels,
+        peakBandwidth: peak || fallback,
+        averageBandwidth: average,
+      };
+    });
+  }
+
+  /** Appends to the recording in order, off the ingest path. */
+  private record(renditionId: string, segmentBytes: Uint8Array): void {
+    const dir = this.options.recordDir;
+    if (!dir) return;
+    const rendition = this.renditions.get(renditionId);
+    const init = rendition?.init(rendition.currentInitVersion);
+    const path = join(dir, `${renditionId}.mp4`);
+    this.recordQueue = this.recordQueue
+      .then(async () => {
+        await mkdir(dir, { recursive: true });
+        if (!this.recordedInit.has(renditionId) && init) {
+          await appendFile(path, init);
+          this.recordedInit.add(renditionId);
+        }
+        await appendFile(path, segmentBytes);
+      })
+      .catch((error: unknown) => this.options.log.error({ err: error, renditionId }, 'recording a live segment failed'));
+  }
+
+  private readonly recordedInit = new Set<string>();
+}

@@ -1,0 +1,187 @@
+import type { TrackInfo } from '../media.js';
+
+/** A CMAF chunk published as an LL-HLS part: one moof+mdat. */
+export type LivePart = { index: number; duration: number; independent: boolean; bytes: Uint8Array };
+
+export type LiveSegment = {
+  msn: number;
+  startDts: number;
+  /** Wall-clock time (epoch ms) at which its first sample arrived at ingest. */
+  pdtMs: number;
+  parts: LivePart[];
+  duration: number;
+  complete: boolean;
+  /** A new publisher session begins here (EXT-X-DISCONTINUITY). */
+  discontinuity: boolean;
+  initVersion: number;
+};
+
+/** Where a blocking request wants the playlist to have reached. */
+export type PlaylistPosition = { msn: number; part: number | null };
+
+type Waiter = { ready: () => boolean; wake: () => void };
+
+/**
+ * One live rendition: its init segments, the sliding window of segments and parts, and the
+ * requests waiting for parts that do not exist yet. Waiters are woken when a part completes
+ * (never polled); each check is a comparison, so thousands of them cost microseconds.
+ */
+export class LiveRendition {
+  readonly segments: LiveSegment[] = [];
+  private readonly inits = new Map<number, Uint8Array>();
+  private readonly waiters = new Set<Waiter>();
+  private initVersion = -1;
+  private ended = false;
+  /** Largest complete segment duration seen, in seconds: TARGETDURATION is its ceiling. */
+  maxSegmentSeconds = 0;
+  /** EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that slid out of the window. */
+  discontinuitySequence = 0;
+  /** Called after each part or segment completes, for recording and live events. */
+  onSegmentComplete: ((segment: LiveSegment) => void) | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly kind: 'video' | 'audio',
+    public track: TrackInfo,
+    private readonly windowSeconds: number,
+  ) {}
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  get currentInitVersion(): number {
+    return this.initVersion;
+  }
+
+  setInit(track: TrackInfo, bytes: Uint8Array): number {
+    this.track = track;
+    this.initVersion++;
+    this.inits.set(this.initVersion, bytes);
+    return this.initVersion;
+  }
+
+  init(version: number): Uint8Array | undefined {
+    return this.inits.get(version);
+  }
+
+  /** The segment being produced, if any. */
+  get open(): LiveSegment | undefined {
+    const last = this.segments[this.segments.length - 1];
+    return last && !last.complete ? last : undefined;
+  }
+
+  startSegment(msn: number, startDts: number, pdtMs: number, discontinuity: boolean): LiveSegment {
+    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, complete: false, discontinuity, initVersion: this.initVersion };
+    this.segments.push(segment);
+    return segment;
+  }
+
+  addPart(segment: LiveSegment, part: LivePart): void {
+    segment.parts.push(part);
+    segment.duration += part.duration;
+    this.notify();
+  }
+
+  completeSegment(segment: LiveSegment): void {
+    segment.complete = true;
+    this.maxSegmentSeconds = Math.max(this.maxSegmentSeconds, segment.duration / this.track.timescale);
+    this.trim();
+    this.onSegmentComplete?.(segment);
+    this.notify();
+  }
+
+  /** The broadcast is over: every waiter is answered with what exists. */
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  private trim(): void {
+    const timescale = this.track.timescale;
+    let total = this.segments.reduce((sum, s) => sum + s.duration, 0) / timescale;
+    while (this.segments.length > 1 && total - this.segments[0]!.duration / timescale >= this.windowSeconds) {
+      const dropped = this.segments.shift()!;
+      total -= dropped.duration / timescale;
+      if (this.segments[0]?.discontinuity) this.discontinuitySequence++;
+    }
+    const oldest = this.segments[0]?.initVersion ?? this.initVersion;
+    for (const version of this.inits.keys()) if (version < oldest) this.inits.delete(version);
+  }
+
+  private notify(): void {
+    for (const waiter of this.waiters) {
+      if (this.ended || waiter.ready()) {
+        this.waiters.delete(waiter);
+        waiter.wake();
+      }
+    }
+  }
+
+  segment(msn: number): LiveSegment | undefined {
+    const first = this.segments[0];
+    if (!first) return undefined;
+    return this.segments[msn - first.msn];
+  }
+
+  /** The last complete part: the playlist's newest position. */
+  lastPosition(): { msn: number; part: number } | null {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]!;
+      if (segment.parts.length > 0) return { msn: segment.msn, part: segment.parts.length - 1 };
+    }
+    return null;
+  }
+
+  /** Whether a playlist answering `_HLS_msn`/`_HLS_part` can be produced now (RFC 8216bis §6.2.5.2). */
+  reached(position: PlaylistPosition): boolean {
+    const last = this.segments[this.segments.length - 1];
+    if (!last) return false;
+    if (position.part === null) {
+      // The playlist must contain Media Segment M (complete) or a later one.
+      return this.segments.some((s) => s.msn >= position.msn && s.complete) || last.msn > position.msn;
+    }
+    const segment = this.segment(position.msn);
+    if (segment) {
+      if (segment.parts.length > position.part) return true;
+      // A part index past the end of a finished segment means part 0 of the next one.
+      if (segment.complete) return (this.segment(position.msn + 1)?.parts.length ?? 0) > 0;
+      return false;
+    }
+    return last.msn > position.msn;
+  }
+
+  /** Resolves when the position is reached, the broadcast ends, or the time runs out. */
+  waitFor(position: PlaylistPosition, timeoutMs: number, signal?: AbortSignal): Promise<'ready' | 'ended' | 'timeout'> {
+    if (this.reached(position)) return Promise.resolve('ready');
+    if (this.ended) return Promise.resolve('ended');
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout;
+      const waiter: Waiter = {
+        ready: () => this.reached(position),
+        wake: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(this.ended && !this.reached(position) ? 'ended' : 'ready');
+        },
+      };
+      const onAbort = () => {
+        this.waiters.delete(waiter);
+        clearTimeout(timer);
+        resolve('timeout');
+      };
+      timer = setTimeout(onAbort, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Resolves when part `index` of segment `msn` exists (for preload hints and chunked DASH). */
+  waitForPart(msn: number, index: number, timeoutMs: number, signal?: AbortSignal): Promise<LivePart | undefined> {
+    return this.waitFor({ msn, part: index }, timeoutMs, signal).then(() => this.segment(msn)?.parts[index]);
+  }
+
+  get waiting(): number {
+    return this.waiters.size;
+  }
+}
