@@ -1,6 +1,7 @@
 // Minimal typings for the manifest parsers the tests use (neither package ships its own).
 declare module 'm3u8-parser' {
-  export type M3u8Segment = { uri: string; duration: number; map?: { uri: string }; key?: unknown };
+  export type M3u8Part = { uri: string; duration: number; independent?: boolean };
+  export type M3u8Segment = { uri: string; duration: number; map?: { uri: string }; key?: unknown; dateTimeString?: string; parts?: M3u8Part[]; discontinuity?: boolean };
   export type M3u8Playlist = { uri: string; attributes: Record<string, unknown> & { BANDWIDTH?: number; CODECS?: string; RESOLUTION?: { width: number; height: number } } };
   export type M3u8Manifest = {
     playlists?: M3u8Playlist[];
@@ -10,6 +11,12 @@ declare module 'm3u8-parser' {
     targetDuration?: number;
     playlistType?: string;
     independentSegments?: boolean;
+    mediaSequence?: number;
+    serverControl?: { canBlockReload?: boolean; partHoldBack?: number; canSkipUntil?: number };
+    partInf?: { partTarget: number };
+    skip?: { skippedSegments: number };
+    preloadSegment?: { parts?: M3u8Part[]; preloadHints?: { type: string; uri: string }[] };
+    renditionReports?: { uri: string; lastMsn: number; lastPart: number }[];
   };
   export class Parser {
     push(text: string): void;

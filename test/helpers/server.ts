@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig, type Config } from '../../src/config.js';
 import type { TitleProgressView } from '../../src/catalog/titles.js';
+import type { StreamView } from '../../src/catalog/streams.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
@@ -14,6 +15,10 @@ export type TestServer = RunningServer & {
   api(path: string, init?: RequestInit & { admin?: boolean; json?: unknown }): Promise<Response>;
   /** Resolves when the title's persisted view satisfies the predicate (woken by transitions, not polling). */
   waitForTitle(id: string, predicate: (view: TitleProgressView) => boolean, timeoutMs?: number): Promise<TitleProgressView>;
+  /** Resolves when the stream's persisted view satisfies the predicate. */
+  waitForStream(id: string, predicate: (view: StreamView) => boolean, timeoutMs?: number): Promise<StreamView>;
+  /** Creates a live stream and returns its resource. */
+  createStream(body?: Record<string, unknown>): Promise<{ id: string; streamKey: string; ingest: { rtmp: string } }>;
   /** Creates a title, uploads a file, and waits for ready (or failed). */
   ingest(path: string, title?: string): Promise<{ id: string; view: TitleProgressView }>;
 };
@@ -68,6 +73,36 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
       server.titleEvents.on('change', onChange);
     });
 
+  const streamViews = new Map<string, StreamView>();
+  server.streamEvents.on('change', (id: string, view: StreamView) => streamViews.set(id, view));
+  const waitForStream: TestServer['waitForStream'] = (id, predicate, timeoutMs = 60_000) =>
+    new Promise((resolve, reject) => {
+      const seen = streamViews.get(id);
+      if (seen && predicate(seen)) {
+        resolve(seen);
+        return;
+      }
+      const timer = setTimeout(() => {
+        server.streamEvents.off('change', onChange);
+        reject(new Error(`stream ${id} did not reach the expected condition in ${timeoutMs} ms; last view ${JSON.stringify(streamViews.get(id))}`));
+      }, timeoutMs);
+      const onChange = (changed: string, view: StreamView) => {
+        if (changed !== id || !predicate(view)) return;
+        clearTimeout(timer);
+        server.streamEvents.off('change', onChange);
+        resolve(view);
+      };
+      server.streamEvents.on('change', onChange);
+    });
+
+  const createStream: TestServer['createStream'] = async (body = {}) => {
+    const response = await api('/v1/live-streams', { method: 'POST', json: { name: 'test stream', ...body } });
+    if (response.status !== 201) throw new Error(`create stream answered ${response.status}: ${await response.text()}`);
+    const stream = (await response.json()) as { id: string; streamKey: string; ingest: { rtmp: string } };
+    stream.ingest.rtmp = stream.ingest.rtmp.replace('localhost', '127.0.0.1');
+    return stream;
+  };
+
   const ingest: TestServer['ingest'] = async (path, title = 'Test title') => {
     const created = await api('/v1/titles', { method: 'POST', json: { title } });
     if (created.status !== 201) throw new Error(`create title answered ${created.status}: ${await created.text()}`);
@@ -86,6 +121,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
     config,
     api,
     waitForTitle,
+    waitForStream,
+    createStream,
     ingest,
     async stop() {
       await server.stop();

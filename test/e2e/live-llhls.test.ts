@@ -1,0 +1,245 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { decode } from '../helpers/media.js';
+import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
+import { publishRtmp, type Publisher } from '../helpers/publisher.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let publisher: Publisher;
+let streamId: string;
+let streamKey: string;
+let rtmpUrl: string;
+let base: string;
+
+const partTarget = 0.22; // 200 ms parts, advertised with 10 % headroom
+t.before(async () => {
+  server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 2, reconnectWindowSeconds: 10 } });
+  const stream = await server.createStream({ name: 'main' });
+  ({ id: streamId, streamKey } = stream);
+  rtmpUrl = stream.ingest.rtmp;
+  publisher = publishRtmp({ url: rtmpUrl, seconds: 120, fps: 30, gop: 30 });
+  await server.waitForStream(streamId, (v) => v.state === 'live');
+  const session = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: streamId } });
+  const body = (await session.json()) as { sources: { protocol: string; url: string }[] };
+  base = body.sources.find((s) => s.protocol === 'hls')!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', '');
+});
+t.teardown(async () => {
+  await publisher?.stop();
+  await server?.stop();
+});
+
+const playlist = async (path: string) => parseM3u8(await (await fetchOk(base + path)).text());
+const errorOf = async (response: Response) => ((await response.json()) as { error: { code: string; message: string } }).error;
+
+/** Waits until a media playlist satisfies a condition, each reload blocking on the hinted part. */
+async function playlistWhen(path: string, ready: (text: string) => boolean, timeoutMs = 30_000, root = base): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = await (await fetchOk(root + path)).text();
+  while (!ready(text)) {
+    if (Date.now() > deadline) throw new Error(`playlist ${path} never satisfied the condition:\n${text}`);
+    const hint = parseM3u8(text).preloadSegment?.preloadHints?.[0]?.uri ?? '';
+    const match = /part-(\d+)\.(\d+)/.exec(hint);
+    const query = match ? `?_HLS_msn=${match[1]}&_HLS_part=${match[2]}` : '';
+    text = await (await fetchOk(root + path + query)).text();
+  }
+  return text;
+}
+
+t.test('a published stream goes live and its LL-HLS playlist carries every low-latency tag', async (t) => {
+  const master = await playlist('master.m3u8');
+  t.equal(master.playlists?.length, 1, 'passthrough: one video rendition');
+  t.match(master.playlists?.[0]?.attributes.CODECS, /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
+  t.same(master.playlists?.[0]?.attributes.RESOLUTION, { width: 640, height: 360 });
+  t.ok(master.mediaGroups.AUDIO.audio?.Main?.uri, 'audio is its own rendition');
+
+  const text = await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 2);
+  const media = parseM3u8(text);
+  t.match(media.serverControl, { canBlockReload: true, partHoldBack: 3 * partTarget, canSkipUntil: 6 });
+  t.same(media.partInf, { partTarget });
+  t.equal(media.targetDuration, 1);
+  t.ok(media.segments.length >= 2, 'complete segments are listed');
+  for (const segment of media.segments) {
+    t.ok(segment.dateTimeString, 'every segment has EXT-X-PROGRAM-DATE-TIME');
+    t.ok(Math.abs(Date.parse(segment.dateTimeString!) - Date.now()) < 60_000, 'program date-time is wall-clock time');
+  }
+  const parts = media.segments.flatMap((s) => s.parts ?? []).concat(media.preloadSegment?.parts ?? []);
+  t.ok(parts.length > 0, 'parts are listed');
+  for (const part of parts) t.ok(part.duration <= partTarget, `part ${part.uri} (${part.duration}) is within PART-TARGET`);
+  t.ok(parts.some((p) => p.independent), 'parts that open with a keyframe are INDEPENDENT');
+  t.match(media.preloadSegment?.preloadHints?.[0], { type: 'PART', uri: /^part-\d+\.\d+\.m4s$/ }, 'a preload hint names the next part');
+  t.equal(media.renditionReports?.[0]?.uri, '../a0/index.m3u8', 'a rendition report names the audio rendition');
+  t.notOk(/#EXT-X-ENDLIST/.test(text), 'the live playlist is open');
+});
+
+t.test('a blocking request for the next part is answered once that part exists, about a part duration later', async (t) => {
+  const media = await playlist('v0/index.m3u8');
+  const hint = /part-(\d+)\.(\d+)\.m4s/.exec(media.preloadSegment!.preloadHints![0]!.uri)!;
+  const [msn, part] = [Number(hint[1]), Number(hint[2])];
+  const started = performance.now();
+  const response = await fetchOk(`${base}v0/index.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`);
+  const text = await response.text();
+  const elapsed = (performance.now() - started) / 1000;
+  const answered = parseM3u8(text);
+  const listed = [...answered.segments.flatMap((s) => s.parts ?? []), ...(answered.preloadSegment?.parts ?? [])].map((p) => p.uri);
+  const segmentDone = answered.segments.some((s) => s.uri === `seg-${msn}.m4s`);
+  t.ok(listed.includes(`part-${msn}.${part}.m4s`) || segmentDone, 'the answer contains the awaited part');
+  t.ok(elapsed < 3 * partTarget + 0.5, `it came about a part duration later (${elapsed.toFixed(3)} s)`);
+  t.match(response.headers.get('cache-control'), /max-age/, 'a blocking answer names an exact version and may be cached');
+
+  // The furthest allowed request (last complete segment + 2, one past the open one) really waits.
+  const now = parseM3u8(await (await fetchOk(`${base}v0/index.m3u8`)).text());
+  const lastComplete = (now.mediaSequence ?? 0) + now.segments.length - 1;
+  const later = performance.now();
+  await fetchOk(`${base}v0/index.m3u8?_HLS_msn=${lastComplete + 2}`);
+  t.ok((performance.now() - later) / 1000 > 0.5, 'a request for the segment after the open one is held until it exists');
+});
+
+t.test('a request for the hinted part waits for it and returns its bytes', async (t) => {
+  const media = await playlist('v0/index.m3u8');
+  const uri = media.preloadSegment!.preloadHints![0]!.uri;
+  const response = await fetchOk(base + 'v0/' + uri);
+  const bytes = Buffer.from(await response.arrayBuffer());
+  t.equal(bytes.subarray(4, 8).toString('latin1'), 'moof', 'a part is a CMAF chunk: moof then mdat');
+  t.match(response.headers.get('cache-control'), /immutable/);
+  const unknown = await fetch(`${base}v0/part-999999.0.m4s`);
+  t.equal(unknown.status, 404, 'parts far ahead of the live edge are not waited for');
+});
+
+t.test('requests past the live edge or with malformed parameters are refused with 400', async (t) => {
+  const media = await playlist('v0/index.m3u8');
+  const last = media.segments[media.segments.length - 1]!;
+  const lastMsn = Number(/seg-(\d+)/.exec(last.uri)![1]);
+  const tooFar = await fetch(`${base}v0/index.m3u8?_HLS_msn=${lastMsn + 10}`);
+  t.equal(tooFar.status, 400);
+  t.match(await errorOf(tooFar), { code: 'LIVE_REQUEST_INVALID', message: /beyond the next segments/ });
+  const partOnly = await fetch(`${base}v0/index.m3u8?_HLS_part=2`);
+  t.equal(partOnly.status, 400);
+  t.match(await errorOf(partOnly), { message: /_HLS_part was given without _HLS_msn/ });
+  const garbage = await fetch(`${base}v0/index.m3u8?_HLS_msn=abc`);
+  t.equal(garbage.status, 400);
+  t.match(await errorOf(garbage), { message: /_HLS_msn must be a non-negative integer, received "abc"/ });
+});
+
+t.test('_HLS_skip=YES replaces segments older than CAN-SKIP-UNTIL with EXT-X-SKIP', async (t) => {
+  // CAN-SKIP-UNTIL is 6 s with 1 s segments: wait for more than that to exist.
+  await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 9);
+  const full = await playlist('v0/index.m3u8');
+  const delta = await playlist('v0/index.m3u8?_HLS_skip=YES');
+  t.ok((delta.skip?.skippedSegments ?? 0) > 0, `segments were skipped (${delta.skip?.skippedSegments})`);
+  t.equal(delta.mediaSequence, full.mediaSequence, 'the media sequence is unchanged');
+  const remaining = delta.segments.reduce((sum, s) => sum + s.duration, 0);
+  t.ok(remaining >= 6 - 1.5, 'what remains covers at least CAN-SKIP-UNTIL');
+  t.ok(delta.segments.length < full.segments.length);
+});
+
+t.test('rendition reports tell where the other rendition is', async (t) => {
+  const video = await playlist('v0/index.m3u8');
+  const report = video.renditionReports![0]!;
+  const audio = await playlist('a0/index.m3u8');
+  const audioParts = [...audio.segments, ...(audio.preloadSegment ? [audio.preloadSegment] : [])];
+  const lastSegmentMsn = (audio.mediaSequence ?? 0) + audio.segments.length - (audio.preloadSegment?.parts?.length ? 0 : 1);
+  t.ok(report.lastMsn <= lastSegmentMsn + 1 && report.lastMsn >= lastSegmentMsn - 1, `LAST-MSN ${report.lastMsn} is the audio live edge (${lastSegmentMsn})`);
+  t.ok(audioParts.length > 0);
+  t.equal(audio.renditionReports?.[0]?.uri, '../v0/index.m3u8', 'and the audio playlist reports the video one');
+});
+
+t.test('the live segments and parts decode cleanly with ffmpeg', async (t) => {
+  const media = await playlist('v0/index.m3u8');
+  const init = Buffer.from(await (await fetchOk(base + 'v0/' + media.segments[0]!.map!.uri)).arrayBuffer());
+  const segments = await Promise.all(media.segments.slice(-3).map(async (s) => Buffer.from(await (await fetchOk(base + 'v0/' + s.uri)).arrayBuffer())));
+  const decoded = decode(joinSegments(join(server.dataDir, 'live-check.mp4'), init, segments));
+  t.equal(decoded.errors, '');
+  t.ok(decoded.videoFrames >= 80, `three 1 s segments hold about 90 frames (${decoded.videoFrames})`);
+  t.same([decoded.width, decoded.height], [640, 360]);
+});
+
+t.test('an unknown key is refused at publish, and a duplicate publisher is refused without disturbing the first', async (t) => {
+  const wrong = publishRtmp({ url: rtmpUrl.replace(streamKey, 'not-a-key'), seconds: 5 });
+  t.not(await wrong.exited, 0, 'ffmpeg with an unknown key is disconnected');
+  const before = await playlist('v0/index.m3u8');
+  const duplicate = publishRtmp({ url: rtmpUrl, seconds: 5, width: 320, height: 180 });
+  t.not(await duplicate.exited, 0, 'a second publisher on a live key is disconnected');
+  t.equal(publisher.child.exitCode, null, 'the first publisher is still connected');
+  const after = await playlistWhen('v0/index.m3u8', (p) => parseM3u8(p).segments.length > 0 && (parseM3u8(p).mediaSequence ?? 0) + parseM3u8(p).segments.length > (before.mediaSequence ?? 0) + before.segments.length + 1);
+  const media = parseM3u8(after);
+  const init = Buffer.from(await (await fetchOk(base + 'v0/' + media.segments[0]!.map!.uri)).arrayBuffer());
+  const newest = await Promise.all(media.segments.slice(-2).map(async (s) => Buffer.from(await (await fetchOk(base + 'v0/' + s.uri)).arrayBuffer())));
+  const decoded = decode(joinSegments(join(server.dataDir, 'after-duplicate.mp4'), init, newest));
+  t.equal(decoded.errors, '', 'what follows still decodes cleanly');
+  t.same([decoded.width, decoded.height], [640, 360], "the intruder's 320x180 never reached the stream");
+  t.equal((await (await server.api(`/v1/live-streams/${streamId}`)).json() as { state: string }).state, 'live');
+});
+
+t.test('a publisher that drops and returns within the window continues the same playlist with a discontinuity', async (t) => {
+  const stream = await server.createStream({ name: 'flaky', reconnectWindowSeconds: 10 });
+  const first = publishRtmp({ url: stream.ingest.rtmp, seconds: 60 });
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } })).json()) as { sources: { url: string }[] };
+  const streamBase = session.sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', '');
+  const beforeDrop = parseM3u8(await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 2, 30_000, streamBase));
+
+  await first.stop();
+  await server.waitForStream(stream.id, (v) => v.state === 'reconnecting');
+  const second = publishRtmp({ url: stream.ingest.rtmp, seconds: 60 });
+  t.teardown(() => second.stop());
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  const lastBefore = (beforeDrop.mediaSequence ?? 0) + beforeDrop.segments.length - 1;
+  const text = await playlistWhen('v0/index.m3u8', (p) => (parseM3u8(p).mediaSequence ?? 0) + parseM3u8(p).segments.length - 1 >= lastBefore + 2, 30_000, streamBase);
+  const after = parseM3u8(text);
+  t.match(text, /#EXT-X-DISCONTINUITY/, 'the new session is marked as a discontinuity');
+  t.equal(after.mediaSequence, beforeDrop.mediaSequence, 'the same playlist continues (the window still starts where it did)');
+  t.ok((after.mediaSequence ?? 0) + after.segments.length - 1 >= lastBefore + 2, 'media sequence numbers keep counting up');
+});
+
+t.test('after the reconnect window the broadcast ends and its playlist is closed', async (t) => {
+  const stream = await server.createStream({ name: 'short window', reconnectWindowSeconds: 1 });
+  const pub = publishRtmp({ url: stream.ingest.rtmp, seconds: 60 });
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } })).json()) as { sources: { url: string }[] };
+  const playlistUrl = session.sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', 'v0/index.m3u8');
+  await pub.stop();
+  await server.waitForStream(stream.id, (v) => v.state === 'reconnecting');
+  await server.waitForStream(stream.id, (v) => v.state === 'ended');
+  t.match(await (await fetchOk(playlistUrl)).text(), /#EXT-X-ENDLIST/, 'players see the end of the broadcast');
+  const refused = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } });
+  t.equal(refused.status, 409, 'new sessions are refused until the next broadcast');
+});
+
+t.test('resetting the key cuts the live publisher and the old key stops working', async (t) => {
+  const stream = await server.createStream({ name: 'reset', reconnectWindowSeconds: 5 });
+  const pub = publishRtmp({ url: stream.ingest.rtmp, seconds: 60 });
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  const reset = await server.api(`/v1/live-streams/${stream.id}/reset-key`, { method: 'POST' });
+  const body = (await reset.json()) as { streamKey: string; ingest: { rtmp: string } };
+  t.not(body.streamKey, stream.streamKey, 'a new key is issued');
+  t.not(await pub.exited, 0, 'the publisher on the old key is cut');
+  const old = publishRtmp({ url: stream.ingest.rtmp, seconds: 5 });
+  t.not(await old.exited, 0, 'the old key is refused');
+  const fresh = publishRtmp({ url: body.ingest.rtmp.replace('localhost', '127.0.0.1'), seconds: 60 });
+  t.teardown(() => fresh.stop());
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  t.pass('the new key publishes');
+});
+
+t.test('a publisher that stops sending media is detected and cut', async (t) => {
+  const stream = await server.createStream({ name: 'stall', reconnectWindowSeconds: 30 });
+  const pub = publishRtmp({ url: stream.ingest.rtmp, seconds: 60 });
+  t.teardown(() => {
+    pub.child.kill('SIGCONT');
+    return pub.stop();
+  });
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  pub.child.kill('SIGSTOP'); // the connection stays open, but nothing arrives
+  await server.waitForStream(stream.id, (v) => v.state === 'reconnecting', 10_000);
+  t.pass('the stalled publisher was disconnected and the stream awaits its return');
+});
+
+t.test('a publisher sending audio Weir cannot package is refused with a clear stream state', async (t) => {
+  const stream = await server.createStream({ name: 'mp3' });
+  const pub = publishRtmp({ url: stream.ingest.rtmp, seconds: 10, audioCodec: 'libmp3lame' });
+  const view = await server.waitForStream(stream.id, (v) => v.error !== null);
+  t.equal(view.error?.code, 'LIVE_MEDIA_UNSUPPORTED');
+  t.match(view.error?.message, /audio format MP3 is not supported; send AAC/);
+  t.not(await pub.exited, 0, 'the publisher is disconnected');
+});
