@@ -183,7 +183,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       isPlayable,
       mediaDir: (id) => titlePaths(config.dataDir, id).media,
       liveBroadcast: (id) => streams.broadcast(id),
-      liveSettings: { partTargetSeconds: Math.round(config.live.partTargetMs * 1.1) / 1000, segmentTargetSeconds: config.live.segmentSeconds },
+      liveSettings: {
+        partTargetSeconds: Math.round(config.live.partTargetMs * 1.1) / 1000,
+        segmentTargetSeconds: config.live.segmentSeconds,
+        windowSeconds: config.live.dvrWindowSeconds,
+        utcTimingPath: '/time',
+      },
     }),
     streams: streamRoutes({
       catalog: streamCatalog,

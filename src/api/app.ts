@@ -34,6 +34,11 @@ export function createApp(parts: AppParts): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not_ready', checks });
   });
 
+  // The clock LL-DASH players synchronise with (the MPD's UTCTiming).
+  app.get('/time', playerCors, (_req, res) => {
+    res.setHeader('cache-control', 'no-store');
+    res.type('text/plain').send(new Date().toISOString());
+  });
   app.use('/v1/playback-sessions', playerCors);
   app.use(parts.playback);
   app.use('/media', playerCors);

@@ -3,9 +3,11 @@ import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import type { LiveRendition } from '../pipeline/live/rendition.js';
 import { multivariantName, writeMultivariant } from '../pipeline/manifest/hls.js';
+import { dashManifestName } from '../pipeline/manifest/dash.js';
+import { writeLiveMpd } from '../pipeline/manifest/live-dash.js';
 import { nextPart, targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
 
-export type LiveDeliverySettings = LlHlsSettings;
+export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
 
 const immutable = 'public, max-age=31536000, immutable';
 
@@ -130,6 +132,13 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
     if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
     res.setHeader('cache-control', 'no-cache');
     res.type('application/vnd.apple.mpegurl').send(writeMultivariant(broadcast.variants()));
+    return;
+  }
+  if (path.length === 1 && path[0] === dashManifestName) {
+    if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
+    const utcTimingUrl = `${req.protocol}://${req.get('host') ?? 'localhost'}${settings.utcTimingPath}`;
+    res.setHeader('cache-control', 'no-cache');
+    res.type('application/dash+xml').send(writeLiveMpd(broadcast, { ...settings, utcTimingUrl }));
     return;
   }
   const [renditionId, file] = path;

@@ -75,4 +75,9 @@ if (chromiumMissing) {
     t.ok(report.latency !== null && report.latency > 0, `hls.js reads program date-time (latency ${report.latency?.toFixed(2)} s)`);
     t.ok(report.latency! < 5, 'and plays within a few seconds of ingest');
   });
+
+  t.test('Shaka Player in low-latency mode plays the LL-DASH manifest of the same chunks', async (t) => {
+    const report = await playLive('dash', await sourceFor('dash'), { streaming: { lowLatencyMode: true } });
+    assertLivePlays(t, report);
+  });
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { decode } from '../helpers/media.js';
-import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
+import { fetchOk, joinSegments, parseM3u8, parseMpd } from '../helpers/playback.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -242,4 +242,38 @@ t.test('a publisher sending audio Weir cannot package is refused with a clear st
   t.equal(view.error?.code, 'LIVE_MEDIA_UNSUPPORTED');
   t.match(view.error?.message, /audio format MP3 is not supported; send AAC/);
   t.not(await pub.exited, 0, 'the publisher is disconnected');
+});
+
+t.test('the LL-DASH manifest of the same chunks parses, and the open segment arrives chunk by chunk', async (t) => {
+  const response = await fetchOk(base + 'manifest.mpd');
+  const xml = await response.text();
+  t.match(xml, /type="dynamic"/);
+  t.match(xml, /availabilityTimeOffset="0\.780"/, 'segments are announced one (advertised) part target after they start');
+  t.match(xml, /availabilityTimeComplete="false"/);
+  t.match(xml, /<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014"/);
+  t.match(xml, /<Latency referenceId="0" target="\d+"/);
+  const mpd = parseMpd(xml, { manifestUri: base + 'manifest.mpd' });
+  t.equal(mpd.playlists.length, 1);
+  t.equal(mpd.playlists[0]!.attributes.NAME, 'v0');
+  const segments = mpd.playlists[0]!.segments;
+  t.ok(segments.length >= 2);
+  t.match(segments[0]!.resolvedUri, /\/v0\/seg-\d+\.m4s$/, 'DASH names the same segment files as HLS');
+
+  // The newest announced segment is still being produced: it streams as its chunks complete.
+  const open = segments[segments.length - 1]!;
+  const started = performance.now();
+  const streamed = await fetch(open.resolvedUri);
+  const reader = streamed.body!.getReader();
+  const arrivals: number[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.length;
+    arrivals.push(performance.now() - started);
+  }
+  t.equal(streamed.status, 200);
+  t.equal(streamed.headers.get('transfer-encoding'), 'chunked', 'sent with chunked transfer');
+  t.ok(bytes > 1000, `the whole segment arrived (${bytes} bytes)`);
+  t.ok(arrivals[arrivals.length - 1]! - arrivals[0]! > 200, 'its chunks arrived over time, as they were made');
 });
