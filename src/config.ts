@@ -34,6 +34,8 @@ export const configSchema = z.strictObject({
     stallTimeoutSeconds: z.number().int().min(1).max(120),
     /** Default for streams created without reconnectWindowSeconds. */
     reconnectWindowSeconds: z.number().int().min(0).max(3600),
+    /** x264 preset of the live ladder: live encoding must keep up in real time. */
+    ladderPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast']),
   }),
 });
 

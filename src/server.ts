@@ -111,6 +111,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     timing: { partTargetSeconds: config.live.partTargetMs / 1000, segmentTargetSeconds: config.live.segmentSeconds },
     dvrWindowSeconds: config.live.dvrWindowSeconds,
     stallTimeoutMs: config.live.stallTimeoutSeconds * 1000,
+    ffmpeg: tools.ffmpeg,
+    ladderPreset: config.live.ladderPreset,
     // Live-to-VOD: the recorded renditions are joined (stream copy) into one source for a new title.
     archive: async (stream, recordingDir, broadcast) => {
       const video = join(recordingDir, 'v0.mp4');

@@ -7,7 +7,6 @@ import type { SnapshotStore } from '../catalog/snapshots.js';
 import type { StreamCatalog, StreamRecord, StreamView } from '../catalog/streams.js';
 import type { PublishAuthority, PublishHandler, PublishRequest } from '../ingest/rtmp.js';
 import type { Logger } from '../logger.js';
-import { parseFlvTag } from '../pipeline/demux/flv.js';
 import { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import type { LiveTiming } from '../pipeline/live/packager.js';
 import { publicStreamState, streamMachine, streamMachineVersion, type FinishInput, type StreamEvent } from './stream.machine.js';
@@ -22,6 +21,9 @@ export type StreamRegistryDeps = {
   timing: LiveTiming;
   dvrWindowSeconds: number;
   stallTimeoutMs: number;
+  /** For ladder-mode streams. */
+  ffmpeg: string;
+  ladderPreset: string;
   /** Turns a finished broadcast's recording into a title; returns its id. */
   archive(stream: StreamRecord, recordingDir: string, broadcast: number): Promise<string | null>;
 };
@@ -153,6 +155,7 @@ export class StreamRegistry implements PublishAuthority {
     if (!continuing || !current) {
       const number = this.actors.get(streamId)!.actor.getSnapshot().context.broadcast + 1;
       const broadcast = new LiveBroadcast({
+        video: stream.mode === 'ladder' ? { mode: 'ladder', ffmpeg: this.deps.ffmpeg, preset: this.deps.ladderPreset } : { mode: 'passthrough' },
         timing: this.deps.timing,
         windowSeconds: this.deps.dvrWindowSeconds,
         log,
@@ -174,7 +177,7 @@ export class StreamRegistry implements PublishAuthority {
     this.send(streamId, { type: 'PUBLISH_STARTED' });
     log.info({ ip: request.ip, continuing }, continuing ? 'publisher returned within the reconnect window' : 'publisher started');
     return {
-      onPacket: (tagType, timestampMs, body, arrivalMs) => broadcast.ingest(parseFlvTag(tagType, timestampMs, body), arrivalMs, body.length),
+      onPacket: (tagType, timestampMs, body, arrivalMs) => broadcast.ingestTag(tagType, timestampMs, body, arrivalMs),
       onClose: () => {
         if (this.publishers.get(streamId)?.sessionId !== request.sessionId) return;
         this.publishers.delete(streamId);

@@ -30,16 +30,20 @@ export function outputFrameRate(source: Rate): Rate {
 
 /** Chooses renditions from the source: never upscaled, even dimensions, aspect kept. */
 export function chooseLadder(facts: SourceFacts): Ladder {
-  const { width, height } = facts.video;
+  const audio = facts.audio ? { id: 'a0', bitrate: 128_000, channels: 2, sampleRate: 48_000 } : null;
+  return { video: videoLadder(facts.video.width, facts.video.height, facts.video.frameRate), audio };
+}
+
+/** The video rungs for a picture size (display size, after rotation). */
+export function videoLadder(width: number, height: number, sourceRate: Rate): VideoRendition[] {
   const shortSide = Math.min(width, height);
-  const frameRate = outputFrameRate(facts.video.frameRate);
+  const frameRate = outputFrameRate(sourceRate);
   const scaleTo = (targetShort: number) => {
     const factor = targetShort / shortSide;
     return { width: even(width * factor), height: even(height * factor) };
   };
   const rungs = ladderRungs.filter((rung) => rung.shortSide <= shortSide);
-  const video: VideoRendition[] =
-    rungs.length > 0
+  return rungs.length > 0
       ? rungs.map((rung, index) => ({ id: `v${index}`, ...scaleTo(rung.shortSide), bitrate: rung.bitrate, frameRate }))
       : [
           {
@@ -51,6 +55,4 @@ export function chooseLadder(facts: SourceFacts): Ladder {
             frameRate,
           },
         ];
-  const audio = facts.audio ? { id: 'a0', bitrate: 128_000, channels: 2, sampleRate: 48_000 } : null;
-  return { video, audio };
 }

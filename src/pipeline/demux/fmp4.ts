@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { filterBoxes, findBox, isSyncSampleFlags, type Box } from '../bmff/boxes.js';
+import { filterBoxes, findBox, isSyncSampleFlags, type Box, type Trex } from '../bmff/boxes.js';
 import { BoxParseError, BoxReader, parseBoxes, readBoxHeader } from '../bmff/read.js';
 import { aacCodecString, avcCodecString } from '../codecs.js';
 import type { Sample, TrackInfo } from '../media.js';
@@ -77,6 +77,46 @@ function describeTrack(trak: Box[]): DemuxedTrack | null {
   return null; // a track we do not package (timed text, data): skipped
 }
 
+/** Tracks described by a moov box's children (tracks we do not package are skipped). */
+export function tracksOf(moovChildren: Box[]): { tracks: DemuxedTrack[]; trexes: Trex[] } {
+  const mvex = findBox(moovChildren, 'mvex');
+  const trexes = mvex ? filterBoxes(mvex.boxes, 'trex') : [];
+  const tracks = filterBoxes(moovChildren, 'trak')
+    .map((trak) => describeTrack(trak.boxes))
+    .filter((t): t is DemuxedTrack => t !== null);
+  return { tracks, trexes };
+}
+
+/** One sample of a fragment, located by its absolute byte offset. */
+export type SampleLocation = Omit<Sample, 'data'> & { offset: number; size: number };
+
+/**
+ * The samples a traf describes (§8.8.7–8.8.8), with defaults from tfhd and trex, and data
+ * offsets resolved against the moof's position (default-base-is-moof, as ffmpeg writes).
+ */
+export function locateTrafSamples(traf: Box[], moofStart: number, trexes: readonly Trex[]): { trackId: number; samples: SampleLocation[] } {
+  const tfhd = findBox(traf, 'tfhd');
+  const tfdt = findBox(traf, 'tfdt');
+  if (!tfhd || !tfdt) throw new BoxParseError(`fragment at ${moofStart} lacks tfhd or tfdt`);
+  const trex = trexes.find((t) => t.trackId === tfhd.trackId);
+  const base = tfhd.baseDataOffset !== undefined ? Number(tfhd.baseDataOffset) : moofStart;
+  let dts = Number(tfdt.baseMediaDecodeTime);
+  const samples: SampleLocation[] = [];
+  for (const trun of filterBoxes(traf, 'trun')) {
+    let offset = base + (trun.dataOffset ?? 0);
+    trun.samples.forEach((entry, index) => {
+      const flags =
+        index === 0 && trun.firstSampleFlags !== undefined ? trun.firstSampleFlags : (entry.flags ?? tfhd.defaultSampleFlags ?? trex?.defaultSampleFlags ?? 0);
+      const duration = entry.duration ?? tfhd.defaultSampleDuration ?? trex?.defaultSampleDuration ?? 0;
+      const size = entry.size ?? tfhd.defaultSampleSize ?? trex?.defaultSampleSize ?? 0;
+      samples.push({ dts, duration, cto: entry.compositionTimeOffset ?? 0, isSync: isSyncSampleFlags(flags), offset, size });
+      offset += size;
+      dts += duration;
+    });
+  }
+  return { trackId: tfhd.trackId, samples };
+}
+
 export async function openFragmentedMp4(path: string): Promise<FragmentedMp4> {
   const file = await open(path, 'r');
   try {
@@ -88,56 +128,24 @@ export async function openFragmentedMp4(path: string): Promise<FragmentedMp4> {
         break;
       }
     }
-    if (!moov) throw new BoxParseError(`${path} has no moov box`);
-    const moovBox = moov[0]!;
-    const moovChildren = 'boxes' in moovBox ? moovBox.boxes : [];
-    const mvex = findBox(moovChildren, 'mvex');
-    const trexes = mvex ? filterBoxes(mvex.boxes, 'trex') : [];
-    const tracks = filterBoxes(moovChildren, 'trak')
-      .map((trak) => describeTrack(trak.boxes))
-      .filter((t): t is DemuxedTrack => t !== null);
+    const moovBox = moov?.[0];
+    if (!moovBox || moovBox.type !== 'moov') throw new BoxParseError(`${path} has no moov box`);
+    const { tracks, trexes } = tracksOf(moovBox.boxes);
     const wanted = new Set(tracks.map((t) => t.trackId));
 
     async function* fragments(): AsyncGenerator<{ trackId: number; samples: Sample[] }> {
       for await (const box of topLevelBoxes(file, fileSize)) {
         if (box.type !== 'moof') continue;
-        const moofBytes = await readAt(file, box.start, box.size);
-        const moof = parseBoxes(moofBytes)[0]!;
+        const moof = parseBoxes(await readAt(file, box.start, box.size))[0]!;
         if (moof.type !== 'moof') continue;
         for (const traf of filterBoxes(moof.boxes, 'traf')) {
-          const tfhd = findBox(traf.boxes, 'tfhd');
-          const tfdt = findBox(traf.boxes, 'tfdt');
-          if (!tfhd || !tfdt) throw new BoxParseError(`fragment at ${box.start} lacks tfhd or tfdt`);
-          if (!wanted.has(tfhd.trackId)) continue;
-          const trex = trexes.find((t) => t.trackId === tfhd.trackId);
-          const base = tfhd.baseDataOffset !== undefined ? Number(tfhd.baseDataOffset) : box.start;
-          let dts = Number(tfdt.baseMediaDecodeTime);
-          const samples: Sample[] = [];
-          for (const trun of filterBoxes(traf.boxes, 'trun')) {
-            const dataStart = base + (trun.dataOffset ?? 0);
-            const sizes = trun.samples.map((s) => s.size ?? tfhd.defaultSampleSize ?? trex?.defaultSampleSize ?? 0);
-            const total = sizes.reduce((a, b) => a + b, 0);
-            const data = await readAt(file, dataStart, total);
-            let offset = 0;
-            trun.samples.forEach((entry, index) => {
-              const flags =
-                index === 0 && trun.firstSampleFlags !== undefined
-                  ? trun.firstSampleFlags
-                  : (entry.flags ?? tfhd.defaultSampleFlags ?? trex?.defaultSampleFlags ?? 0);
-              const duration = entry.duration ?? tfhd.defaultSampleDuration ?? trex?.defaultSampleDuration ?? 0;
-              const size = sizes[index]!;
-              samples.push({
-                dts,
-                duration,
-                cto: entry.compositionTimeOffset ?? 0,
-                isSync: isSyncSampleFlags(flags),
-                data: data.subarray(offset, offset + size),
-              });
-              offset += size;
-              dts += duration;
-            });
-          }
-          yield { trackId: tfhd.trackId, samples };
+          const located = locateTrafSamples(traf.boxes, box.start, trexes);
+          if (!wanted.has(located.trackId) || located.samples.length === 0) continue;
+          const first = located.samples[0]!.offset;
+          const last = located.samples[located.samples.length - 1]!;
+          const data = await readAt(file, first, last.offset + last.size - first);
+          const samples = located.samples.map(({ offset, size, ...timing }) => ({ ...timing, data: data.subarray(offset - first, offset - first + size) }));
+          yield { trackId: located.trackId, samples };
         }
       }
     }

@@ -2,16 +2,22 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { parseAudioSpecificConfig } from '../codecs/aac.js';
-import type { FlvMediaEvent } from '../demux/flv.js';
+import { parseFlvTag, flvTagType } from '../demux/flv.js';
+import { videoLadder } from '../ladder.js';
 import type { VariantInfo } from '../manifest/hls.js';
 import type { Sample, TrackInfo } from '../media.js';
 import { aacTrack, avcTrack } from '../sample-entries.js';
 import { LiveTrackPackager, type LiveTiming } from './packager.js';
 import { LiveRendition } from './rendition.js';
+import { LiveTranscoder } from './transcoder.js';
 
 export const videoTimescale = 90_000;
 
+/** How video reaches the players: as the publisher sent it, or re-encoded into a ladder. */
+export type BroadcastVideo = { mode: 'passthrough' } | { mode: 'ladder'; ffmpeg: string; preset: string };
+
 export type BroadcastOptions = {
+  video: BroadcastVideo;
   timing: LiveTiming;
   windowSeconds: number;
   log: Logger;
@@ -38,9 +44,10 @@ type TrackState = {
 const sameBytes = (a: Uint8Array | null, b: Uint8Array): boolean => a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**
- * One broadcast of a live stream in passthrough mode: the publisher's H.264 and AAC are
- * packaged as they arrive (no transcoding). Reconnects within the window continue the same
- * timeline, marked as a discontinuity, so players and the recording see one continuous stream.
+ * One broadcast of a live stream. Audio is always packaged as it arrives. Video is too in
+ * passthrough mode; in ladder mode it goes through a live transcoder and each rendition's
+ * output is packaged the same way. Reconnects within the window continue the same timeline,
+ * marked as a discontinuity, so players and the recording see one continuous stream.
  */
 export class LiveBroadcast {
   readonly renditions = new Map<string, LiveRendition>();
@@ -50,6 +57,12 @@ export class LiveBroadcast {
   /** Maps a publisher session's millisecond stamps onto the broadcast timeline. */
   private sessionOffsetMs = 0;
   private sessionFirstMs: number | null = null;
+  /** Wall clock and broadcast time of the session's first packet: maps media time to ingest time. */
+  private sessionAnchor: { wallMs: number; broadcastMs: number } | null = null;
+  /** Ladder mode: the running transcoder, its renditions, and its output's time origin. */
+  private transcoder: LiveTranscoder | null = null;
+  private readonly ladder = new Map<string, { rendition: LiveRendition; packager: LiveTrackPackager }>();
+  private transcoderOriginMs = 0;
   private firstPartSeen = false;
   private refused = false;
   private recordQueue: Promise<void> = Promise.resolve();
@@ -82,13 +95,24 @@ export class LiveBroadcast {
       this.audio.nextAudioDts = null;
     }
     this.sessionFirstMs = null;
+    this.sessionAnchor = null;
+    this.stopTranscoder();
+    for (const { packager } of this.ladder.values()) if (this.sessions > 0) packager.markDiscontinuity();
     this.sessions++;
+  }
+
+  private stopTranscoder(): void {
+    this.transcoder?.stop();
+    this.transcoder = null;
+    this.video.config = null; // the next session's configuration starts a new transcoder
   }
 
   /** The publisher went away: publish what is buffered. */
   endSession(): void {
+    this.stopTranscoder();
     this.video.packager.flush();
     this.audio.packager.flush();
+    for (const { packager } of this.ladder.values()) packager.flush();
   }
 
   /** The broadcast is over: players get EXT-X-ENDLIST and waiting requests are answered. */
@@ -96,12 +120,20 @@ export class LiveBroadcast {
     this.endSession();
     this.video.rendition.end();
     this.audio.rendition.end();
+    for (const { rendition } of this.ladder.values()) rendition.end();
     return this.recordQueue;
   }
 
-  ingest(event: FlvMediaEvent, arrivalMs: number, bytes: number): void {
+  /** One FLV tag body from the publisher, as it arrived. */
+  ingestTag(tagType: number, timestampMs: number, body: Uint8Array, arrivalMs: number): void {
     if (this.refused) return;
-    this.bytesIn += bytes;
+    this.bytesIn += body.length;
+    const event = parseFlvTag(tagType, timestampMs, body);
+    if (this.options.video.mode === 'ladder' && tagType === flvTagType.video && event.kind !== 'unsupported') {
+      this.feedLadder(event.kind, timestampMs, body, arrivalMs);
+      if (event.kind === 'video') this.lastMediaAt = arrivalMs;
+      return;
+    }
     switch (event.kind) {
       case 'unsupported':
         this.refused = true;
@@ -144,9 +176,95 @@ export class LiveBroadcast {
     if (!this.renditions.has(track.rendition.id)) this.renditions.set(track.rendition.id, track.rendition);
   }
 
-  private broadcastMs(packetMs: number): number {
+  private broadcastMs(packetMs: number, arrivalMs = Date.now()): number {
     this.sessionFirstMs ??= packetMs;
-    return packetMs - this.sessionFirstMs + this.sessionOffsetMs;
+    const ms = packetMs - this.sessionFirstMs + this.sessionOffsetMs;
+    this.sessionAnchor ??= { wallMs: arrivalMs, broadcastMs: ms };
+    return ms;
+  }
+
+  /** Ingest wall-clock time of a broadcast instant (for PDT of transcoded media). */
+  private wallClockAt(broadcastMs: number): number {
+    const anchor = this.sessionAnchor;
+    return anchor ? anchor.wallMs + (broadcastMs - anchor.broadcastMs) : Date.now();
+  }
+
+  /** Ladder mode: start the transcoder on the first configuration, then feed it video from a keyframe. */
+  private feedLadder(kind: string, timestampMs: number, body: Uint8Array, arrivalMs: number): void {
+    if (kind === 'video-config') {
+      if (this.transcoder) return;
+      const avcC = Uint8Array.from(body.subarray(5));
+      let width: number;
+      let height: number;
+      try {
+        ({ width, height } = avcTrack(avcC, videoTimescale));
+      } catch (error) {
+        this.refused = true;
+        this.options.onUnsupported(`the video decoder configuration cannot be read: ${(error as Error).message}`);
+        return;
+      }
+      this.video.config = avcC;
+      this.pendingConfig = Uint8Array.from(body);
+      this.startTranscoder(width, height);
+      return;
+    }
+    if (kind !== 'video' || !this.transcoder) return;
+    const keyframe = body[0]! >> 4 === 1;
+    const ms = this.broadcastMs(timestampMs, arrivalMs);
+    if (this.pendingConfig) {
+      if (!keyframe) return; // the encoder's first input must be decodable
+      this.transcoderOriginMs = ms;
+      this.transcoder.writeVideo(ms, this.pendingConfig);
+      this.pendingConfig = null;
+    }
+    this.transcoder.writeVideo(ms, body);
+  }
+
+  private pendingConfig: Uint8Array | null = null;
+
+  private startTranscoder(width: number, height: number): void {
+    const video = this.options.video;
+    if (video.mode !== 'ladder') return;
+    const renditions = videoLadder(width, height, { num: 30, den: 1 });
+    const log = this.options.log.child({ component: 'transcoder' });
+    this.transcoder = new LiveTranscoder({
+      ffmpeg: video.ffmpeg,
+      preset: video.preset,
+      segmentSeconds: this.options.timing.segmentTargetSeconds,
+      renditions,
+      log,
+      output: {
+        onTrack: (id, track) => {
+          let entry = this.ladder.get(id);
+          if (!entry) {
+            const rendition = new LiveRendition(id, 'video', track, this.options.windowSeconds);
+            rendition.onSegmentComplete = (segment) => this.record(id, Buffer.concat(segment.parts.map((p) => p.bytes)));
+            entry = { rendition, packager: new LiveTrackPackager(rendition, this.options.timing) };
+            this.ladder.set(id, entry);
+            this.renditions.set(id, rendition);
+          }
+          entry.packager.setTrack(track);
+        },
+        onSamples: (id, samples) => {
+          const entry = this.ladder.get(id);
+          if (!entry) return;
+          const timescale = entry.rendition.track.timescale;
+          // ffmpeg's MP4 output starts at zero: put it back at the broadcast time it was fed.
+          const origin = Math.round((this.transcoderOriginMs * timescale) / 1000);
+          for (const sample of samples) {
+            const shifted = { ...sample, dts: sample.dts + origin };
+            this.push({ packager: entry.packager, rendition: entry.rendition }, shifted, this.wallClockAt((shifted.dts * 1000) / timescale));
+          }
+        },
+        onExit: (error) => {
+          if (!error) return;
+          log.error({ err: error.message }, 'live transcoder stopped');
+          this.refused = true;
+          this.options.onUnsupported(`the live transcoder stopped: ${error.message}`);
+        },
+      },
+    });
+    this.transcoder.start();
   }
 
   private pushVideo(dtsMs: number, ctsMs: number, keyframe: boolean, data: Uint8Array, arrivalMs: number): void {
@@ -174,7 +292,7 @@ export class LiveBroadcast {
     this.push(track, { dts, duration: track.duration, cto: 0, isSync: true, data }, arrivalMs);
   }
 
-  private push(track: TrackState, sample: Sample, arrivalMs: number): void {
+  private push(track: Pick<TrackState, 'packager' | 'rendition'>, sample: Sample, arrivalMs: number): void {
     const before = track.rendition.lastPosition();
     track.packager.push(sample, arrivalMs);
     if (!this.firstPartSeen && track.rendition.lastPosition() !== before && track.rendition.lastPosition() !== null) {

@@ -1,0 +1,88 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { chromiumMissing, launchChromium, servePlayerPage, type VideoReport } from '../helpers/browser.js';
+import { decode } from '../helpers/media.js';
+import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
+import { publishRtmp, type Publisher } from '../helpers/publisher.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let publisher: Publisher;
+let streamId: string;
+let base: string;
+
+t.before(async () => {
+  server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 10, ladderPreset: 'ultrafast' } });
+  const stream = await server.createStream({ name: 'ladder', mode: 'ladder' });
+  streamId = stream.id;
+  publisher = publishRtmp({ url: stream.ingest.rtmp, seconds: 120, width: 854, height: 480, fps: 30, gop: 60 });
+  await server.waitForStream(streamId, (v) => v.state === 'live');
+  const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: streamId } })).json()) as { sources: { url: string }[] };
+  base = session.sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', '');
+});
+t.teardown(async () => {
+  await publisher?.stop();
+  await server?.stop();
+});
+
+/** The playlist once segment `msn` is complete, stepping forward by blocking reloads the spec allows. */
+async function playlistAfter(path: string, msn: number): Promise<string> {
+  for (;;) {
+    const text = await (await fetchOk(base + path)).text();
+    const media = parseM3u8(text);
+    const lastComplete = (media.mediaSequence ?? 0) + media.segments.length - 1;
+    if (lastComplete >= msn) return text;
+    await fetchOk(`${base}${path}?_HLS_msn=${Math.min(msn, lastComplete + 2)}`);
+  }
+}
+
+t.test('ladder mode publishes renditions from the source down, never above it, cut at the same instants', async (t) => {
+  const master = parseM3u8(await (await fetchOk(base + 'master.m3u8')).text());
+  t.same(
+    (master.playlists ?? []).map((p) => p.attributes.RESOLUTION),
+    [{ width: 854, height: 480 }, { width: 640, height: 360 }],
+    'a rendition per rung at or below the source',
+  );
+  t.ok(master.mediaGroups.AUDIO.audio?.Main, 'audio stays its own rendition');
+  // Segment 1 complete in both: their parts and durations line up.
+  const [top, low] = await Promise.all([playlistAfter('v0/index.m3u8', 2), playlistAfter('v1/index.m3u8', 2)]);
+  const durations = (text: string) => parseM3u8(text).segments.map((s) => [s.uri, s.duration]);
+  const shared = durations(top).filter(([uri]) => durations(low).some(([other]) => other === uri));
+  t.ok(shared.length >= 2, 'both renditions list the same segment numbers');
+  for (const [uri, duration] of shared) t.same(durations(low).find(([other]) => other === uri)?.[1], duration, `${uri} has the same duration in both`);
+  const reports = parseM3u8(top).renditionReports ?? [];
+  t.same(reports.map((r) => r.uri).sort(), ['../a0/index.m3u8', '../v1/index.m3u8'], 'rendition reports name every other rendition');
+});
+
+t.test('each ladder rendition decodes at its own size', async (t) => {
+  for (const [id, size] of [['v0', [854, 480]], ['v1', [640, 360]]] as const) {
+    const media = parseM3u8(await playlistAfter(`${id}/index.m3u8`, 3));
+    const init = Buffer.from(await (await fetchOk(`${base}${id}/${media.segments[0]!.map!.uri}`)).arrayBuffer());
+    const segments = await Promise.all(media.segments.slice(-2).map(async (s) => Buffer.from(await (await fetchOk(`${base}${id}/${s.uri}`)).arrayBuffer())));
+    const decoded = decode(joinSegments(join(server.dataDir, `ladder-${id}.mp4`), init, segments));
+    t.equal(decoded.errors, '', `${id} decodes cleanly`);
+    t.same([decoded.width, decoded.height], size);
+    t.ok(decoded.videoFrames >= 50, `${id}: two 1 s segments hold about 60 frames (${decoded.videoFrames})`);
+  }
+});
+
+t.test('hls.js in low-latency mode plays the ladder', { skip: chromiumMissing }, async (t) => {
+  const [browser, pageServer] = await Promise.all([launchChromium(), servePlayerPage()]);
+  t.teardown(async () => {
+    await browser.close();
+    await pageServer.close();
+  });
+  const page = await browser.newPage();
+  await page.goto(pageServer.url);
+  await page.evaluate((url) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play('hls', url, { lowLatencyMode: true }), base + 'master.m3u8');
+  await page
+    .waitForFunction(() => {
+      const r = (globalThis as unknown as { report: () => VideoReport }).report();
+      return (r.frames > 60 && r.currentTime > 2) || r.errors.length > 0;
+    }, undefined, { timeout: 60_000, polling: 200 })
+    .catch(() => undefined);
+  const report = await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
+  t.same(report.errors, []);
+  t.ok(report.frames > 60, `frames decoded (${report.frames})`);
+  t.ok([854, 640].includes(report.videoWidth), `a ladder rendition is shown (${report.videoWidth}x${report.videoHeight})`);
+});
