@@ -135,7 +135,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const restoredStreams = streams.restoreAll();
   if (restoredStreams > 0) log.info({ streams: restoredStreams }, 'restored stream actors');
-  const rtmp = new RtmpIngest({ host: config.http.host, port: config.rtmp.port, log, authority: streams });
+  const rtmp = new RtmpIngest({ host: config.http.host, port: config.rtmp.port, dataDir: config.dataDir, log, authority: streams });
   let rtmpPort = 0;
 
   let stopping = false;

@@ -20,6 +20,8 @@ export type AppParts = {
 export function createApp(parts: AppParts): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Hashing every response body for an ETag costs the hot live path; files keep theirs (from stat).
+  app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use(requestLogger(parts.log));
 

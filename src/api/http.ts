@@ -18,12 +18,16 @@ export function redactPath(url: string): string {
 }
 
 export function requestLogger(log: Logger) {
+  const debug = log.isLevelEnabled('debug');
   return (req: Request, res: Response, next: NextFunction): void => {
     req.id = (req.header('x-request-id') ?? '').slice(0, 64) || randomUUID();
-    req.log = log.child({ reqId: req.id });
+    // The child logger is made on first use: most media requests never log.
+    let child: Logger | undefined;
+    Object.defineProperty(req, 'log', { configurable: true, get: () => (child ??= log.child({ reqId: req.id })) });
     res.setHeader('x-request-id', req.id);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      if (!debug && res.statusCode < 500) return;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const entry = { method: req.method, path: redactPath(req.originalUrl), status: res.statusCode, ms: Math.round(ms * 10) / 10 };
       if (res.statusCode >= 500) req.log.error(entry, 'request');

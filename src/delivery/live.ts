@@ -32,6 +32,7 @@ function waitLimitMs(rendition: LiveRendition, settings: LiveDeliverySettings): 
 }
 
 async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings): Promise<void> {
+  const receivedAt = Date.now();
   const msn = integerParam(req.query._HLS_msn, '_HLS_msn');
   const part = integerParam(req.query._HLS_part, '_HLS_part');
   const skip = req.query._HLS_skip === 'YES' || req.query._HLS_skip === 'v2';
@@ -53,16 +54,43 @@ async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadca
       if (req.destroyed) return;
       throw new WeirError('LIVE_NOT_AVAILABLE', `Segment ${msn}${part !== null ? ` part ${part}` : ''} did not appear in time.`);
     }
+    // When the awaited part was complete: lets clients and benchmarks measure the wake-up delay.
+    const awaited = part !== null ? rendition.segment(msn)?.parts[part] : undefined;
+    if (awaited) res.setHeader('x-weir-part-completed-at', String(awaited.completedAt));
   }
-  const reports = [...broadcast.renditions.values()]
-    .filter((other) => other !== rendition)
-    .flatMap((other) => {
-      const last = other.lastPosition();
-      return last ? [{ uri: `../${other.id}/index.m3u8`, lastMsn: last.msn, lastPart: last.part }] : [];
-    });
   // A blocking response names an exact playlist version, so caches may keep it briefly.
   res.setHeader('cache-control', msn !== null ? 'public, max-age=6' : 'no-cache');
-  res.type('application/vnd.apple.mpegurl').send(writeLlHlsPlaylist(rendition, settings, { skip, reports }));
+  res.setHeader('content-type', 'application/vnd.apple.mpegurl');
+  const body = renderPlaylist(broadcast, rendition, settings, skip);
+  if (msn !== null) {
+    res.setHeader('x-weir-received-at', String(receivedAt));
+    res.setHeader('x-weir-answered-at', String(Date.now()));
+  }
+  res.end(body);
+}
+
+/** Everything a playlist shows depends on these versions: when a part completes, the many requests
+ * woken by it share one rendering. */
+const playlistCache = new WeakMap<LiveRendition, Map<string, Buffer>>();
+
+function renderPlaylist(broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings, skip: boolean): Buffer {
+  const others = [...broadcast.renditions.values()].filter((other) => other !== rendition);
+  const key = `${skip ? 1 : 0}:${rendition.version}:${others.map((o) => o.version).join(',')}`;
+  let cache = playlistCache.get(rendition);
+  const cached = cache?.get(key);
+  if (cached) return cached;
+  const reports = others.flatMap((other) => {
+    const last = other.lastPosition();
+    return last ? [{ uri: `../${other.id}/index.m3u8`, lastMsn: last.msn, lastPart: last.part }] : [];
+  });
+  const rendered = Buffer.from(writeLlHlsPlaylist(rendition, settings, { skip, reports }));
+  // Only the newest versions are asked for: keep a handful.
+  if (!cache || cache.size > 8) {
+    cache = new Map();
+    playlistCache.set(rendition, cache);
+  }
+  cache.set(key, rendered);
+  return rendered;
 }
 
 function sendBytes(res: Response, bytes: Uint8Array, contentType: string): void {

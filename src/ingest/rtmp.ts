@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { AddressInfo, Server } from 'node:net';
+import { join } from 'node:path';
 import NodeMediaServer, { type NmsPacket, type NmsSession } from 'node-media-server';
 import type { Logger } from '../logger.js';
 
@@ -17,7 +18,7 @@ export type PublishAuthority = {
   authorize(request: PublishRequest, disconnect: () => void): PublishHandler | { refused: string };
 };
 
-export type RtmpIngestOptions = { host: string; port: number; log: Logger; authority: PublishAuthority };
+export type RtmpIngestOptions = { host: string; port: number; dataDir: string; log: Logger; authority: PublishAuthority };
 
 type NmsLogger = { log: (message: string, level?: string) => void; level: string };
 
@@ -43,7 +44,14 @@ export class RtmpIngest {
     };
 
     // A placeholder port makes it build its TCP server; we listen ourselves (port 0 allowed).
-    this.nms = new NodeMediaServer({ rtmp: { port: 1, chunk_size: 60000, gop_cache: false, ping: 30, ping_timeout: 60 }, bind: this.options.host });
+    this.nms = new NodeMediaServer({
+      rtmp: { port: 1, chunk_size: 60000, gop_cache: false, ping: 30, ping_timeout: 60 },
+      bind: this.options.host,
+      // Its store is never opened (we do not call run()); should that change, it stays in our data dir.
+      store: { path: join(this.options.dataDir, 'rtmp-store') },
+    });
+    // Signals belong to Weir: its store would otherwise hook SIGINT/SIGTERM when opened.
+    this.nms.store.options.signals = false;
     this.nms.on('prePublish', (session) => this.onPrePublish(session));
     // Its 30 s publish grace would silently resume a reconnect; the stream actor owns reconnects.
     this.nms.on('postPublish', (session) => {

@@ -18,5 +18,6 @@ declare module 'node-media-server' {
     on(event: string, listener: (session: NmsSession) => void): void;
     stop(): Promise<void>;
     rtmpServer: { tcpServer?: Server; stop(): void; handleRequest: (socket: Socket) => void };
+    store: { options: { signals: boolean } };
   }
 }

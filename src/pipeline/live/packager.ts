@@ -71,7 +71,7 @@ export class LiveTrackPackager {
     if (!segment || this.pending.length === 0) return;
     const fragment = encodeFragment({ sequenceNumber: this.sequence++, samples: this.pending, withStyp: false });
     const bytes = Buffer.concat([fragment.header, ...fragment.payload]);
-    const part = { index: segment.parts.length, duration: this.pendingDuration, independent: this.pending[0]!.isSync, bytes };
+    const part = { index: segment.parts.length, duration: this.pendingDuration, independent: this.pending[0]!.isSync, bytes, completedAt: Date.now() };
     this.pending = [];
     this.pendingDuration = 0;
     this.rendition.addPart(segment, part);

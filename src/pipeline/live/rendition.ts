@@ -1,7 +1,14 @@
 import type { TrackInfo } from '../media.js';
 
 /** A CMAF chunk published as an LL-HLS part: one moof+mdat. */
-export type LivePart = { index: number; duration: number; independent: boolean; bytes: Uint8Array };
+export type LivePart = {
+  index: number;
+  duration: number;
+  independent: boolean;
+  bytes: Uint8Array;
+  /** Epoch ms at which the part was complete (for measuring how fast waiting requests are answered). */
+  completedAt: number;
+};
 
 export type LiveSegment = {
   msn: number;
@@ -36,6 +43,8 @@ export class LiveRendition {
   maxSegmentSeconds = 0;
   /** EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that slid out of the window. */
   discontinuitySequence = 0;
+  /** Bumped on every change a playlist can show: playlists are cached by it. */
+  version = 0;
   /** Called after each part or segment completes, for recording and live events. */
   onSegmentComplete: ((segment: LiveSegment) => void) | null = null;
 
@@ -110,6 +119,7 @@ export class LiveRendition {
   }
 
   private notify(): void {
+    this.version++;
     for (const waiter of this.waiters) {
       if (this.ended || waiter.ready()) {
         this.waiters.delete(waiter);

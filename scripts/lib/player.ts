@@ -1,0 +1,94 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { chromium, type Browser } from 'playwright-core';
+
+export const chromiumPath = process.env.WEIR_CHROMIUM ?? '/usr/bin/chromium';
+export const chromiumMissing = existsSync(chromiumPath) ? false : `Chromium is not installed: apt-get update && apt-get install -y chromium`;
+
+/** Flags that work as root on these machines and keep Chromium off the closed network. */
+const launchArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({ executablePath: chromiumPath, args: launchArgs });
+}
+
+
+/**
+ * The player page, served from its own origin (another port) so that playback also proves
+ * CORS. `window.play(kind, url)` starts hls.js or Shaka; `window.report()` reads the video.
+ */
+const page = `<!doctype html><html><body>
+<video id="v" muted playsinline width="640"></video>
+<script src="/hls.js"></script><script src="/shaka.js"></script>
+<script>
+  const video = document.getElementById('v');
+  window.playerErrors = [];
+  window.play = async (kind, url, config) => {
+    if (kind === 'hls') {
+      const hls = new Hls(Object.assign({ debug: false }, config || {}));
+      window.hls = hls;
+      hls.on(Hls.Events.ERROR, (_e, data) => { if (data.fatal) window.playerErrors.push(data.type + ':' + data.details); });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+    } else {
+      shaka.polyfill.installAll();
+      const player = new shaka.Player();
+      window.shakaPlayer = player;
+      player.addEventListener('error', (event) => window.playerErrors.push('shaka:' + event.detail.code));
+      if (config) player.configure(config);
+      await player.attach(video);
+      await player.load(url).catch((e) => window.playerErrors.push('shaka-load:' + (e.code || e.message)));
+    }
+    // Not awaited: play() stays pending until media arrives, which a refused stream never does.
+    video.play().catch((e) => window.playerErrors.push('play:' + e.message));
+  };
+  window.report = () => ({
+    frames: video.getVideoPlaybackQuality().totalVideoFrames,
+    currentTime: video.currentTime,
+    videoWidth: video.videoWidth,
+    videoHeight: video.videoHeight,
+    errors: window.playerErrors,
+    mediaError: video.error ? video.error.code + ':' + video.error.message : null,
+  });
+</script></body></html>`;
+
+export type PlayerPageServer = { url: string; close(): Promise<void> };
+
+export async function servePlayerPage(): Promise<PlayerPageServer> {
+  const require = createRequire(import.meta.url);
+  const playerScripts: Record<string, string> = {
+    '/hls.js': require.resolve('hls.js/dist/hls.min.js'),
+    '/shaka.js': require.resolve('shaka-player/dist/shaka-player.compiled.js'),
+  };
+  const server: Server = createServer((req, res) => {
+    const script = playerScripts[req.url ?? ''];
+    if (script) {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(script));
+      return;
+    }
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+export type VideoReport = { frames: number; currentTime: number; videoWidth: number; videoHeight: number; errors: string[]; mediaError: string | null };
