@@ -8,7 +8,7 @@
 export type Ftyp = { type: 'ftyp' | 'styp'; majorBrand: string; minorVersion: number; compatibleBrands: string[] };
 
 /** Plain containers: their payload is only child boxes. */
-export const containerTypes = ['moov', 'trak', 'mdia', 'minf', 'dinf', 'stbl', 'mvex', 'moof', 'traf', 'edts'] as const;
+export const containerTypes = ['moov', 'trak', 'mdia', 'minf', 'dinf', 'stbl', 'mvex', 'moof', 'traf', 'edts', 'sinf', 'schi'] as const;
 export type ContainerType = (typeof containerTypes)[number];
 /** One member per container FourCC, so narrowing on `type` picks exactly one. */
 export type Container = { [K in ContainerType]: { type: K; boxes: Box[] } }[ContainerType];
@@ -44,9 +44,9 @@ export type Url = { type: 'url '; flags: number };
 /** §8.5.2 SampleDescriptionBox. */
 export type Stsd = { type: 'stsd'; entries: Box[] };
 
-/** §12.1.3 VisualSampleEntry as 'avc1' (14496-15 §5.4.2). */
+/** §12.1.3 VisualSampleEntry as 'avc1' (14496-15 §5.4.2), or 'encv' when protected (23001-7 §4.1). */
 export type Avc1 = {
-  type: 'avc1' | 'avc3';
+  type: 'avc1' | 'avc3' | 'encv';
   dataReferenceIndex: number;
   width: number;
   height: number;
@@ -65,7 +65,7 @@ export type Btrt = { type: 'btrt'; bufferSizeDb: number; maxBitrate: number; avg
 
 /** §12.2.3 AudioSampleEntry as 'mp4a' (14496-14 §5.6). */
 export type Mp4a = {
-  type: 'mp4a';
+  type: 'mp4a' | 'enca';
   dataReferenceIndex: number;
   channelCount: number;
   sampleSize: number;
@@ -138,6 +138,41 @@ export type Elst = {
 /** §8.1.1 MediaDataBox. */
 export type Mdat = { type: 'mdat'; data: Uint8Array };
 
+/** §8.12.2 OriginalFormatBox. */
+export type Frma = { type: 'frma'; dataFormat: string };
+
+/** §8.12.5 SchemeTypeBox: 'cenc' or 'cbcs', version 0x00010000 (23001-7 §4.2). */
+export type Schm = { type: 'schm'; schemeType: string; schemeVersion: number };
+
+/**
+ * ISO/IEC 23001-7 §8.2 TrackEncryptionBox. Version 1 carries the pattern (cbcs); a zero
+ * per-sample IV size means a constant IV follows.
+ */
+export type Tenc = {
+  type: 'tenc';
+  version: 0 | 1;
+  cryptByteBlock: number;
+  skipByteBlock: number;
+  isProtected: number;
+  perSampleIvSize: number;
+  kid: Uint8Array;
+  constantIv: Uint8Array | null;
+};
+
+/** 23001-7 §8.1 ProtectionSystemSpecificHeaderBox (version 1 lists KIDs). */
+export type Pssh = { type: 'pssh'; version: 0 | 1; systemId: Uint8Array; kids: Uint8Array[]; data: Uint8Array };
+
+export type Subsample = { clear: number; protected: number };
+
+/** 23001-7 §7.2 SampleEncryptionBox; flag 2 means subsamples are listed. */
+export type Senc = { type: 'senc'; ivSize: number; useSubsamples: boolean; samples: { iv: Uint8Array; subsamples: Subsample[] }[] };
+
+/** §8.7.8 SampleAuxiliaryInformationSizesBox (no aux_info_type). */
+export type Saiz = { type: 'saiz'; defaultSize: number; sizes: number[]; sampleCount: number };
+
+/** §8.7.9 SampleAuxiliaryInformationOffsetsBox (version 0, one offset). */
+export type Saio = { type: 'saio'; offsets: number[] };
+
 /** Any box we do not model, kept as its payload so it can be written back unchanged. */
 export type RawBox = { type: 'raw'; fourcc: string; payload: Uint8Array };
 
@@ -170,6 +205,13 @@ export type Box =
   | Trun
   | Elst
   | Mdat
+  | Frma
+  | Schm
+  | Tenc
+  | Pssh
+  | Senc
+  | Saiz
+  | Saio
   | RawBox;
 
 /** Sample flags (§8.8.3.1) for a sync sample and for a sample that depends on others. */

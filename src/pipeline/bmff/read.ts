@@ -216,7 +216,8 @@ function readBoxBody(type: string, r: BoxReader): Box {
     case 'url ':
       return { type, flags: readFullBoxHeader(r).flags };
     case 'avc1':
-    case 'avc3': {
+    case 'avc3':
+    case 'encv': {
       r.skip(6);
       const dataReferenceIndex = r.u16();
       r.skip(16);
@@ -235,7 +236,8 @@ function readBoxBody(type: string, r: BoxReader): Box {
       return { type, hSpacing: r.u32(), vSpacing: r.u32() };
     case 'btrt':
       return { type, bufferSizeDb: r.u32(), maxBitrate: r.u32(), avgBitrate: r.u32() };
-    case 'mp4a': {
+    case 'mp4a':
+    case 'enca': {
       r.skip(6);
       const dataReferenceIndex = r.u16();
       r.skip(8);
@@ -312,6 +314,59 @@ function readBoxBody(type: string, r: BoxReader): Box {
     }
     case 'mdat':
       return { type, data: r.bytes(r.remaining) };
+    case 'frma':
+      return { type, dataFormat: r.fourcc() };
+    case 'schm': {
+      readFullBoxHeader(r);
+      return { type, schemeType: r.fourcc(), schemeVersion: r.u32() };
+    }
+    case 'tenc': {
+      const { version } = readFullBoxHeader(r);
+      r.u8();
+      const pattern = r.u8();
+      const isProtected = r.u8();
+      const perSampleIvSize = r.u8();
+      const kid = Uint8Array.from(r.bytes(16));
+      const constantIv = isProtected === 1 && perSampleIvSize === 0 ? Uint8Array.from(r.bytes(r.u8())) : null;
+      return {
+        type,
+        version: version === 1 ? 1 : 0,
+        cryptByteBlock: version === 1 ? pattern >> 4 : 0,
+        skipByteBlock: version === 1 ? pattern & 0x0f : 0,
+        isProtected,
+        perSampleIvSize,
+        kid,
+        constantIv,
+      };
+    }
+    case 'pssh': {
+      const { version } = readFullBoxHeader(r);
+      const systemId = Uint8Array.from(r.bytes(16));
+      const kids: Uint8Array[] = [];
+      if (version === 1) for (let i = r.u32(); i > 0; i--) kids.push(Uint8Array.from(r.bytes(16)));
+      const data = Uint8Array.from(r.bytes(r.u32()));
+      return { type, version: version === 1 ? 1 : 0, systemId, kids, data };
+    }
+    case 'senc': {
+      // The IV size lives in tenc, not here: readers of senc must be told it (see readSenc).
+      return { type: 'raw', fourcc: 'senc', payload: Uint8Array.from(r.bytes(r.remaining)) };
+    }
+    case 'saiz': {
+      const { flags } = readFullBoxHeader(r);
+      if (flags & 1) r.skip(8); // aux_info_type and parameter
+      const defaultSize = r.u8();
+      const sampleCount = r.u32();
+      const sizes: number[] = [];
+      if (defaultSize === 0) for (let i = 0; i < sampleCount; i++) sizes.push(r.u8());
+      return { type, defaultSize, sizes, sampleCount };
+    }
+    case 'saio': {
+      const { version, flags } = readFullBoxHeader(r);
+      if (flags & 1) r.skip(8);
+      const offsets: number[] = [];
+      for (let i = r.u32(); i > 0; i--) offsets.push(version === 1 ? Number(r.u64()) : r.u32());
+      return { type, offsets };
+    }
     default:
       return { type: 'raw', fourcc: type, payload: Uint8Array.from(r.bytes(r.remaining)) };
   }
@@ -331,6 +386,21 @@ export function readBoxList(r: BoxReader): Box[] {
   const boxes: Box[] = [];
   while (r.remaining >= 8) boxes.push(readBox(r));
   return boxes;
+}
+
+/** Parses a senc payload (kept raw by the generic reader) given the track's per-sample IV size. */
+export function readSenc(payload: Uint8Array, ivSize: number): import('./boxes.js').Senc {
+  const r = new BoxReader(payload);
+  const { flags } = readFullBoxHeader(r);
+  const useSubsamples = (flags & 0x2) !== 0;
+  const samples = [];
+  for (let i = r.u32(); i > 0; i--) {
+    const iv = Uint8Array.from(r.bytes(ivSize));
+    const subsamples = [];
+    if (useSubsamples) for (let j = r.u16(); j > 0; j--) subsamples.push({ clear: r.u16(), protected: r.u32() });
+    samples.push({ iv, subsamples });
+  }
+  return { type: 'senc', ivSize, useSubsamples, samples };
 }
 
 /** Parses a buffer holding whole boxes. */

@@ -8,6 +8,13 @@ import type {
   Dref,
   Elst,
   Esds,
+  Frma,
+  Pssh,
+  Saio,
+  Saiz,
+  Schm,
+  Senc,
+  Tenc,
   Ftyp,
   Hdlr,
   Mdat,
@@ -197,7 +204,7 @@ export function writeBtrt(w: BoxWriter, box: Btrt): void {
 
 /** §12.2.3 AudioSampleEntry (version 0); samplerate is 16.16. */
 export function writeMp4a(w: BoxWriter, box: Mp4a): void {
-  w.box('mp4a', () => {
+  w.box(box.type, () => {
     writeSampleEntryHeader(w, box.dataReferenceIndex);
     w.zeros(8); // reserved
     w.u16(box.channelCount);
@@ -363,6 +370,84 @@ export function writeMdat(w: BoxWriter, box: Mdat): void {
   w.box('mdat', () => w.bytes(box.data));
 }
 
+/** §8.12.2 */
+export function writeFrma(w: BoxWriter, box: Frma): void {
+  w.box('frma', () => w.fourcc(box.dataFormat));
+}
+
+/** §8.12.5 */
+export function writeSchm(w: BoxWriter, box: Schm): void {
+  w.fullBox('schm', 0, 0, () => {
+    w.fourcc(box.schemeType);
+    w.u32(box.schemeVersion);
+  });
+}
+
+/** 23001-7 §8.2 */
+export function writeTenc(w: BoxWriter, box: Tenc): void {
+  if (box.kid.length !== 16) throw new RangeError(`tenc KID must be 16 bytes, received ${box.kid.length}`);
+  w.fullBox('tenc', box.version, 0, () => {
+    w.u8(0); // reserved
+    w.u8(box.version === 0 ? 0 : ((box.cryptByteBlock & 0x0f) << 4) | (box.skipByteBlock & 0x0f));
+    w.u8(box.isProtected);
+    w.u8(box.perSampleIvSize);
+    w.bytes(box.kid);
+    if (box.isProtected === 1 && box.perSampleIvSize === 0) {
+      if (!box.constantIv) throw new RangeError('tenc without a per-sample IV needs a constant IV');
+      w.u8(box.constantIv.length);
+      w.bytes(box.constantIv);
+    }
+  });
+}
+
+/** 23001-7 §8.1 */
+export function writePssh(w: BoxWriter, box: Pssh): void {
+  w.fullBox('pssh', box.version, 0, () => {
+    w.bytes(box.systemId);
+    if (box.version === 1) {
+      w.u32(box.kids.length);
+      for (const kid of box.kids) w.bytes(kid);
+    }
+    w.u32(box.data.length);
+    w.bytes(box.data);
+  });
+}
+
+/** 23001-7 §7.2 */
+export function writeSenc(w: BoxWriter, box: Senc): void {
+  w.fullBox('senc', 0, box.useSubsamples ? 0x2 : 0, () => {
+    w.u32(box.samples.length);
+    for (const sample of box.samples) {
+      if (sample.iv.length !== box.ivSize) throw new RangeError(`senc IV must be ${box.ivSize} bytes, received ${sample.iv.length}`);
+      w.bytes(sample.iv);
+      if (box.useSubsamples) {
+        w.u16(sample.subsamples.length);
+        for (const sub of sample.subsamples) {
+          w.u16(sub.clear);
+          w.u32(sub.protected);
+        }
+      }
+    }
+  });
+}
+
+/** §8.7.8 */
+export function writeSaiz(w: BoxWriter, box: Saiz): void {
+  w.fullBox('saiz', 0, 0, () => {
+    w.u8(box.defaultSize);
+    w.u32(box.sampleCount);
+    if (box.defaultSize === 0) for (const size of box.sizes) w.u8(size);
+  });
+}
+
+/** §8.7.9 */
+export function writeSaio(w: BoxWriter, box: Saio): void {
+  w.fullBox('saio', 0, 0, () => {
+    w.u32(box.offsets.length);
+    for (const offset of box.offsets) w.u32(offset);
+  });
+}
+
 export function writeRaw(w: BoxWriter, box: RawBox): void {
   w.box(box.fourcc, () => w.bytes(box.payload));
 }
@@ -382,6 +467,8 @@ export function writeBox(w: BoxWriter, box: Box): void {
     case 'moof':
     case 'traf':
     case 'edts':
+    case 'sinf':
+    case 'schi':
       return writeContainer(w, box);
     case 'mvhd':
       return writeMvhd(w, box);
@@ -403,6 +490,7 @@ export function writeBox(w: BoxWriter, box: Box): void {
       return writeStsd(w, box);
     case 'avc1':
     case 'avc3':
+    case 'encv':
       return writeAvc1(w, box);
     case 'avcC':
       return writeAvcC(w, box);
@@ -411,6 +499,7 @@ export function writeBox(w: BoxWriter, box: Box): void {
     case 'btrt':
       return writeBtrt(w, box);
     case 'mp4a':
+    case 'enca':
       return writeMp4a(w, box);
     case 'esds':
       return writeEsds(w, box);
@@ -433,6 +522,20 @@ export function writeBox(w: BoxWriter, box: Box): void {
       return writeElst(w, box);
     case 'mdat':
       return writeMdat(w, box);
+    case 'frma':
+      return writeFrma(w, box);
+    case 'schm':
+      return writeSchm(w, box);
+    case 'tenc':
+      return writeTenc(w, box);
+    case 'pssh':
+      return writePssh(w, box);
+    case 'senc':
+      return writeSenc(w, box);
+    case 'saiz':
+      return writeSaiz(w, box);
+    case 'saio':
+      return writeSaio(w, box);
     case 'raw':
       return writeRaw(w, box);
   }

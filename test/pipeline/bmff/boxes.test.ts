@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Box } from '../../../src/pipeline/bmff/boxes.js';
-import { parseBoxes } from '../../../src/pipeline/bmff/read.js';
+import { parseBoxes, readSenc } from '../../../src/pipeline/bmff/read.js';
 import { serializeBoxes } from '../../../src/pipeline/bmff/write.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -238,4 +238,43 @@ t.test('every other box writer matches its golden bytes', async (t) => {
     t.equal(hex(serializeBoxes([box])), golden(bytes), name);
     t.same(parseBoxes(serializeBoxes([box])), [box], `${name} reads back`);
   }
+});
+
+t.test('protection boxes match their golden bytes and read back (ISO/IEC 23001-7)', async (t) => {
+  const kid = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
+  const iv = Uint8Array.from({ length: 16 }, (_, i) => 0xa0 + i);
+  const clearKey = Uint8Array.from(Buffer.from('1077efecc0b24d02ace33c1e52e2fb4b', 'hex'));
+  const kidHex = Buffer.from(kid).toString('hex');
+  const cases: [string, Box, string][] = [
+    ['frma', { type: 'frma', dataFormat: 'avc1' }, '0000000c 66726d61 61766331'],
+    ['schm', { type: 'schm', schemeType: 'cbcs', schemeVersion: 0x00010000 }, '00000014 7363686d 00000000 63626373 00010000 # cbcs 1.0'],
+    ['tenc cenc', { type: 'tenc', version: 0, cryptByteBlock: 0, skipByteBlock: 0, isProtected: 1, perSampleIvSize: 8, kid, constantIv: null }, `
+      00000020 74656e63 00000000 # v0
+      00 00 01 08 # reserved, reserved, protected, 8-byte IVs
+      ${kidHex}`],
+    ['tenc cbcs', { type: 'tenc', version: 1, cryptByteBlock: 1, skipByteBlock: 9, isProtected: 1, perSampleIvSize: 0, kid, constantIv: iv }, `
+      00000031 74656e63 01000000 # v1
+      00 19 01 00 # reserved, pattern 1:9, protected, no per-sample IV
+      ${kidHex} 10 ${Buffer.from(iv).toString('hex')} # KID, constant IV of 16 bytes`],
+    ['pssh', { type: 'pssh', version: 1, systemId: clearKey, kids: [kid], data: new Uint8Array(0) }, `
+      00000034 70737368 01000000 # v1
+      1077efecc0b24d02ace33c1e52e2fb4b # ClearKey system id
+      00000001 ${kidHex} 00000000 # one KID, no data`],
+    ['saiz', { type: 'saiz', defaultSize: 0, sampleCount: 2, sizes: [16, 22] }, '00000013 7361697a 00000000 00 00000002 10 16'],
+    ['saio', { type: 'saio', offsets: [96] }, '00000014 7361696f 00000000 00000001 00000060'],
+    ['sinf', { type: 'sinf', boxes: [{ type: 'frma', dataFormat: 'mp4a' }, { type: 'schi', boxes: [] }] }, '0000001c 73696e66 0000000c 66726d61 6d703461 00000008 73636869'],
+  ];
+  for (const [name, box, bytes] of cases) {
+    t.equal(hex(serializeBoxes([box])), golden(bytes), name);
+    t.same(parseBoxes(serializeBoxes([box])), [box], `${name} reads back`);
+  }
+  const senc: Box = { type: 'senc', ivSize: 8, useSubsamples: true, samples: [{ iv: iv.subarray(0, 8), subsamples: [{ clear: 37, protected: 1600 }, { clear: 5, protected: 32 }] }] };
+  const sencBytes = serializeBoxes([senc]);
+  t.equal(hex(sencBytes), golden(`
+    00000026 73656e63 00000002 # size 38, flags: subsamples
+    00000001 a0a1a2a3a4a5a6a7  # one sample, its 8-byte IV
+    0002 0025 00000640 0005 00000020 # two subsamples: 37 clear + 1600 protected, 5 + 32`));
+  const raw = parseBoxes(sencBytes)[0] as { type: 'raw'; payload: Uint8Array };
+  t.same(readSenc(raw.payload, 8), senc, 'senc reads back given the IV size from tenc');
+  t.throws(() => serializeBoxes([{ type: 'tenc', version: 0, cryptByteBlock: 0, skipByteBlock: 0, isProtected: 1, perSampleIvSize: 8, kid: kid.subarray(0, 8), constantIv: null }]), /KID must be 16 bytes, received 8/);
 });
