@@ -9,7 +9,7 @@ export const outputTrackId = 1;
  * A CMAF header (ISO/IEC 23000-19 §7.3.2.2): ftyp + moov with empty sample tables and an mvex,
  * so all samples live in fragments.
  */
-export function buildInitSegment(track: TrackInfo): Uint8Array {
+export function buildInitSegment(track: TrackInfo, pssh: readonly Box[] = []): Uint8Array {
   const video = track.kind === 'video';
   const boxes: Box[] = [
     { type: 'ftyp', majorBrand: 'cmf2', minorVersion: 0, compatibleBrands: ['cmf2', 'cmfc', 'iso6', 'mp41'] },
@@ -41,6 +41,7 @@ export function buildInitSegment(track: TrackInfo): Uint8Array {
             },
           ],
         },
+        ...pssh,
         {
           type: 'mvex',
           boxes: [{ type: 'trex', trackId: outputTrackId, defaultSampleDescriptionIndex: 1, defaultSampleDuration: 0, defaultSampleSize: 0, defaultSampleFlags: 0 }],
