@@ -28,6 +28,7 @@ import { createSourcePutHandler, createTusServer, type UploadTarget } from './in
 import type { Logger } from './logger.js';
 import { locateMediaTools } from './pipeline/ffmpeg.js';
 import { loadOrCreateSecret } from './secrets.js';
+import { KeyStore, LocalKeySource, parseMasterKey } from './drm/keys.js';
 
 export type RunningServer = {
   httpPort: number;
@@ -79,7 +80,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const tokenSecret = env.WEIR_TOKEN_SECRET ? { value: env.WEIR_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'playback-token-secret');
   const tools = locateMediaTools(env);
 
+  const masterKey = env.WEIR_MASTER_KEY
+    ? parseMasterKey(env.WEIR_MASTER_KEY)
+    : Buffer.from(loadOrCreateSecret(config.dataDir, 'master-key').value, 'base64url');
   const db = openDatabase(config.dataDir);
+  const keys = new KeyStore(db, masterKey);
+  const keySource = new LocalKeySource();
   const catalog = new TitleCatalog(db);
   const snapshots = new SnapshotStore(db);
   const sessions = new SessionStore(db);
@@ -87,6 +93,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const stages = createTitleStages({
     dataDir: config.dataDir,
+    keys,
+    keySource,
     tools,
     encode: { preset: config.encode.preset, segmentSeconds: config.packaging.segmentSeconds, threads: config.encode.threads },
     log,
@@ -98,6 +106,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     dataDir: config.dataDir,
     log,
     limits: { maxEncodeAttempts: config.encode.maxAttempts, retryBaseMs: config.encode.retryBaseMs },
+    onDeleted: (titleId) => keys.remove(titleId),
   });
   const restored = registry.restoreAll();
   if (restored > 0) log.info({ titles: restored }, 'restored title actors');
@@ -179,12 +188,13 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       return { ok: !stopping && Object.values(checks).every(Boolean), checks };
     },
     titles: titleRoutes({ catalog, registry, publicUrl: config.http.publicUrl, isStopping: () => stopping }),
-    playback: playbackRoutes({ sessions, tokens, isPlayable, contentState, tokenTtlSeconds: config.playback.tokenTtlSeconds, publicUrl: config.http.publicUrl }),
+    playback: playbackRoutes({ sessions, tokens, isPlayable, contentState, protectionOf: (id) => catalog.get(id)?.protection ?? 'none', tokenTtlSeconds: config.playback.tokenTtlSeconds, publicUrl: config.http.publicUrl }),
     media: mediaRoutes({
       tokens,
       isPlayable,
       mediaDir: (id) => titlePaths(config.dataDir, id).media,
       liveBroadcast: (id) => streams.broadcast(id),
+      contentKeys: (id) => keys.all(id),
       liveSettings: {
         partTargetSeconds: Math.round(config.live.partTargetMs * 1.1) / 1000,
         segmentTargetSeconds: config.live.segmentSeconds,

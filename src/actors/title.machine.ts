@@ -4,11 +4,12 @@ import type { CodedError } from '../errors.js';
 import { toCodedError } from '../errors.js';
 import { chooseLadder, type Ladder } from '../pipeline/ladder.js';
 import type { SourceFacts } from '../pipeline/probe.js';
+import type { Protection } from '../drm/keys.js';
 
 /** Bump when states or context change shape; restore compares it with the stored one. */
-export const titleMachineVersion = 1;
+export const titleMachineVersion = 2;
 
-export type TitleInput = { titleId: string; maxEncodeAttempts: number; retryBaseMs: number };
+export type TitleInput = { titleId: string; protection: Protection; maxEncodeAttempts: number; retryBaseMs: number };
 
 export type TitleContext = TitleInput & {
   sourcePath: string | null;
@@ -29,7 +30,7 @@ export type TitleEvent =
   | { type: 'ENCODE_FAILED'; error: CodedError; transient: boolean }
   | { type: 'DELETE' };
 
-export type StageInput = { titleId: string; sourcePath: string; facts: SourceFacts; ladder: Ladder };
+export type StageInput = { titleId: string; protection: Protection; sourcePath: string; facts: SourceFacts; ladder: Ladder };
 
 /** What each stage is; the registry provides real ones, tests may provide their own. */
 const notProvided = (stage: string) => () => {
@@ -125,7 +126,7 @@ export const titleMachine = setup({
       },
     },
     keying: {
-      // Protection modes arrive with the DRM work; a title without protection passes through.
+      // Gets the title's key and encrypts the packaged set; a title without protection passes through.
       invoke: {
         src: 'key',
         input: ({ context }) => stageInput(context),
@@ -148,7 +149,7 @@ export const titleMachine = setup({
 });
 
 function stageInput(context: TitleContext): StageInput {
-  return { titleId: context.titleId, sourcePath: context.sourcePath!, facts: context.facts!, ladder: context.ladder! };
+  return { titleId: context.titleId, protection: context.protection, sourcePath: context.sourcePath!, facts: context.facts!, ladder: context.ladder! };
 }
 
 /** The public state name of a machine state (the backoff wait is part of encoding). */

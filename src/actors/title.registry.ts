@@ -18,6 +18,8 @@ export type TitleRegistryDeps = {
   dataDir: string;
   log: Logger;
   limits: Pick<TitleInput, 'maxEncodeAttempts' | 'retryBaseMs'>;
+  /** Called after a title is deleted, to drop what other parts keep for it (its keys). */
+  onDeleted?: (titleId: string) => void;
 };
 
 const snapshotKind = 'title';
@@ -81,7 +83,7 @@ export class TitleRegistry {
   }
 
   private input(titleId: string): TitleInput {
-    return { titleId, ...this.deps.limits };
+    return { titleId, protection: this.deps.catalog.get(titleId)?.protection ?? 'none', ...this.deps.limits };
   }
 
   /** Starts the actor of a new title (its catalog row must exist). */
@@ -146,6 +148,7 @@ export class TitleRegistry {
     this.deps.catalog.transaction(() => {
       this.deps.snapshots.remove(titleId);
       this.deps.catalog.remove(titleId);
+      this.deps.onDeleted?.(titleId);
     });
     await rm(titlePaths(this.deps.dataDir, titleId).root, { recursive: true, force: true });
     this.events.emit('change', titleId, null);

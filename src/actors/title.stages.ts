@@ -10,6 +10,8 @@ import { FfmpegError, killOrphan, runFfmpeg, type MediaTools } from '../pipeline
 import { measureBandwidth, type PackagedRendition } from '../pipeline/manifest/rendition.js';
 import { packageVod } from '../pipeline/package-vod.js';
 import { probeSource } from '../pipeline/probe.js';
+import { protectVod } from '../pipeline/protect-vod.js';
+import type { KeySource, KeyStore } from '../drm/keys.js';
 import type { StageInput, TitleEvent } from './title.machine.js';
 
 /** Where a title's files live. Each stage writes into a temp dir and renames it when done, so a
@@ -23,6 +25,8 @@ export function titlePaths(dataDir: string, titleId: string) {
     encoded: join(root, 'work', 'encoded'),
     packagingTmp: join(root, 'work', 'packaging.tmp'),
     packaged: join(root, 'work', 'packaged'),
+    keyingTmp: join(root, 'work', 'keying.tmp'),
+    keyed: join(root, 'work', 'keyed'),
     work: join(root, 'work'),
     media: join(root, 'media'),
     pidFile: join(root, 'work', 'ffmpeg.pid'),
@@ -31,6 +35,8 @@ export function titlePaths(dataDir: string, titleId: string) {
 
 export type TitleStageDeps = {
   dataDir: string;
+  keys: KeyStore;
+  keySource: KeySource;
   tools: MediaTools;
   encode: EncodeSettings;
   log: Logger;
@@ -146,12 +152,30 @@ export function createTitleStages(deps: TitleStageDeps) {
       return JSON.parse(await readFile(join(dir, renditionsFile), 'utf8')) as PublishedRendition[];
     }),
 
-    // No protection yet: nothing to key.
-    key: fromPromise<void, StageInput>(async () => {}),
+    key: fromPromise<void, StageInput>(async ({ input }) => {
+      if (input.protection === 'none') return;
+      const paths = titlePaths(deps.dataDir, input.titleId);
+      if (existsSync(paths.keyed) || existsSync(paths.media)) return;
+      const log = logFor(input.titleId, 'keying');
+      const key = await deps.keys.getOrCreate(deps.keySource, input.titleId, 0, input.protection);
+      await rm(paths.keyingTmp, { recursive: true, force: true });
+      const started = Date.now();
+      await protectVod({
+        clearDir: paths.packaged,
+        outDir: paths.keyingTmp,
+        protection: input.protection,
+        key,
+        frameRates: new Map(input.ladder.video.map((r) => [r.id, r.frameRate])),
+      });
+      await rename(paths.keyingTmp, paths.keyed);
+      log.info({ ms: Date.now() - started, protection: input.protection, kid: Buffer.from(key.kid).toString('hex') }, 'protected');
+    }),
 
     publish: fromPromise<void, StageInput>(async ({ input }) => {
       const paths = titlePaths(deps.dataDir, input.titleId);
-      if (!existsSync(paths.media)) await rename(paths.packaged, paths.media);
+      // A protected title publishes only its protected set; the clear one is discarded with the work dir.
+      const ready = input.protection === 'none' ? paths.packaged : paths.keyed;
+      if (!existsSync(paths.media)) await rename(ready, paths.media);
       // Intermediates are no longer needed once the segment set is in place; the source stays.
       await rm(paths.work, { recursive: true, force: true });
     }),

@@ -27,6 +27,7 @@ export function titleResource(title: TitleRecord, base: string) {
     title: title.title,
     description: title.description,
     tags: title.tags,
+    protection: title.protection,
     state: title.state,
     progress: Math.round(title.progress * 1000) / 1000,
     error: title.error,

@@ -45,6 +45,19 @@ const migrations: readonly string[] = [
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
    );`,
+  `ALTER TABLE titles ADD COLUMN protection TEXT NOT NULL DEFAULT 'none';
+   CREATE TABLE content_keys (
+     content_id TEXT NOT NULL,
+     period INTEGER NOT NULL,
+     kid TEXT NOT NULL,
+     protection TEXT NOT NULL,
+     sealed BLOB NOT NULL,
+     nonce BLOB NOT NULL,
+     tag BLOB NOT NULL,
+     pssh TEXT NOT NULL DEFAULT '[]',
+     created_at INTEGER NOT NULL,
+     PRIMARY KEY (content_id, period)
+   );`,
 ];
 
 export const databaseFileName = 'weir.db';

@@ -1,6 +1,7 @@
 import type { CodedError } from '../errors.js';
 import type { SourceFacts } from '../pipeline/probe.js';
 import type { Db } from './database.js';
+import type { Protection } from '../drm/keys.js';
 
 /** A rendition as the catalog publishes it. */
 export type PublishedRendition = {
@@ -30,6 +31,7 @@ export type TitleRecord = {
   title: string;
   description: string;
   tags: string[];
+  protection: Protection;
   state: TitleState;
   progress: number;
   error: CodedError | null;
@@ -47,6 +49,7 @@ type Row = {
   title: string;
   description: string;
   tags: string;
+  protection: string;
   state: string;
   progress: number;
   error: string | null;
@@ -64,6 +67,7 @@ function fromRow(row: Row): TitleRecord {
     title: row.title,
     description: row.description,
     tags: JSON.parse(row.tags) as string[],
+    protection: row.protection as Protection,
     state: row.state as TitleState,
     progress: row.progress,
     error: parse<CodedError>(row.error),
@@ -81,8 +85,8 @@ export class TitleCatalog {
   constructor(private readonly db: Db) {
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO titles (id, title, description, tags, state, progress, created_at, updated_at)
-         VALUES (@id, @title, @description, @tags, 'awaiting_upload', 0, @now, @now)`,
+        `INSERT INTO titles (id, title, description, tags, protection, state, progress, created_at, updated_at)
+         VALUES (@id, @title, @description, @tags, @protection, 'awaiting_upload', 0, @now, @now)`,
       ),
       get: db.prepare(`SELECT * FROM titles WHERE id = ?`),
       list: db.prepare(`SELECT * FROM titles ORDER BY created_at DESC, id LIMIT ? OFFSET ?`),
@@ -96,8 +100,8 @@ export class TitleCatalog {
     };
   }
 
-  create(input: { id: string; title: string; description: string; tags: string[] }, now = Date.now()): TitleRecord {
-    this.statements.insert.run({ ...input, tags: JSON.stringify(input.tags), now });
+  create(input: { id: string; title: string; description: string; tags: string[]; protection?: Protection }, now = Date.now()): TitleRecord {
+    this.statements.insert.run({ ...input, protection: input.protection ?? 'none', tags: JSON.stringify(input.tags), now });
     return this.get(input.id)!;
   }
 

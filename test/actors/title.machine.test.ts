@@ -36,7 +36,7 @@ function machineWith(outcomes: ('ok' | 'transient' | 'invalid')[]) {
   return { machine, attempts };
 }
 
-const input = { titleId: 't1', maxEncodeAttempts: 3, retryBaseMs: 20 };
+const input = { titleId: 't1', protection: 'none' as const, maxEncodeAttempts: 3, retryBaseMs: 20 };
 
 t.test('transient encode failures are retried with growing backoff until one succeeds', async (t) => {
   const { machine, attempts } = machineWith(['transient', 'transient', 'ok']);

@@ -20,7 +20,7 @@ export type TestServer = RunningServer & {
   /** Creates a live stream and returns its resource. */
   createStream(body?: Record<string, unknown>): Promise<{ id: string; streamKey: string; ingest: { rtmp: string } }>;
   /** Creates a title, uploads a file, and waits for ready (or failed). */
-  ingest(path: string, title?: string): Promise<{ id: string; view: TitleProgressView }>;
+  ingest(path: string, title?: string, extra?: Record<string, unknown>): Promise<{ id: string; view: TitleProgressView }>;
 };
 
 /** A real Weir on port 0 with its own data dir; logs go to a file in that dir. */
@@ -103,8 +103,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
     return stream;
   };
 
-  const ingest: TestServer['ingest'] = async (path, title = 'Test title') => {
-    const created = await api('/v1/titles', { method: 'POST', json: { title } });
+  const ingest: TestServer['ingest'] = async (path, title = 'Test title', extra = {}) => {
+    const created = await api('/v1/titles', { method: 'POST', json: { title, ...extra } });
     if (created.status !== 201) throw new Error(`create title answered ${created.status}: ${await created.text()}`);
     const { id } = (await created.json()) as { id: string };
     const { readFile } = await import('node:fs/promises');

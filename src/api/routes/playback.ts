@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { SessionStore } from '../../catalog/sessions.js';
 import type { PlaybackTokens } from '../../delivery/tokens.js';
 import { WeirError } from '../../errors.js';
+import type { Protection } from '../../drm/keys.js';
+import { aes128KeyName, clearKeyLicenseName } from '../../pipeline/protect-vod.js';
 import { dashManifestName } from '../../pipeline/manifest/dash.js';
 import { multivariantName } from '../../pipeline/manifest/hls.js';
 import { posterName } from '../../pipeline/package-vod.js';
@@ -18,6 +20,7 @@ export type PlaybackRoutesDeps = {
   isPlayable: (contentId: string) => boolean;
   /** The state of a title or live stream, or null when there is no such content. */
   contentState: (contentId: string) => string | null;
+  protectionOf: (contentId: string) => Protection;
   tokenTtlSeconds: number;
   publicUrl: string;
 };
@@ -37,15 +40,24 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
     deps.sessions.create(session);
     const token = await deps.tokens.issue({ contentId, sessionId: session.id, expiresAt: session.expiresAt });
     const media = `${baseUrl(req, deps.publicUrl)}/media/${encodeURIComponent(contentId)}/${token}`;
+    const protection = deps.protectionOf(contentId);
+    // What a player needs to configure its DRM, per source (null when the content is clear).
+    const drm =
+      protection === 'cenc' || protection === 'cbcs'
+        ? { scheme: protection, clearkey: { licenseUrl: `${media}/${clearKeyLicenseName}` } }
+        : protection === 'aes-128'
+          ? { scheme: protection, aes128: { keyUrl: `${media}/${aes128KeyName}` } }
+          : null;
+    const sources = [
+      { protocol: 'hls', url: `${media}/${multivariantName}`, mimeType: 'application/vnd.apple.mpegurl', drm },
+      { protocol: 'dash', url: `${media}/${dashManifestName}`, mimeType: 'application/dash+xml', drm },
+    ].filter((source) => !(protection === 'aes-128' && source.protocol === 'dash')); // AES-128 is HLS only
     res.status(201).json({
       id: session.id,
       contentId,
       expiresAt: new Date(session.expiresAt).toISOString(),
       posterUrl: `${media}/${posterName}`,
-      sources: [
-        { protocol: 'hls', url: `${media}/${multivariantName}`, mimeType: 'application/vnd.apple.mpegurl' },
-        { protocol: 'dash', url: `${media}/${dashManifestName}`, mimeType: 'application/dash+xml' },
-      ],
+      sources,
     });
   });
   return router;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { TitleRegistry } from '../../actors/title.registry.js';
 import type { TitleCatalog } from '../../catalog/titles.js';
 import { WeirError } from '../../errors.js';
+import { protections } from '../../drm/keys.js';
 import { parseInput } from '../http.js';
 import { baseUrl, titleResource } from '../resources.js';
 
@@ -11,6 +12,7 @@ const createTitleBody = z.strictObject({
   title: z.string().trim().min(1).max(500),
   description: z.string().max(10_000).optional(),
   tags: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+  protection: z.enum(protections).optional(),
 });
 
 const listQuery = z.object({
@@ -39,7 +41,7 @@ export function titleRoutes(deps: TitleRoutesDeps): Router {
     if (deps.isStopping()) throw new WeirError('SHUTTING_DOWN', 'The server is stopping; try again shortly.');
     const body = parseInput(createTitleBody, req.body, 'title body');
     const id = randomUUID();
-    const title = deps.catalog.create({ id, title: body.title, description: body.description ?? '', tags: body.tags ?? [] });
+    const title = deps.catalog.create({ id, title: body.title, description: body.description ?? '', tags: body.tags ?? [], protection: body.protection ?? 'none' });
     deps.registry.create(id);
     req.log.info({ titleId: id }, 'title created');
     res.status(201).location(`/v1/titles/${id}`).json(titleResource(deps.catalog.get(id) ?? title, baseUrl(req, deps.publicUrl)));

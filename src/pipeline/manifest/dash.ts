@@ -52,7 +52,7 @@ function representation(rendition: PackagedRendition): string {
  * A static MPD (ISO/IEC 23009-1, DASH-IF IOP live/on-demand profile) over the same CMAF
  * segments the HLS playlists name.
  */
-export function writeStaticMpd(renditions: readonly PackagedRendition[]): string {
+export function writeStaticMpd(renditions: readonly PackagedRendition[], contentProtection = ''): string {
   const durationMs = Math.max(0, ...renditions.map((r) => Math.round((totalDuration(r) * 1000) / r.timescale)));
   const video = renditions.filter((r) => r.kind === 'video');
   const audio = renditions.filter((r) => r.kind === 'audio');
@@ -62,6 +62,7 @@ export function writeStaticMpd(renditions: readonly PackagedRendition[]): string
   if (video.length > 0) {
     sets.push(
       `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}">` +
+        contentProtection +
         video.map(representation).join('') +
         '</AdaptationSet>',
     );
@@ -69,13 +70,14 @@ export function writeStaticMpd(renditions: readonly PackagedRendition[]): string
   if (audio.length > 0) {
     sets.push(
       `<AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">` +
+        contentProtection +
         audio.map(representation).join('') +
         '</AdaptationSet>',
     );
   }
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="static" mediaPresentationDuration="${isoDuration(durationMs)}" minBufferTime="PT2S">`,
+    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="static" mediaPresentationDuration="${isoDuration(durationMs)}" minBufferTime="PT2S">`,
     `<Period id="0" start="PT0S">`,
     ...sets,
     '</Period>',

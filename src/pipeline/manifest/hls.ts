@@ -13,7 +13,14 @@ function seconds(duration: number, timescale: number): string {
  * A VOD media playlist (RFC 8216 §4.3). "The EXTINF duration of each Media Segment, when rounded
  * to the nearest integer, MUST be less than or equal to the target duration" (§4.3.3.1).
  */
-export function writeVodMediaPlaylist(rendition: PackagedRendition): string {
+/**
+ * EXT-X-KEY lines of a protected rendition (§4.4.4.4). Sample encryption keys come before
+ * EXT-X-MAP (the init segment stays clear); AES-128 keys after it, so only media segments are
+ * encrypted and their IV is their media sequence number.
+ */
+export type HlsKeyTags = { beforeMap: string[]; afterMap: string[] };
+
+export function writeVodMediaPlaylist(rendition: PackagedRendition, keys: HlsKeyTags = { beforeMap: [], afterMap: [] }): string {
   const targetDuration = Math.max(1, ...rendition.segments.map((s) => Math.round(s.duration / rendition.timescale)));
   const lines = [
     '#EXTM3U',
@@ -22,7 +29,9 @@ export function writeVodMediaPlaylist(rendition: PackagedRendition): string {
     '#EXT-X-MEDIA-SEQUENCE:1',
     '#EXT-X-PLAYLIST-TYPE:VOD',
     '#EXT-X-INDEPENDENT-SEGMENTS',
+    ...keys.beforeMap,
     `#EXT-X-MAP:URI="${initSegmentName}"`,
+    ...keys.afterMap,
   ];
   for (const segment of rendition.segments) {
     lines.push(`#EXTINF:${seconds(segment.duration, rendition.timescale)},`, segmentName(segment.number));
