@@ -37,6 +37,12 @@ export const configSchema = z.strictObject({
     /** x264 preset of the live ladder: live encoding must keep up in real time. */
     ladderPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast']),
   }),
+  drm: z.strictObject({
+    /** A CPIX 2.3 key server; empty means Weir generates keys itself. */
+    cpixUrl: z.union([z.literal(''), z.url()]),
+    /** DRM systems (system-id UUIDs) whose PSSH the key server is asked for. */
+    cpixSystemIds: z.array(z.uuid()),
+  }),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -59,6 +65,7 @@ export const overridableSettings = [
   { path: 'live.partTargetMs', env: 'WEIR_LIVE_PART_MS', flag: 'live-part-ms', kind: 'integer' },
   { path: 'live.segmentSeconds', env: 'WEIR_LIVE_SEGMENT_SECONDS', flag: 'live-segment-seconds', kind: 'integer' },
   { path: 'live.dvrWindowSeconds', env: 'WEIR_LIVE_DVR_SECONDS', flag: 'live-dvr-seconds', kind: 'integer' },
+  { path: 'drm.cpixUrl', env: 'WEIR_CPIX_URL', flag: 'cpix-url', kind: 'string' },
 ] as const satisfies readonly { path: string; env: string; flag: string; kind: SettingKind }[];
 
 export class ConfigError extends Error {

@@ -19,6 +19,7 @@ export const errorCatalog = {
   SOURCE_NO_VIDEO: { status: 422, meaning: 'The source has no video stream.' },
   ENCODE_FAILED: { status: 500, meaning: 'Encoding failed after its retries.' },
   PACKAGE_FAILED: { status: 500, meaning: 'Packaging the encoded renditions failed.' },
+  KEYING_FAILED: { status: 502, meaning: 'The content key could not be obtained (key server) or applied.' },
   PUBLISH_FAILED: { status: 500, meaning: 'Publishing the packaged title failed.' },
   STREAM_NOT_FOUND: { status: 404, meaning: 'No live stream with that id.' },
   LIVE_REQUEST_INVALID: { status: 400, meaning: 'A live playlist or part request names a position the stream cannot reach (LL-HLS rules).' },

@@ -29,6 +29,7 @@ import type { Logger } from './logger.js';
 import { locateMediaTools } from './pipeline/ffmpeg.js';
 import { loadOrCreateSecret } from './secrets.js';
 import { KeyStore, LocalKeySource, parseMasterKey } from './drm/keys.js';
+import { CpixKeySource } from './drm/cpix.js';
 
 export type RunningServer = {
   httpPort: number;
@@ -85,7 +86,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     : Buffer.from(loadOrCreateSecret(config.dataDir, 'master-key').value, 'base64url');
   const db = openDatabase(config.dataDir);
   const keys = new KeyStore(db, masterKey);
-  const keySource = new LocalKeySource();
+  // Keys come from a commercial DRM service over CPIX when configured, else Weir makes them.
+  const keySource = config.drm.cpixUrl
+    ? new CpixKeySource({ url: config.drm.cpixUrl, authorization: env.WEIR_CPIX_AUTHORIZATION || undefined, systemIds: config.drm.cpixSystemIds })
+    : new LocalKeySource();
   const catalog = new TitleCatalog(db);
   const snapshots = new SnapshotStore(db);
   const sessions = new SessionStore(db);

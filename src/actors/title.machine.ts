@@ -131,7 +131,7 @@ export const titleMachine = setup({
         src: 'key',
         input: ({ context }) => stageInput(context),
         onDone: 'publishing',
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => toCodedError(event.error, 'PUBLISH_FAILED') }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => toCodedError(event.error, 'KEYING_FAILED') }) },
       },
     },
     publishing: {
