@@ -126,6 +126,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     stallTimeoutMs: config.live.stallTimeoutSeconds * 1000,
     ffmpeg: tools.ffmpeg,
     ladderPreset: config.live.ladderPreset,
+    keys,
+    keySource,
     // Live-to-VOD: the recorded renditions are joined (stream copy) into one source for a new title.
     archive: async (stream, recordingDir, broadcast) => {
       const video = join(recordingDir, 'v0.mp4');
@@ -192,7 +194,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       return { ok: !stopping && Object.values(checks).every(Boolean), checks };
     },
     titles: titleRoutes({ catalog, registry, publicUrl: config.http.publicUrl, isStopping: () => stopping }),
-    playback: playbackRoutes({ sessions, tokens, isPlayable, contentState, protectionOf: (id) => catalog.get(id)?.protection ?? 'none', tokenTtlSeconds: config.playback.tokenTtlSeconds, publicUrl: config.http.publicUrl }),
+    playback: playbackRoutes({ sessions, tokens, isPlayable, contentState, protectionOf: (id) => catalog.get(id)?.protection ?? streamCatalog.get(id)?.protection ?? 'none', tokenTtlSeconds: config.playback.tokenTtlSeconds, publicUrl: config.http.publicUrl }),
     media: mediaRoutes({
       tokens,
       isPlayable,

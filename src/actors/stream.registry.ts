@@ -8,6 +8,8 @@ import type { StreamCatalog, StreamRecord, StreamView } from '../catalog/streams
 import type { PublishAuthority, PublishHandler, PublishRequest } from '../ingest/rtmp.js';
 import type { Logger } from '../logger.js';
 import { LiveBroadcast } from '../pipeline/live/broadcast.js';
+import type { KeySource, KeyStore, SourcedKey } from '../drm/keys.js';
+import type { LiveProtection } from '../pipeline/live/packager.js';
 import type { LiveTiming } from '../pipeline/live/packager.js';
 import { publicStreamState, streamMachine, streamMachineVersion, type FinishInput, type StreamEvent } from './stream.machine.js';
 
@@ -26,7 +28,12 @@ export type StreamRegistryDeps = {
   ladderPreset: string;
   /** Turns a finished broadcast's recording into a title; returns its id. */
   archive(stream: StreamRecord, recordingDir: string, broadcast: number): Promise<string | null>;
+  keys: KeyStore;
+  keySource: KeySource;
 };
+
+/** Key periods are scoped to a broadcast, so no two broadcasts of a stream share a key. */
+const periodsPerBroadcast = 1_000_000;
 
 const snapshotKind = 'stream';
 
@@ -46,6 +53,8 @@ export class StreamRegistry implements PublishAuthority {
   private readonly broadcasts = new Map<string, { number: number; broadcast: LiveBroadcast }>();
   private readonly publishers = new Map<string, Publisher>();
   private readonly byKey = new Map<string, string>();
+  /** Prepared live keys by stream and period: parts are encrypted on the ingest path, which cannot wait. */
+  private readonly keyring = new Map<string, Map<number, SourcedKey>>();
   readonly events = new EventEmitter();
   private stallTimer: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -87,6 +96,30 @@ export class StreamRegistry implements PublishAuthority {
     const actor = createActor(this.machine, { input: this.input(stream) });
     this.attach(stream, actor);
     actor.start();
+    this.prepareKey(stream, 1, 0);
+  }
+
+  /** Fetches (or makes) a key ahead of need; the stream refuses publishing until its first is ready. */
+  private prepareKey(stream: StreamRecord, broadcast: number, period: number): void {
+    if (stream.protection === 'none' || stream.protection === 'aes-128') return;
+    const absolute = broadcast * periodsPerBroadcast + period;
+    const ring = this.keyring.get(stream.id) ?? new Map<number, SourcedKey>();
+    this.keyring.set(stream.id, ring);
+    if (ring.has(absolute)) return;
+    this.deps.keys.getOrCreate(this.deps.keySource, stream.id, absolute, stream.protection).then(
+      (key) => ring.set(absolute, key),
+      (error: unknown) => this.deps.log.error({ streamId: stream.id, period: absolute, err: (error as Error).message }, 'could not prepare a live key'),
+    );
+  }
+
+  private liveProtection(stream: StreamRecord, broadcast: number): LiveProtection | null {
+    if (stream.protection !== 'cenc' && stream.protection !== 'cbcs') return null;
+    return {
+      scheme: stream.protection,
+      rotationSegments: stream.keyRotationSegments,
+      keyFor: (period) => this.keyring.get(stream.id)?.get(broadcast * periodsPerBroadcast + period),
+      onPeriod: (period) => this.prepareKey(stream, broadcast, period + 1),
+    };
   }
 
   /** Restores every stream; a broadcast cut short by the restart is finished (and archived). */
@@ -104,6 +137,7 @@ export class StreamRegistry implements PublishAuthority {
       actor.start();
       const state = publicStreamState(actor.getSnapshot().value);
       if (state === 'starting' || state === 'live' || state === 'reconnecting') actor.send({ type: 'SERVER_RESTARTED' });
+      this.prepareKey(stream, actor.getSnapshot().context.broadcast + 1, 0);
       restored++;
     }
     this.stallTimer = setInterval(() => this.checkStalls(), 1000);
@@ -154,8 +188,14 @@ export class StreamRegistry implements PublishAuthority {
     let current = this.broadcasts.get(streamId);
     if (!continuing || !current) {
       const number = this.actors.get(streamId)!.actor.getSnapshot().context.broadcast + 1;
+      const protection = this.liveProtection(stream, number);
+      if (protection && !protection.keyFor(0)) {
+        this.prepareKey(stream, number, 0);
+        return { refused: 'the stream keys are being prepared; publish again in a moment' };
+      }
       const broadcast = new LiveBroadcast({
         video: stream.mode === 'ladder' ? { mode: 'ladder', ffmpeg: this.deps.ffmpeg, preset: this.deps.ladderPreset } : { mode: 'passthrough' },
+        protection,
         timing: this.deps.timing,
         windowSeconds: this.deps.dvrWindowSeconds,
         log,
@@ -169,6 +209,7 @@ export class StreamRegistry implements PublishAuthority {
       });
       current = { number, broadcast };
       this.broadcasts.set(streamId, current);
+      this.prepareKey(stream, number + 1, 0); // the next broadcast's first key
     }
     const { broadcast } = current;
     broadcast.startSession();
@@ -233,6 +274,8 @@ export class StreamRegistry implements PublishAuthority {
     await this.broadcasts.get(streamId)?.broadcast.end();
     this.broadcasts.delete(streamId);
     if (stream) this.byKey.delete(stream.streamKey);
+    this.keyring.delete(streamId);
+    this.deps.keys.remove(streamId);
     this.deps.snapshots.remove(streamId);
     this.deps.catalog.remove(streamId);
     await rm(streamPaths(this.deps.dataDir, streamId).root, { recursive: true, force: true });

@@ -58,6 +58,8 @@ const migrations: readonly string[] = [
      created_at INTEGER NOT NULL,
      PRIMARY KEY (content_id, period)
    );`,
+  `ALTER TABLE live_streams ADD COLUMN protection TEXT NOT NULL DEFAULT 'none';
+   ALTER TABLE live_streams ADD COLUMN key_rotation_segments INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const databaseFileName = 'weir.db';

@@ -1,5 +1,6 @@
 import type { CodedError } from '../errors.js';
 import type { Db } from './database.js';
+import type { Protection } from '../drm/keys.js';
 
 export type StreamMode = 'passthrough' | 'ladder';
 export type StreamState = 'idle' | 'starting' | 'live' | 'reconnecting' | 'ended' | 'deleted';
@@ -11,6 +12,9 @@ export type StreamRecord = {
   reconnectWindowSeconds: number;
   archive: boolean;
   streamKey: string;
+  protection: Protection;
+  /** Live key rotation: a new key every this many segments (0: one key per stream). */
+  keyRotationSegments: number;
   state: StreamState;
   error: CodedError | null;
   archiveTitleIds: string[];
@@ -27,6 +31,8 @@ type Row = {
   reconnect_window_seconds: number;
   archive: number;
   stream_key: string;
+  protection: string;
+  key_rotation_segments: number;
   state: string;
   error: string | null;
   archive_title_ids: string;
@@ -42,6 +48,8 @@ function fromRow(row: Row): StreamRecord {
     reconnectWindowSeconds: row.reconnect_window_seconds,
     archive: row.archive === 1,
     streamKey: row.stream_key,
+    protection: row.protection as Protection,
+    keyRotationSegments: row.key_rotation_segments,
     state: row.state as StreamState,
     error: row.error ? (JSON.parse(row.error) as CodedError) : null,
     archiveTitleIds: JSON.parse(row.archive_title_ids) as string[],
@@ -57,8 +65,8 @@ export class StreamCatalog {
   constructor(db: Db) {
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, state, created_at, updated_at)
-         VALUES (@id, @name, @mode, @reconnectWindowSeconds, @archive, @streamKey, 'idle', @now, @now)`,
+        `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, protection, key_rotation_segments, state, created_at, updated_at)
+         VALUES (@id, @name, @mode, @reconnectWindowSeconds, @archive, @streamKey, @protection, @keyRotationSegments, 'idle', @now, @now)`,
       ),
       get: db.prepare(`SELECT * FROM live_streams WHERE id = ?`),
       all: db.prepare(`SELECT * FROM live_streams ORDER BY created_at DESC, id`),
@@ -68,8 +76,11 @@ export class StreamCatalog {
     };
   }
 
-  create(input: Pick<StreamRecord, 'id' | 'name' | 'mode' | 'reconnectWindowSeconds' | 'archive' | 'streamKey'>, now = Date.now()): StreamRecord {
-    this.statements.insert.run({ ...input, archive: input.archive ? 1 : 0, now });
+  create(
+    input: Pick<StreamRecord, 'id' | 'name' | 'mode' | 'reconnectWindowSeconds' | 'archive' | 'streamKey'> & Partial<Pick<StreamRecord, 'protection' | 'keyRotationSegments'>>,
+    now = Date.now(),
+  ): StreamRecord {
+    this.statements.insert.run({ protection: 'none', keyRotationSegments: 0, ...input, archive: input.archive ? 1 : 0, now });
     return this.get(input.id)!;
   }
 

@@ -259,8 +259,11 @@ t.test('the LL-DASH manifest of the same chunks parses, and the open segment arr
   t.ok(segments.length >= 2);
   t.match(segments[0]!.resolvedUri, /\/v0\/seg-\d+\.m4s$/, 'DASH names the same segment files as HLS');
 
-  // The newest announced segment is still being produced: it streams as its chunks complete.
-  const open = segments[segments.length - 1]!;
+  // Catch a segment just as it opens (blocking on its first part), then fetch it: it streams as its chunks complete.
+  const now = parseM3u8(await (await fetchOk(base + 'v0/index.m3u8')).text());
+  const opening = (now.mediaSequence ?? 0) + now.segments.length + 1;
+  await fetchOk(`${base}v0/index.m3u8?_HLS_msn=${opening}&_HLS_part=0`);
+  const open = { resolvedUri: segments[0]!.resolvedUri.replace(/seg-\d+\.m4s$/, `seg-${opening}.m4s`) };
   const started = performance.now();
   const streamed = await fetch(open.resolvedUri);
   const reader = streamed.body!.getReader();

@@ -11,6 +11,9 @@ const createStreamBody = z.strictObject({
   mode: z.enum(['passthrough', 'ladder']).optional(),
   reconnectWindowSeconds: z.number().int().min(0).max(3600).optional(),
   archive: z.boolean().optional(),
+  // Whole-segment AES-128 is not offered for live: its players are served by cenc/cbcs titles.
+  protection: z.enum(['none', 'cenc', 'cbcs']).optional(),
+  keyRotationSegments: z.number().int().min(0).max(100_000).optional(),
 });
 
 export type StreamRoutesDeps = {
@@ -43,6 +46,8 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
       streamKey: stream.streamKey,
       reconnectWindowSeconds: stream.reconnectWindowSeconds,
       archive: stream.archive,
+      protection: stream.protection,
+      keyRotationSegments: stream.keyRotationSegments,
       archiveTitleIds: stream.archiveTitleIds,
       ingest: { rtmp: `rtmp://${ingestHost(req, deps.publicUrl)}:${deps.rtmpPort()}/live/${stream.streamKey}` },
       live:
@@ -73,6 +78,8 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
       reconnectWindowSeconds: body.reconnectWindowSeconds ?? deps.defaultReconnectWindowSeconds,
       archive: body.archive ?? false,
       streamKey: newStreamKey(),
+      protection: body.protection ?? 'none',
+      keyRotationSegments: body.keyRotationSegments ?? 0,
     });
     deps.registry.create(stream);
     req.log.info({ streamId: stream.id, mode: stream.mode }, 'live stream created');

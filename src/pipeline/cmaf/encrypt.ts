@@ -1,4 +1,4 @@
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import type { Box, Pssh, Subsample } from '../bmff/boxes.js';
 import type { Sample, TrackInfo } from '../media.js';
 
@@ -8,7 +8,7 @@ export type CencScheme = 'cenc' | 'cbcs';
 export type ContentKey = {
   kid: Uint8Array;
   key: Uint8Array;
-  /** cbcs: the constant IV (16 bytes). cenc: the first per-sample IV (its first 8 bytes). */
+  /** cbcs: the constant IV (16 bytes). cenc does not use it: its per-sample IVs start at random. */
   iv: Uint8Array;
 };
 
@@ -123,7 +123,8 @@ export class SampleEncryptor {
     private readonly kind: 'video' | 'audio',
   ) {
     if (key.key.length !== 16 || key.kid.length !== 16) throw new RangeError('keys and KIDs must be 16 bytes');
-    this.nextIv = scheme === 'cenc' ? key.iv.subarray(0, 8) : key.iv;
+    // A random start per encryptor: a key used again (a later broadcast, a re-run) never repeats a CTR keystream.
+    this.nextIv = scheme === 'cenc' ? randomBytes(8) : key.iv;
   }
 
   get ivSize(): number {

@@ -7,7 +7,7 @@ import { videoLadder } from '../ladder.js';
 import type { VariantInfo } from '../manifest/hls.js';
 import type { Sample, TrackInfo } from '../media.js';
 import { aacTrack, avcTrack } from '../sample-entries.js';
-import { LiveTrackPackager, type LiveTiming } from './packager.js';
+import { LiveTrackPackager, type LiveProtection, type LiveTiming } from './packager.js';
 import { LiveRendition } from './rendition.js';
 import { LiveTranscoder } from './transcoder.js';
 
@@ -18,6 +18,8 @@ export type BroadcastVideo = { mode: 'passthrough' } | { mode: 'ladder'; ffmpeg:
 
 export type BroadcastOptions = {
   video: BroadcastVideo;
+  /** Encrypts every part (cenc or cbcs) with keys rotating by period; null for clear streams. */
+  protection: LiveProtection | null;
   timing: LiveTiming;
   windowSeconds: number;
   log: Logger;
@@ -79,7 +81,7 @@ export class LiveBroadcast {
     const placeholder: TrackInfo = { kind, timescale: kind === 'video' ? videoTimescale : 48_000, codec: '', sampleEntry: { type: 'raw', fourcc: 'none', payload: new Uint8Array() }, width: 0, height: 0, channels: 0, sampleRate: 0 };
     const rendition = new LiveRendition(id, kind, placeholder, this.options.windowSeconds);
     rendition.onSegmentComplete = (segment) => this.record(id, Buffer.concat(segment.parts.map((p) => p.bytes)));
-    const packager = new LiveTrackPackager(rendition, this.options.timing);
+    const packager = new LiveTrackPackager(rendition, this.options.timing, 0, this.options.protection);
     return { packager, rendition, config: null, lastDts: null, duration: kind === 'video' ? 3000 : 1024, nextAudioDts: null };
   }
 
@@ -124,9 +126,19 @@ export class LiveBroadcast {
     return this.recordQueue;
   }
 
-  /** One FLV tag body from the publisher, as it arrived. */
+  /** One FLV tag body from the publisher, as it arrived. Never throws: a failure cuts the publisher. */
   ingestTag(tagType: number, timestampMs: number, body: Uint8Array, arrivalMs: number): void {
     if (this.refused) return;
+    try {
+      this.ingestOrThrow(tagType, timestampMs, body, arrivalMs);
+    } catch (error) {
+      this.refused = true;
+      this.options.log.error({ err: error }, 'live packaging failed');
+      this.options.onUnsupported(`live packaging failed: ${(error as Error).message}`);
+    }
+  }
+
+  private ingestOrThrow(tagType: number, timestampMs: number, body: Uint8Array, arrivalMs: number): void {
     this.bytesIn += body.length;
     const event = parseFlvTag(tagType, timestampMs, body);
     if (this.options.video.mode === 'ladder' && tagType === flvTagType.video && event.kind !== 'unsupported') {
@@ -239,7 +251,7 @@ export class LiveBroadcast {
           if (!entry) {
             const rendition = new LiveRendition(id, 'video', track, this.options.windowSeconds);
             rendition.onSegmentComplete = (segment) => this.record(id, Buffer.concat(segment.parts.map((p) => p.bytes)));
-            entry = { rendition, packager: new LiveTrackPackager(rendition, this.options.timing) };
+            entry = { rendition, packager: new LiveTrackPackager(rendition, this.options.timing, 0, this.options.protection) };
             this.ladder.set(id, entry);
             this.renditions.set(id, rendition);
           }
@@ -247,13 +259,19 @@ export class LiveBroadcast {
         },
         onSamples: (id, samples) => {
           const entry = this.ladder.get(id);
-          if (!entry) return;
+          if (!entry || this.refused) return;
           const timescale = entry.rendition.track.timescale;
           // ffmpeg's MP4 output starts at zero: put it back at the broadcast time it was fed.
           const origin = Math.round((this.transcoderOriginMs * timescale) / 1000);
-          for (const sample of samples) {
-            const shifted = { ...sample, dts: sample.dts + origin };
-            this.push({ packager: entry.packager, rendition: entry.rendition }, shifted, this.wallClockAt((shifted.dts * 1000) / timescale));
+          try {
+            for (const sample of samples) {
+              const shifted = { ...sample, dts: sample.dts + origin };
+              this.push({ packager: entry.packager, rendition: entry.rendition }, shifted, this.wallClockAt((shifted.dts * 1000) / timescale));
+            }
+          } catch (error) {
+            this.refused = true;
+            log.error({ err: error }, 'live packaging failed');
+            this.options.onUnsupported(`live packaging failed: ${(error as Error).message}`);
           }
         },
         onExit: (error) => {

@@ -1,5 +1,7 @@
 import { buildInitSegment } from '../cmaf/init-segment.js';
+import { protectTrack, psshBoxes, SampleEncryptor, type CencScheme } from '../cmaf/encrypt.js';
 import { encodeFragment } from '../cmaf/fragment.js';
+import type { SourcedKey } from '../../drm/keys.js';
 import type { Sample, TrackInfo } from '../media.js';
 import type { LiveRendition, LiveSegment } from './rendition.js';
 
@@ -8,6 +10,16 @@ export type LiveTiming = {
   partTargetSeconds: number;
   /** Target segment duration in seconds; video segments also wait for a keyframe. */
   segmentTargetSeconds: number;
+};
+
+/** Live encryption: the key of each period is prepared ahead, since parts are cut on the ingest path. */
+export type LiveProtection = {
+  scheme: CencScheme;
+  /** A new key every this many segments; 0 keeps one key. */
+  rotationSegments: number;
+  keyFor(period: number): SourcedKey | undefined;
+  /** Told when a period begins, so the key after it can be prepared. */
+  onPeriod(period: number): void;
 };
 
 /**
@@ -21,17 +33,53 @@ export class LiveTrackPackager {
   private pendingDuration = 0;
   private sequence = 1;
   private discontinuity = false;
+  private clearTrack: TrackInfo | null = null;
+  private period = -1;
+  private encryptor: SampleEncryptor | null = null;
 
   constructor(
     private readonly rendition: LiveRendition,
     private readonly timing: LiveTiming,
     private nextMsn = 0,
+    private readonly protection: LiveProtection | null = null,
   ) {}
 
   /** A (new) decoder configuration: writes the init segment the following segments refer to. */
   setTrack(track: TrackInfo): void {
     if (this.segment) this.closeSegment();
-    this.rendition.setInit(track, buildInitSegment(track));
+    this.clearTrack = track;
+    this.writeInit(this.protection ? this.keyOf(Math.max(0, this.period)) : null);
+  }
+
+  private keyOf(period: number): SourcedKey {
+    const key = this.protection!.keyFor(period);
+    // Never publish clear media on a protected stream: without its key the stream cannot go on.
+    if (!key) throw new Error(`the key of period ${period} is not ready`);
+    return key;
+  }
+
+  /** Init for the current key: protected entries with tenc's KID and the pssh boxes, or clear. */
+  private writeInit(key: SourcedKey | null): void {
+    const track = this.clearTrack!;
+    if (!key || !this.protection) {
+      this.rendition.setInit(track, buildInitSegment(track));
+      return;
+    }
+    const protectedTrack = protectTrack(track, this.protection.scheme, key);
+    this.rendition.setInit(protectedTrack, buildInitSegment(protectedTrack, psshBoxes(key, key.pssh)));
+    this.rendition.currentKid = Buffer.from(key.kid).toString('hex');
+    this.rendition.scheme = this.protection.scheme;
+    this.encryptor = new SampleEncryptor(this.protection.scheme, key, track.kind);
+  }
+
+  /** At a segment boundary: switch keys when a new rotation period begins. */
+  private enterPeriodFor(msn: number): void {
+    if (!this.protection || !this.clearTrack) return;
+    const period = this.protection.rotationSegments > 0 ? Math.floor(msn / this.protection.rotationSegments) : 0;
+    if (period === this.period) return;
+    if (this.period >= 0 || !this.encryptor) this.writeInit(this.keyOf(period));
+    this.period = period;
+    this.protection.onPeriod(period);
   }
 
   /** The next segment starts a new publisher session (EXT-X-DISCONTINUITY). */
@@ -58,6 +106,7 @@ export class LiveTrackPackager {
       if (due && (sample.isSync || this.rendition.kind === 'audio')) this.closeSegment();
     }
     if (!this.segment) {
+      this.enterPeriodFor(this.nextMsn);
       this.segment = this.rendition.startSegment(this.nextMsn++, sample.dts, arrivalMs, this.discontinuity);
       this.discontinuity = false;
     }
@@ -69,7 +118,13 @@ export class LiveTrackPackager {
   private flushPart(): void {
     const segment = this.segment;
     if (!segment || this.pending.length === 0) return;
-    const fragment = encodeFragment({ sequenceNumber: this.sequence++, samples: this.pending, withStyp: false });
+    const encrypted = this.encryptor?.encrypt(this.pending);
+    const fragment = encodeFragment({
+      sequenceNumber: this.sequence++,
+      samples: encrypted?.samples ?? this.pending,
+      withStyp: false,
+      protection: encrypted ? { ivSize: encrypted.ivSize, aux: encrypted.aux } : undefined,
+    });
     const bytes = Buffer.concat([fragment.header, ...fragment.payload]);
     const part = { index: segment.parts.length, duration: this.pendingDuration, independent: this.pending[0]!.isSync, bytes, completedAt: Date.now() };
     this.pending = [];

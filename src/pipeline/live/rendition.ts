@@ -21,6 +21,8 @@ export type LiveSegment = {
   /** A new publisher session begins here (EXT-X-DISCONTINUITY). */
   discontinuity: boolean;
   initVersion: number;
+  /** Protected streams: the KID (hex) its samples are encrypted with. */
+  kid: string | null;
 };
 
 /** Where a blocking request wants the playlist to have reached. */
@@ -43,6 +45,9 @@ export class LiveRendition {
   maxSegmentSeconds = 0;
   /** EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that slid out of the window. */
   discontinuitySequence = 0;
+  /** The KID new segments are encrypted with (null when clear), and the scheme. */
+  currentKid: string | null = null;
+  scheme: 'cenc' | 'cbcs' | null = null;
   /** Bumped on every change a playlist can show: playlists are cached by it. */
   version = 0;
   /** Called after each part or segment completes, for recording and live events. */
@@ -81,7 +86,7 @@ export class LiveRendition {
   }
 
   startSegment(msn: number, startDts: number, pdtMs: number, discontinuity: boolean): LiveSegment {
-    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, complete: false, discontinuity, initVersion: this.initVersion };
+    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, complete: false, discontinuity, initVersion: this.initVersion, kid: this.currentKid };
     this.segments.push(segment);
     return segment;
   }

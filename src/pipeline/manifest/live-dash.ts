@@ -50,8 +50,14 @@ export function writeLiveMpd(broadcast: LiveBroadcast, settings: LiveDashSetting
     const members = renditions.filter((r) => r.kind === kind && r.segments.length > 0);
     if (members.length === 0) return '';
     const mime = kind === 'video' ? 'video/mp4' : 'audio/mp4';
+    const scheme = members[0]!.scheme;
+    // Keys may rotate, so no default KID: players take KIDs from each init segment's pssh.
+    const protection = scheme
+      ? `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${scheme}"/><ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0"/>`
+      : '';
     return (
       `<AdaptationSet id="${id}" contentType="${kind}" mimeType="${mime}" segmentAlignment="true" startWithSAP="1">` +
+      protection +
       members.map((r) => representation(r, variants.get(r.id) ?? 1, settings)).join('') +
       '</AdaptationSet>'
     );

@@ -64,9 +64,17 @@ export function writeLlHlsPlaylist(rendition: LiveRendition, settings: LlHlsSett
   }
 
   let mapVersion = -1;
+  let keyKid: string | null = null;
   const partWindow = 3 * target * timescale;
   for (const segment of segments.slice(skipped)) {
     if (segment.discontinuity && segment !== first) lines.push('#EXT-X-DISCONTINUITY');
+    if (segment.kid && segment.kid !== keyKid) {
+      // A rotated key: its KID rides in a data URI for the ClearKey key format, as for titles.
+      const method = rendition.scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR';
+      const kid = Buffer.from(segment.kid, 'hex').toString('base64');
+      lines.push(`#EXT-X-KEY:METHOD=${method},URI="data:text/plain;base64,${kid}",KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"`);
+      keyKid = segment.kid;
+    }
     if (segment.initVersion !== mapVersion) {
       lines.push(`#EXT-X-MAP:URI="${liveInitName(segment.initVersion)}"`);
       mapVersion = segment.initVersion;
