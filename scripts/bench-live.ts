@@ -48,7 +48,7 @@ type Server = { child: ChildProcess; url: string; rtmpPort: number; stop(): Prom
 
 async function startServer(dataDir: string): Promise<Server> {
   const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, '--http-port', '0', '--rtmp-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir, '--live-segment-seconds', '1', '--live-part-ms', String(partMs)], {
+  const child = spawn(process.execPath, [main, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir, '--live-segment-seconds', '1', '--live-part-ms', String(partMs)], {
     env: { ...process.env, WEIR_ADMIN_TOKEN: token, WEIR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

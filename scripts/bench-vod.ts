@@ -52,7 +52,7 @@ async function plainFfmpeg(source: string, segmentSeconds: number, preset: strin
 
 async function weir(source: string): Promise<{ total: number; stages: Record<string, number> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'weir-bench-data-'));
-  const config = defaultConfig({ http: { host: '127.0.0.1', port: 0 }, rtmp: { port: 0 }, dataDir, log: { level: 'silent' } });
+  const config = defaultConfig({ http: { host: '127.0.0.1', port: 0 }, rtmp: { port: 0 }, srt: { port: 0, latencyMs: 120 }, dataDir, log: { level: 'silent' } });
   const server = await startServer({ config, log: silent, env: { ...process.env, WEIR_ADMIN_TOKEN: 'bench' } });
   try {
     const headers = { authorization: 'Bearer bench' };

@@ -25,10 +25,10 @@ t.test('a port already in use is a clear startup error, not a crash', async (t) 
     blocker.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const result = spawnSync(process.execPath, [mainScript, '--http-port', String(port), '--rtmp-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir], { env, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [mainScript, '--http-port', String(port), '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir], { env, encoding: 'utf8' });
   t.equal(result.status, 1);
   t.match(result.stdout, new RegExp(`HTTP port ${port} on 127.0.0.1 is already in use`));
-  const rtmp = spawnSync(process.execPath, [mainScript, '--http-port', '0', '--rtmp-port', String(port), '--http-host', '127.0.0.1', '--data-dir', dataDir], { env, encoding: 'utf8' });
+  const rtmp = spawnSync(process.execPath, [mainScript, '--http-port', '0', '--rtmp-port', String(port), '--srt-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir], { env, encoding: 'utf8' });
   t.equal(rtmp.status, 1, 'the RTMP listener too: node-media-server does not exit the process itself');
   t.match(rtmp.stdout, new RegExp(`RTMP port ${port} on 127.0.0.1 is already in use`));
 });

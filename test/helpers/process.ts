@@ -21,7 +21,7 @@ export type WeirProcess = {
 
 /** Runs the built server (`npm run build` first) as its own process, as `npm start` would. */
 export async function spawnWeir(args: string[], env: NodeJS.ProcessEnv = {}): Promise<WeirProcess> {
-  const child = spawn(process.execPath, [mainScript, '--http-port', '0', '--rtmp-port', '0', '--http-host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, [mainScript, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -29,6 +29,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
   const config = defaultConfig({
     http: { host: '127.0.0.1', port: 0 },
     rtmp: { port: 0 },
+    srt: { port: 0, latencyMs: 120 },
     dataDir,
     encode: { preset: 'ultrafast', retryBaseMs: 50 },
     log: { level: 'debug' },

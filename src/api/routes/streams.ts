@@ -21,6 +21,7 @@ export type StreamRoutesDeps = {
   registry: StreamRegistry;
   publicUrl: string;
   rtmpPort: () => number;
+  srtPort: () => number;
   defaultReconnectWindowSeconds: number;
 };
 
@@ -49,7 +50,11 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
       protection: stream.protection,
       keyRotationSegments: stream.keyRotationSegments,
       archiveTitleIds: stream.archiveTitleIds,
-      ingest: { rtmp: `rtmp://${ingestHost(req, deps.publicUrl)}:${deps.rtmpPort()}/live/${stream.streamKey}` },
+      ingest: {
+        rtmp: `rtmp://${ingestHost(req, deps.publicUrl)}:${deps.rtmpPort()}/live/${stream.streamKey}`,
+        // Ready to paste into ffmpeg or OBS (mpegts over SRT, live mode).
+        srt: `srt://${ingestHost(req, deps.publicUrl)}:${deps.srtPort()}?streamid=${stream.streamKey}`,
+      },
       live:
         broadcast && deps.registry.isPlayable(stream.id)
           ? {

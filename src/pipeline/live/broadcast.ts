@@ -112,9 +112,13 @@ export class LiveBroadcast {
   /** The publisher went away: publish what is buffered. */
   endSession(): void {
     this.stopTranscoder();
-    this.video.packager.flush();
-    this.audio.packager.flush();
-    for (const { packager } of this.ladder.values()) packager.flush();
+    for (const packager of [this.video.packager, this.audio.packager, ...[...this.ladder.values()].map((l) => l.packager)]) {
+      try {
+        packager.flush();
+      } catch (error) {
+        this.options.log.error({ err: error }, 'flushing a live rendition failed');
+      }
+    }
   }
 
   /** The broadcast is over: players get EXT-X-ENDLIST and waiting requests are answered. */
@@ -287,7 +291,10 @@ export class LiveBroadcast {
 
   private pushVideo(dtsMs: number, ctsMs: number, keyframe: boolean, data: Uint8Array, arrivalMs: number): void {
     const track = this.video;
-    let dts = Math.round(this.broadcastMs(dtsMs) * (videoTimescale / 1000));
+    const ms = this.broadcastMs(dtsMs);
+    // Transport streams may carry media stamped before the session's first packet: it has no place.
+    if (ms < this.sessionOffsetMs) return;
+    let dts = Math.round(ms * (videoTimescale / 1000));
     if (track.lastDts !== null) {
       if (dts <= track.lastDts) dts = track.lastDts + 1; // decode times must rise
       else track.duration = dts - track.lastDts;
@@ -300,7 +307,9 @@ export class LiveBroadcast {
   private pushAudio(dtsMs: number, data: Uint8Array, arrivalMs: number): void {
     const track = this.audio;
     const rate = track.rendition.track.timescale;
-    const measured = Math.round((this.broadcastMs(dtsMs) * rate) / 1000);
+    const ms = this.broadcastMs(dtsMs);
+    if (ms < this.sessionOffsetMs) return;
+    const measured = Math.round((ms * rate) / 1000);
     // Count samples for a steady clock; jump only when the publisher's clock really moved.
     let dts = track.nextAudioDts ?? measured;
     if (Math.abs(measured - dts) > 2 * track.duration) dts = measured;
