@@ -18,7 +18,7 @@ export type TestServer = RunningServer & {
   /** Resolves when the stream's persisted view satisfies the predicate. */
   waitForStream(id: string, predicate: (view: StreamView) => boolean, timeoutMs?: number): Promise<StreamView>;
   /** Creates a live stream and returns its resource. */
-  createStream(body?: Record<string, unknown>): Promise<{ id: string; streamKey: string; ingest: { rtmp: string } }>;
+  createStream(body?: Record<string, unknown>): Promise<{ id: string; streamKey: string; ingest: { rtmp: string; srt: string } }>;
   /** Creates a title, uploads a file, and waits for ready (or failed). */
   ingest(path: string, title?: string, extra?: Record<string, unknown>): Promise<{ id: string; view: TitleProgressView }>;
 };
@@ -99,7 +99,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
   const createStream: TestServer['createStream'] = async (body = {}) => {
     const response = await api('/v1/live-streams', { method: 'POST', json: { name: 'test stream', ...body } });
     if (response.status !== 201) throw new Error(`create stream answered ${response.status}: ${await response.text()}`);
-    const stream = (await response.json()) as { id: string; streamKey: string; ingest: { rtmp: string } };
+    const stream = (await response.json()) as { id: string; streamKey: string; ingest: { rtmp: string; srt: string } };
     stream.ingest.rtmp = stream.ingest.rtmp.replace('localhost', '127.0.0.1');
     return stream;
   };
