@@ -164,6 +164,12 @@ export class StreamRegistry implements PublishAuthority {
     return (state === 'live' || state === 'reconnecting') && this.broadcasts.has(streamId);
   }
 
+  /** The SRT passphrase of the stream a key publishes to (null: clear), or undefined for unknown keys. */
+  srtPassphraseFor(streamKey: string): string | null | undefined {
+    const streamId = this.byKey.get(streamKey);
+    return streamId ? (this.deps.catalog.get(streamId)?.srtPassphrase ?? null) : undefined;
+  }
+
   isPublishing(streamId: string): boolean {
     return this.publishers.has(streamId);
   }

@@ -60,6 +60,7 @@ const migrations: readonly string[] = [
    );`,
   `ALTER TABLE live_streams ADD COLUMN protection TEXT NOT NULL DEFAULT 'none';
    ALTER TABLE live_streams ADD COLUMN key_rotation_segments INTEGER NOT NULL DEFAULT 0;`,
+  `ALTER TABLE live_streams ADD COLUMN srt_passphrase TEXT;`,
 ];
 
 export const databaseFileName = 'weir.db';

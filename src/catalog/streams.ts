@@ -15,6 +15,8 @@ export type StreamRecord = {
   protection: Protection;
   /** Live key rotation: a new key every this many segments (0: one key per stream). */
   keyRotationSegments: number;
+  /** SRT encryption passphrase (a credential, like the stream key); null for clear SRT. */
+  srtPassphrase: string | null;
   state: StreamState;
   error: CodedError | null;
   archiveTitleIds: string[];
@@ -33,6 +35,7 @@ type Row = {
   stream_key: string;
   protection: string;
   key_rotation_segments: number;
+  srt_passphrase: string | null;
   state: string;
   error: string | null;
   archive_title_ids: string;
@@ -50,6 +53,7 @@ function fromRow(row: Row): StreamRecord {
     streamKey: row.stream_key,
     protection: row.protection as Protection,
     keyRotationSegments: row.key_rotation_segments,
+    srtPassphrase: row.srt_passphrase,
     state: row.state as StreamState,
     error: row.error ? (JSON.parse(row.error) as CodedError) : null,
     archiveTitleIds: JSON.parse(row.archive_title_ids) as string[],
@@ -65,22 +69,23 @@ export class StreamCatalog {
   constructor(db: Db) {
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, protection, key_rotation_segments, state, created_at, updated_at)
-         VALUES (@id, @name, @mode, @reconnectWindowSeconds, @archive, @streamKey, @protection, @keyRotationSegments, 'idle', @now, @now)`,
+        `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, protection, key_rotation_segments, srt_passphrase, state, created_at, updated_at)
+         VALUES (@id, @name, @mode, @reconnectWindowSeconds, @archive, @streamKey, @protection, @keyRotationSegments, @srtPassphrase, 'idle', @now, @now)`,
       ),
       get: db.prepare(`SELECT * FROM live_streams WHERE id = ?`),
       all: db.prepare(`SELECT * FROM live_streams ORDER BY created_at DESC, id`),
       updateView: db.prepare(`UPDATE live_streams SET state = @state, error = @error, archive_title_ids = @archiveTitleIds, updated_at = @now WHERE id = @id`),
       setKey: db.prepare(`UPDATE live_streams SET stream_key = ?, updated_at = ? WHERE id = ?`),
+      setPassphrase: db.prepare(`UPDATE live_streams SET srt_passphrase = ?, updated_at = ? WHERE id = ?`),
       remove: db.prepare(`DELETE FROM live_streams WHERE id = ?`),
     };
   }
 
   create(
-    input: Pick<StreamRecord, 'id' | 'name' | 'mode' | 'reconnectWindowSeconds' | 'archive' | 'streamKey'> & Partial<Pick<StreamRecord, 'protection' | 'keyRotationSegments'>>,
+    input: Pick<StreamRecord, 'id' | 'name' | 'mode' | 'reconnectWindowSeconds' | 'archive' | 'streamKey'> & Partial<Pick<StreamRecord, 'protection' | 'keyRotationSegments' | 'srtPassphrase'>>,
     now = Date.now(),
   ): StreamRecord {
-    this.statements.insert.run({ protection: 'none', keyRotationSegments: 0, ...input, archive: input.archive ? 1 : 0, now });
+    this.statements.insert.run({ protection: 'none', keyRotationSegments: 0, srtPassphrase: null, ...input, archive: input.archive ? 1 : 0, now });
     return this.get(input.id)!;
   }
 
@@ -99,6 +104,10 @@ export class StreamCatalog {
 
   setKey(id: string, streamKey: string, now = Date.now()): void {
     this.statements.setKey.run(streamKey, now, id);
+  }
+
+  setSrtPassphrase(id: string, passphrase: string | null, now = Date.now()): void {
+    this.statements.setPassphrase.run(passphrase, now, id);
   }
 
   remove(id: string): void {

@@ -99,3 +99,64 @@ if (srtPeersMissing) {
     t.equal(decoded.errors, '', 'the live publisher is unaffected');
   });
 }
+
+if (!srtPeersMissing) {
+  t.test('encrypted SRT: 16, 24 and 32-byte keys work; wrong or one-sided passphrases are refused', async (t) => {
+    const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 1 } });
+    t.teardown(() => server.stop());
+    // ffmpeg passes SRT URL options through without URL-decoding them: no spaces.
+    const passphrase = 'correcthorsebattery';
+    const url = (stream: { ingest: { srt: string } }) => stream.ingest.srt.replace('localhost', '127.0.0.1');
+    for (const keyLength of [16, 24, 32]) {
+      const stream = await server.createStream({ name: `aes-${keyLength * 8}`, srtPassphrase: passphrase });
+      const publisher = publishSrt(url(stream), 30, `&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=${keyLength}`);
+      await server.waitForStream(stream.id, (v) => v.state === 'live');
+      t.pass(`AES-${keyLength * 8} goes live`);
+      await publisher.stop();
+    }
+    const stream = await server.createStream({ name: 'guarded', srtPassphrase: passphrase });
+    t.not(await publishSrt(url(stream), 5, '&passphrase=wrongpassphrase&pbkeylen=16').exited, 0, 'a wrong passphrase is refused');
+    t.not(await publishSrt(url(stream), 5).exited, 0, 'no passphrase on a protected stream is refused');
+    const clear = await server.createStream({ name: 'clear' });
+    t.not(await publishSrt(url(clear), 5, `&passphrase=${encodeURIComponent(passphrase)}`).exited, 0, 'a passphrase on a clear stream is refused');
+    const log = (await import('node:fs')).readFileSync(server.logFile, 'utf8');
+    t.match(log, /"code":1010,"reason":"wrong passphrase"/, 'the wrong passphrase got the bad-secret answer');
+    t.notOk(log.includes(passphrase), 'the passphrase is never logged');
+  });
+
+  t.test('forced key refreshes on an encrypted stream cause no decryption failure', async (t) => {
+    const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 1 } });
+    t.teardown(() => server.stop());
+    const passphrase = 'refreshmeoftenplease';
+    const stream = await server.createStream({ name: 'refreshing', srtPassphrase: passphrase });
+    // A new key every 500 packets (announced 100 ahead): several refreshes in a dozen seconds.
+    const publisher = publishSrt(stream.ingest.srt.replace('localhost', '127.0.0.1'), 12, `&passphrase=${encodeURIComponent(passphrase)}&kmrefreshrate=500&kmpreannounce=100`);
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    t.equal(await publisher.exited, 0, 'the publisher sent its 12 s without trouble');
+    const closed = await waitForLine(server.logFile, /SRT publisher closed/);
+    const stats = JSON.parse(closed) as { keyRefreshes: number; decryptionFailures: number };
+    t.ok(stats.keyRefreshes >= 2, `keys were refreshed in-stream (${stats.keyRefreshes})`);
+    t.equal(stats.decryptionFailures, 0, 'and no packet failed to decrypt');
+  });
+}
+
+/** The first log line matching a pattern, once it has been written (followed by the file). */
+async function waitForLine(path: string, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  const { readFileSync, watch } = await import('node:fs');
+  const find = () => readFileSync(path, 'utf8').split('\n').find((line) => pattern.test(line));
+  return new Promise((resolve, reject) => {
+    const found = find();
+    if (found) return resolve(found);
+    const watcher = watch(path, () => {
+      const line = find();
+      if (!line) return;
+      watcher.close();
+      clearTimeout(timer);
+      resolve(line);
+    });
+    const timer = setTimeout(() => {
+      watcher.close();
+      reject(new Error(`no log line matching ${pattern}`));
+    }, timeoutMs);
+  });
+}

@@ -14,7 +14,10 @@ const createStreamBody = z.strictObject({
   // Whole-segment AES-128 is not offered for live: its players are served by cenc/cbcs titles.
   protection: z.enum(['none', 'cenc', 'cbcs']).optional(),
   keyRotationSegments: z.number().int().min(0).max(100_000).optional(),
+  srtPassphrase: z.string().min(10).max(79).optional(),
 });
+
+const resetKeyBody = z.strictObject({ srtPassphrase: z.union([z.string().min(10).max(79), z.null()]).optional() });
 
 export type StreamRoutesDeps = {
   catalog: StreamCatalog;
@@ -49,6 +52,8 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
       archive: stream.archive,
       protection: stream.protection,
       keyRotationSegments: stream.keyRotationSegments,
+      // The passphrase itself is never echoed: the operator set it.
+      srtEncrypted: stream.srtPassphrase !== null,
       archiveTitleIds: stream.archiveTitleIds,
       ingest: {
         rtmp: `rtmp://${ingestHost(req, deps.publicUrl)}:${deps.rtmpPort()}/live/${stream.streamKey}`,
@@ -85,6 +90,7 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
       streamKey: newStreamKey(),
       protection: body.protection ?? 'none',
       keyRotationSegments: body.keyRotationSegments ?? 0,
+      srtPassphrase: body.srtPassphrase ?? null,
     });
     deps.registry.create(stream);
     req.log.info({ streamId: stream.id, mode: stream.mode }, 'live stream created');
@@ -99,8 +105,10 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
     res.json(resource(find(req.params.id), req));
   });
 
-  router.post('/v1/live-streams/:id/reset-key', (req, res) => {
+  router.post('/v1/live-streams/:id/reset-key', json, (req, res) => {
     find(req.params.id);
+    const body = parseInput(resetKeyBody, req.body ?? {}, 'reset-key body');
+    if (body.srtPassphrase !== undefined) deps.catalog.setSrtPassphrase(req.params.id, body.srtPassphrase);
     deps.registry.resetKey(req.params.id, newStreamKey());
     req.log.info({ streamId: req.params.id }, 'stream key reset');
     res.json(resource(find(req.params.id), req));

@@ -3,6 +3,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../logger.js';
 import { TsDemuxer, tsUnitToFlvTag } from '../../pipeline/demux/mpegts.js';
 import type { PublishAuthority, PublishHandler } from '../rtmp.js';
+import { kmCipher, parseKeyMaterial, SrtDecryptor } from './crypto.js';
 import {
   controlPacket,
   controlType,
@@ -29,8 +30,11 @@ export type SrtListenerOptions = {
   /** Receiver latency (TSBPD) offered, ms; the agreed one is the larger of both sides'. */
   latencyMs: number;
   log: Logger;
-  authority: PublishAuthority;
+  authority: SrtPublishAuthority;
 };
+
+/** What SRT also needs of the stream world: the passphrase of the stream a key publishes to. */
+export type SrtPublishAuthority = PublishAuthority & { srtPassphraseFor(streamKey: string): string | null | undefined };
 
 export type SrtStats = {
   packetsReceived: number;
@@ -41,6 +45,8 @@ export type SrtStats = {
   bytesReceived: number;
   rttMs: number;
   rttVarMs: number;
+  decryptionFailures: number;
+  keyRefreshes: number;
 };
 
 const maxBufferedPackets = 8192;
@@ -66,9 +72,10 @@ class SrtConnection {
   private timeBase: number | null = null;
   rttUs = 100_000;
   rttVarUs = 50_000;
-  readonly stats: SrtStats = { packetsReceived: 0, packetsLost: 0, packetsRetransmitted: 0, packetsDropped: 0, packetsDuplicate: 0, bytesReceived: 0, rttMs: 100, rttVarMs: 50 };
+  readonly stats: SrtStats = { packetsReceived: 0, packetsLost: 0, packetsRetransmitted: 0, packetsDropped: 0, packetsDuplicate: 0, bytesReceived: 0, rttMs: 100, rttVarMs: 50, decryptionFailures: 0, keyRefreshes: 0 };
   private readonly demuxer: TsDemuxer;
   closed = false;
+  decryptor: SrtDecryptor | null = null;
 
   constructor(
     readonly socketId: number,
@@ -233,6 +240,19 @@ class SrtConnection {
       case controlType.dropreq:
         if (packet.body.length >= 8) this.dropRange(packet.body.readUInt32BE(0), packet.body.readUInt32BE(4));
         return;
+      case controlType.user:
+        // Key refresh (KMREQ, subtype 3): install the announced key, answer with the same payload (KMRSP).
+        if (packet.subtype === 3 && this.decryptor) {
+          const km = parseKeyMaterial(packet.body);
+          try {
+            if (km) this.decryptor.install(km);
+            this.stats.keyRefreshes++;
+            this.control(controlType.user, 0, packet.body, 4);
+          } catch {
+            this.log.warn('a refreshed SRT key could not be unwrapped');
+          }
+        }
+        return;
       default:
         return; // keepalives only refresh lastReceived
     }
@@ -310,7 +330,15 @@ export class SrtListener {
     if (!connection || connection.peer.address !== peer.address || connection.peer.port !== peer.port) return;
     connection.lastReceived = Date.now();
     if (packet.kind === 'data') {
-      if (packet.keyFlags !== 0) return; // encrypted payloads need a key this connection does not have
+      if (packet.keyFlags !== 0) {
+        const clear = connection.decryptor?.decrypt(packet.seq, packet.keyFlags, packet.payload);
+        if (!clear) {
+          connection.stats.decryptionFailures++;
+          return;
+        }
+        connection.onData({ ...packet, payload: clear });
+        return;
+      }
       connection.onData(packet);
     } else if (packet.type === controlType.shutdown) {
       this.remove(connection, 'the publisher closed the connection', false);
@@ -356,10 +384,26 @@ export class SrtListener {
     if (congestion && decodeExtensionString(congestion.body) !== 'live') return reject(rejection.congestion, 'only live congestion control is supported');
     if (ext(extensionType.filter)) return reject(rejection.filter, 'packet filters (FEC) are not supported');
     if (ext(extensionType.group)) return reject(rejection.group, 'socket groups are not supported');
-    if (ext(extensionType.kmreq)) return reject(rejection.unsecure, 'encrypted SRT (passphrase) is not supported yet');
     const sidExt = ext(extensionType.sid);
     const { key, mode } = parseStreamId(sidExt ? decodeExtensionString(sidExt.body) : '');
     if (mode !== 'publish') return reject(rejection.forbidden, `stream id mode "${mode}" is not served; publish with m=publish`);
+    const passphrase = this.options.authority.srtPassphraseFor(key);
+    const kmreq = ext(extensionType.kmreq);
+    let decryptor: SrtDecryptor | null = null;
+    if (passphrase !== undefined) {
+      if (kmreq && passphrase === null) return reject(rejection.unsecure, 'the caller encrypts but the stream has no SRT passphrase');
+      if (!kmreq && passphrase !== null) return reject(rejection.unsecure, 'the stream requires an SRT passphrase');
+      if (kmreq && passphrase !== null) {
+        const km = parseKeyMaterial(kmreq.body);
+        if (!km) return reject(rejection.badSecret, 'unreadable key material');
+        if (km.cipher === kmCipher.gcm) return reject(rejection.unsecure, 'AES-GCM is not supported; use the default AES-CTR');
+        try {
+          decryptor = new SrtDecryptor(km, passphrase);
+        } catch {
+          return reject(rejection.badSecret, 'wrong passphrase');
+        }
+      }
+    }
 
     const socketId = (randomBytes(4).readUInt32BE(0) & 0x3fffffff) || 1;
     let connection: SrtConnection | undefined;
@@ -375,13 +419,17 @@ export class SrtListener {
     const callerSnd = hsreq.body.readUInt16BE(10);
     const latencyMs = Math.max(this.options.latencyMs, callerSnd);
     connection = new SrtConnection(socketId, hs.socketId, peer, hs.initialSeq, latencyMs, decision, (p) => this.send(p, peer), this.options.log.child({ srtSocket: socketId, peer: `${peer.address}:${peer.port}` }));
+    connection.decryptor = decryptor;
     this.connections.set(socketId, connection);
     const hsrsp = Buffer.alloc(12);
     hsrsp.writeUInt32BE(srtVersion, 0);
     hsrsp.writeUInt32BE(hsFlags.tsbpdSnd | hsFlags.tsbpdRcv | hsFlags.tlpktDrop | hsFlags.periodicNak | hsFlags.rexmitFlag, 4);
     hsrsp.writeUInt16BE(latencyMs, 8);
     hsrsp.writeUInt16BE(Math.max(this.options.latencyMs, callerRcv), 10);
-    reply(handshakeType.conclusion, socketId, [{ type: extensionType.hsrsp, body: hsrsp }], 1);
+    const extensions: Handshake["extensions"] = [{ type: extensionType.hsrsp, body: hsrsp }];
+    // The accepted key material is echoed back as KMRSP.
+    if (kmreq && decryptor) extensions.push({ type: extensionType.kmrsp, body: kmreq.body });
+    reply(handshakeType.conclusion, socketId, extensions, kmreq && decryptor ? 1 | 2 : 1);
     connection.log.info({ streamKeyKnown: true, latencyMs }, 'SRT publisher connected');
   }
 
