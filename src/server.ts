@@ -218,6 +218,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       publicUrl: config.http.publicUrl,
       rtmpPort: () => rtmpPort,
       srtPort: () => srtPort,
+      ingestStats: (id) => {
+        const session = streams.publisherSession(id);
+        return session?.startsWith('srt-') ? (srt.statsOf(Number(session.slice(4))) ?? null) : null;
+      },
       defaultReconnectWindowSeconds: config.live.reconnectWindowSeconds,
     }),
     sourcePut: async (req, res) => {

@@ -170,6 +170,11 @@ export class StreamRegistry implements PublishAuthority {
     return streamId ? (this.deps.catalog.get(streamId)?.srtPassphrase ?? null) : undefined;
   }
 
+  /** The session id of the stream's publisher (RTMP session, or `srt-<socket id>`). */
+  publisherSession(streamId: string): string | undefined {
+    return this.publishers.get(streamId)?.sessionId;
+  }
+
   isPublishing(streamId: string): boolean {
     return this.publishers.has(streamId);
   }

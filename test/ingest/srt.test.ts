@@ -6,6 +6,7 @@ import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp } from '../helpers/publisher.js';
 import { publishSrt, publishWithSrtLiveTransmit, srtPeersMissing } from '../helpers/srt-peers.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startUdpRelay } from '../helpers/udp-relay.js';
 
 if (srtPeersMissing) {
   t.plan(0, srtPeersMissing);
@@ -18,23 +19,8 @@ if (srtPeersMissing) {
 
   const srtUrl = (ingest: { srt: string }) => ingest.srt.replace('localhost', '127.0.0.1');
 
-  async function playlistOf(id: string) {
-    const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: id } })).json()) as { sources: { url: string }[] };
-    return session.sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', 'v0/index.m3u8');
-  }
-
-  async function decodedTail(playlistUrl: string): Promise<ReturnType<typeof decode>> {
-    for (;;) {
-      const media = parseM3u8(await (await fetchOk(playlistUrl)).text());
-      if (media.segments.length >= 3) {
-        const init = Buffer.from(await (await fetchOk(new URL(media.segments[0]!.map!.uri, playlistUrl).href)).arrayBuffer());
-        const segments = await Promise.all(media.segments.slice(-2).map(async (s) => Buffer.from(await (await fetchOk(new URL(s.uri, playlistUrl).href)).arrayBuffer())));
-        return decode(joinSegments(join(server.dataDir, `srt-${Math.random()}.mp4`), init, segments));
-      }
-      const last = (media.mediaSequence ?? 0) + media.segments.length - 1;
-      await fetchOk(`${playlistUrl}?_HLS_msn=${last + 1}`);
-    }
-  }
+  const playlistOf = (id: string) => playlistFor(server, id);
+  const decodedTail = (url: string) => decodedTailOf(server, url);
 
   t.test('ffmpeg with libsrt publishes over SRT and the stream goes live as LL-HLS', async (t) => {
     const stream = await server.createStream({ name: 'srt ffmpeg' });
@@ -43,6 +29,9 @@ if (srtPeersMissing) {
     t.teardown(() => publisher.stop());
     await server.waitForStream(stream.id, (v) => v.state === 'live');
     const decoded = await decodedTail(await playlistOf(stream.id));
+    const resource = (await (await server.api(`/v1/live-streams/${stream.id}`)).json()) as { live: { connection: Record<string, number> } };
+    t.match(resource.live.connection, { packetsReceived: Number, packetsLost: Number, packetsRetransmitted: Number, packetsDropped: Number, rttMs: Number, bitrateKbps: Number }, 'the stream resource shows the SRT connection statistics');
+    t.ok(resource.live.connection.packetsReceived! > 100 && resource.live.connection.bitrateKbps! > 100);
     t.equal(decoded.errors, '', 'segments decode cleanly');
     t.same([decoded.width, decoded.height], [640, 360]);
     t.ok(decoded.videoFrames >= 50, `two 1 s segments hold about 60 frames (${decoded.videoFrames})`);
@@ -159,4 +148,64 @@ async function waitForLine(path: string, pattern: RegExp, timeoutMs = 15_000): P
       reject(new Error(`no log line matching ${pattern}`));
     }, timeoutMs);
   });
+}
+
+if (!srtPeersMissing) {
+  t.test('through a lossy relay: 5 % loss is repaired, a 3 s blackhole recovers, a 6 s one times out into reconnecting', async (t) => {
+    const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 10, reconnectWindowSeconds: 30 }, srt: { port: 0, latencyMs: 400 } });
+    t.teardown(() => server.stop());
+    const stream = await server.createStream({ name: 'lossy' });
+    const listener = new URL(stream.ingest.srt.replace('srt://', 'http://'));
+    const relay = await startUdpRelay({ host: '127.0.0.1', port: Number(listener.port) });
+    t.teardown(() => relay.close());
+    const publisher = publishSrt(`srt://127.0.0.1:${relay.port}?streamid=${stream.streamKey}`, 90, '&latency=400000');
+    t.teardown(() => publisher.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+
+    relay.loss = 0.05;
+    relay.duplicate = 0.01;
+    const stats = async () => ((await (await server.api(`/v1/live-streams/${stream.id}`)).json()) as { state: string; live: { connection: Record<string, number> } | null });
+    const lossyFrom = (await stats()).live!.connection.packetsReceived!;
+    // Let a few hundred packets cross the lossy link, waiting on the counter rather than a clock.
+    while ((await stats()).live!.connection.packetsReceived! < lossyFrom + 600) await fetchOk(`${server.url}/healthz`);
+    relay.loss = 0;
+    relay.duplicate = 0;
+    const after = (await stats()).live!.connection;
+    t.ok(relay.dropped > 10, `the relay dropped packets (${relay.dropped})`);
+    t.ok(after.packetsRetransmitted! > 0, `the sender retransmitted what was NAKed (${after.packetsRetransmitted})`);
+    t.equal(after.continuityErrors, 0, 'and the transport stream arrived without a gap (no continuity errors)');
+    const decoded = await decodedTailOf(server, await playlistFor(server, stream.id));
+    t.equal(decoded.errors, '', 'what was published decodes cleanly');
+
+    relay.blackhole = true;
+    const dark = Date.now();
+    while (Date.now() - dark < 3000) await fetchOk(`${server.url}/healthz`);
+    relay.blackhole = false;
+    const before = (await stats()).live!.connection.packetsReceived!;
+    while ((await stats()).live!.connection.packetsReceived! < before + 100) await fetchOk(`${server.url}/healthz`);
+    t.equal((await stats()).state, 'live', 'after a 3 s blackhole the same connection carries on');
+
+    relay.blackhole = true;
+    await server.waitForStream(stream.id, (v) => v.state === 'reconnecting', 15_000);
+    t.pass('after more than 5 s of silence the listener timed out and the stream awaits its publisher');
+  });
+}
+
+async function playlistFor(server: TestServer, id: string): Promise<string> {
+  const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: id } })).json()) as { sources: { url: string }[] };
+  return session.sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', 'v0/index.m3u8');
+}
+
+/** Decodes the newest two segments once three are complete. */
+async function decodedTailOf(server: TestServer, playlistUrl: string): Promise<ReturnType<typeof decode>> {
+  for (;;) {
+    const media = parseM3u8(await (await fetchOk(playlistUrl)).text());
+    if (media.segments.length >= 3) {
+      const init = Buffer.from(await (await fetchOk(new URL(media.segments[0]!.map!.uri, playlistUrl).href)).arrayBuffer());
+      const segments = await Promise.all(media.segments.slice(-2).map(async (seg) => Buffer.from(await (await fetchOk(new URL(seg.uri, playlistUrl).href)).arrayBuffer())));
+      return decode(joinSegments(join(server.dataDir, `srt-${Math.random()}.mp4`), init, segments));
+    }
+    const last = (media.mediaSequence ?? 0) + media.segments.length - 1;
+    await fetchOk(`${playlistUrl}?_HLS_msn=${last + 1}`);
+  }
 }

@@ -25,6 +25,8 @@ export type StreamRoutesDeps = {
   publicUrl: string;
   rtmpPort: () => number;
   srtPort: () => number;
+  /** Per-connection statistics of the publisher, when its protocol keeps them (SRT). */
+  ingestStats: (streamId: string) => Record<string, number> | null;
   defaultReconnectWindowSeconds: number;
 };
 
@@ -64,6 +66,7 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
         broadcast && deps.registry.isPlayable(stream.id)
           ? {
               publishing: deps.registry.isPublishing(stream.id),
+              connection: deps.ingestStats(stream.id),
               bytesIn: broadcast.bytesIn,
               renditions: broadcast.variants().map((v) => ({ id: v.id, kind: v.kind, codecs: v.codec, width: v.width || null, height: v.height || null, bandwidth: v.peakBandwidth })),
             }

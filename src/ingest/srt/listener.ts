@@ -73,7 +73,7 @@ class SrtConnection {
   rttUs = 100_000;
   rttVarUs = 50_000;
   readonly stats: SrtStats = { packetsReceived: 0, packetsLost: 0, packetsRetransmitted: 0, packetsDropped: 0, packetsDuplicate: 0, bytesReceived: 0, rttMs: 100, rttVarMs: 50, decryptionFailures: 0, keyRefreshes: 0 };
-  private readonly demuxer: TsDemuxer;
+  readonly demuxer: TsDemuxer;
   closed = false;
   decryptor: SrtDecryptor | null = null;
 
@@ -263,7 +263,7 @@ class SrtConnection {
     this.closed = true;
     if (notifyPeer) this.control(controlType.shutdown, 0, Buffer.alloc(4));
     this.demuxer.flush();
-    this.log.info({ reason, ...this.stats }, 'SRT publisher closed');
+    this.log.info({ reason, ...this.stats, continuityErrors: this.demuxer.stats.continuityErrors }, 'SRT publisher closed');
     this.handler.onClose();
   }
 }
@@ -304,9 +304,16 @@ export class SrtListener {
     return socket.address().port;
   }
 
-  /** Per-connection statistics of a live publisher, by its handler's stream. */
-  statsOf(socketId: number): SrtStats | undefined {
-    return this.connections.get(socketId)?.stats;
+  /** Per-connection statistics of a live publisher, with its current bitrate. */
+  statsOf(socketId: number): (SrtStats & { bitrateKbps: number; continuityErrors: number }) | undefined {
+    const connection = this.connections.get(socketId);
+    if (!connection) return undefined;
+    const seconds = Math.max(1, (Date.now() - connection.started) / 1000);
+    return {
+      ...connection.stats,
+      bitrateKbps: Math.round((connection.stats.bytesReceived * 8) / seconds / 1000),
+      continuityErrors: connection.demuxer.stats.continuityErrors,
+    };
   }
 
   private send(packet: Buffer, peer: Peer): void {
