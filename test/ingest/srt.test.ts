@@ -1,10 +1,11 @@
 import t from 'tap';
+import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { decode } from '../helpers/media.js';
+import { decode, tools } from '../helpers/media.js';
 import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp } from '../helpers/publisher.js';
-import { publishSrt, publishWithSrtLiveTransmit, srtPeersMissing } from '../helpers/srt-peers.js';
+import { publishSrt, publishWithSrtLiveTransmit, srtFfmpeg, srtPeersMissing } from '../helpers/srt-peers.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startUdpRelay } from '../helpers/udp-relay.js';
 
@@ -208,4 +209,27 @@ async function decodedTailOf(server: TestServer, playlistUrl: string): Promise<R
     const last = (media.mediaSequence ?? 0) + media.segments.length - 1;
     await fetchOk(`${playlistUrl}?_HLS_msn=${last + 1}`);
   }
+}
+
+if (!srtPeersMissing) {
+  t.test('20 publishers at once on the one SRT port all go live; a duplicate key is refused without harm', async (t) => {
+    const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 10, stallTimeoutSeconds: 10, reconnectWindowSeconds: 5 } });
+    t.teardown(() => server.stop());
+    // One short encode, then stream copies: twenty encoders would not fit on this machine.
+    const ts = join(server.dataDir, 'feed.ts');
+    execFileSync(tools.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', ts]);
+    const streams = await Promise.all(Array.from({ length: 20 }, (_, i) => server.createStream({ name: `feed ${i}` })));
+    const publishers = streams.map((stream) =>
+      spawn(srtFfmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', ts, '-c', 'copy', '-f', 'mpegts', `${stream.ingest.srt.replace('localhost', '127.0.0.1')}&latency=200000`], { stdio: 'ignore' }),
+    );
+    t.teardown(() => publishers.forEach((p) => p.kill('SIGKILL')));
+    await Promise.all(streams.map((stream) => server.waitForStream(stream.id, (v) => v.state === 'live', 60_000)));
+    t.pass('all 20 streams are live');
+    const first = streams[0]!;
+    const duplicate = publishSrt(first.ingest.srt.replace('localhost', '127.0.0.1'), 5);
+    t.not(await duplicate.exited, 0, 'a second publisher on a live key is refused');
+    t.equal(publishers[0]!.exitCode, null, 'the first publisher is still connected');
+    const decoded = await decodedTailOf(server, await playlistFor(server, first.id));
+    t.equal(decoded.errors, '', 'and its stream still decodes cleanly');
+  });
 }
