@@ -2,6 +2,7 @@ import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
+import { chromiumMissing, launchChromium, servePlayerPage, type VideoReport } from '../helpers/browser.js';
 import { decode, tools } from '../helpers/media.js';
 import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp } from '../helpers/publisher.js';
@@ -231,5 +232,35 @@ if (!srtPeersMissing) {
     t.equal(publishers[0]!.exitCode, null, 'the first publisher is still connected');
     const decoded = await decodedTailOf(server, await playlistFor(server, first.id));
     t.equal(decoded.errors, '', 'and its stream still decodes cleanly');
+  });
+}
+
+if (!srtPeersMissing && !chromiumMissing) {
+  t.test('hls.js in low-latency mode plays a stream published over SRT', async (t) => {
+    const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 5 } });
+    t.teardown(() => server.stop());
+    const stream = await server.createStream({ name: 'srt in the browser' });
+    const publisher = publishSrt(stream.ingest.srt.replace('localhost', '127.0.0.1'));
+    t.teardown(() => publisher.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    const [browser, pageServer] = await Promise.all([launchChromium(), servePlayerPage()]);
+    t.teardown(async () => {
+      await browser.close();
+      await pageServer.close();
+    });
+    const page = await browser.newPage();
+    await page.goto(pageServer.url);
+    const master = (await playlistFor(server, stream.id)).replace('v0/index.m3u8', 'master.m3u8');
+    await page.evaluate((url) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play('hls', url, { lowLatencyMode: true }), master);
+    await page
+      .waitForFunction(() => {
+        const r = (globalThis as unknown as { report: () => VideoReport }).report();
+        return (r.frames > 90 && r.currentTime > 3) || r.errors.length > 0;
+      }, undefined, { timeout: 60_000, polling: 200 })
+      .catch(() => undefined);
+    const report = await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
+    t.same(report.errors, []);
+    t.ok(report.frames > 90, `frames decoded (${report.frames})`);
+    t.same([report.videoWidth, report.videoHeight], [640, 360]);
   });
 }
