@@ -8,15 +8,14 @@
  * The server runs as its own process (dist/src/main.js) so its CPU is measured alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
 import { chromiumMissing, launchChromium, servePlayerPage } from './lib/player.js';
+import { cpuSeconds, startWeirProcess, weirApi, type WeirProcess } from './lib/weir-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,46 +43,10 @@ const summary = (values: number[]) => {
 };
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
-type Server = { child: ChildProcess; url: string; rtmpPort: number; stop(): Promise<void> };
+type Server = WeirProcess;
 
-async function startServer(dataDir: string): Promise<Server> {
-  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir, '--live-segment-seconds', '1', '--live-part-ms', String(partMs)], {
-    env: { ...process.env, WEIR_ADMIN_TOKEN: token, WEIR_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const listening = await new Promise<{ httpPort: number; rtmpPort: number }>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; httpPort: number; rtmpPort: number };
-        if (entry.msg === 'weir is listening') resolve(entry);
-      } catch {
-        // not a log line
-      }
-    });
-    child.once('exit', () => reject(new Error('weir exited during start')));
-  });
-  return {
-    child,
-    url: `http://127.0.0.1:${listening.httpPort}`,
-    rtmpPort: listening.rtmpPort,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-async function api<T>(server: Server, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${server.url}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
-  return (await response.json()) as T;
-}
+const startServer = (dataDir: string) => startWeirProcess(dataDir, ['--live-segment-seconds', '1', '--live-part-ms', String(partMs)], token);
+const api = <T>(server: Server, path: string, body?: unknown) => weirApi<T>(server, path, body);
 
 function publish(url: string, width: number, height: number): ChildProcess {
   return spawn(
@@ -172,12 +135,6 @@ async function measureBlocking(playlistUrl: string, n: number): Promise<{ observ
     }
   }
   return delays;
-}
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  return ticks / 100;
 }
 
 /** `viewers` simulated LL-HLS players: blocking reload on the hinted part, then fetch that part. */
