@@ -92,3 +92,42 @@ export async function servePlayerPage(): Promise<PlayerPageServer> {
 }
 
 export type VideoReport = { frames: number; currentTime: number; videoWidth: number; videoHeight: number; errors: string[]; mediaError: string | null };
+
+export type PlayReport = VideoReport & { latency: number | null };
+
+/**
+ * Opens the player page, starts hls.js or Shaka on a URL with a config, and waits for the proof
+ * of playback (frames decoded and time past a point) or for an error; returns what the video
+ * reports, with ingest-to-display latency when hls.js knows the program date-time.
+ */
+export async function playAndWait(
+  browser: Browser,
+  pageUrl: string,
+  options: { kind: 'hls' | 'dash'; url: string; config?: unknown; frames: number; seconds: number; timeoutMs?: number },
+): Promise<PlayReport> {
+  const page = await browser.newPage();
+  try {
+    await page.goto(pageUrl);
+    await page.evaluate(
+      ([kind, url, config]) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play(kind as string, url as string, config),
+      [options.kind, options.url, options.config ?? {}] as const,
+    );
+    await page
+      .waitForFunction(
+        ([frames, seconds]) => {
+          const r = (globalThis as unknown as { report: () => VideoReport }).report();
+          return (r.frames > frames! && r.currentTime > seconds!) || r.errors.length > 0 || r.mediaError !== null;
+        },
+        [options.frames, options.seconds] as const,
+        { timeout: options.timeoutMs ?? 60_000, polling: 100 },
+      )
+      .catch(() => undefined); // the report below says what was reached
+    return await page.evaluate(() => {
+      const g = globalThis as unknown as { report: () => VideoReport; hls?: { playingDate?: Date | null } };
+      const date = g.hls?.playingDate;
+      return { ...g.report(), latency: date ? (Date.now() - date.getTime()) / 1000 : null };
+    });
+  } finally {
+    await page.close();
+  }
+}

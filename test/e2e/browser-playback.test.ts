@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import type { Browser } from 'playwright-core';
-import { chromiumMissing, launchChromium, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
 import { makeSource } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -32,27 +32,7 @@ if (chromiumMissing) {
     return body.sources.find((s) => s.protocol === protocol)!.url.replace('localhost', '127.0.0.1');
   }
 
-  async function playAndReport(kind: 'hls' | 'dash', url: string): Promise<VideoReport> {
-    const page = await browser.newPage();
-    try {
-      await page.goto(pageServer.url);
-      await page.evaluate(([k, u]) => (globalThis as unknown as { play: (k: string, u: string) => Promise<void> }).play(k!, u!), [kind, url]);
-      // Wait for the condition that proves playback: frames decoded and the clock past 2 s.
-      await page
-        .waitForFunction(
-          () => {
-            const r = (globalThis as unknown as { report: () => VideoReport }).report();
-            return (r.frames > 60 && r.currentTime > 2) || r.errors.length > 0 || r.mediaError !== null;
-          },
-          undefined,
-          { timeout: 60_000, polling: 100 },
-        )
-        .catch(() => undefined);
-      return await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
-    } finally {
-      await page.close();
-    }
-  }
+  const playAndReport = (kind: 'hls' | 'dash', url: string) => playAndWait(browser, pageServer.url, { kind, url, frames: 60, seconds: 2 });
 
   /** What proves playback: frames decoded, time advancing, a rendition's picture, no errors. */
   function assertPlays(t: Test, report: VideoReport): void {

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { PlaybackTokens } from '../../src/delivery/tokens.js';
-import { chromiumMissing, launchChromium, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
 import { makeSource } from '../helpers/media.js';
 import { fetchOk } from '../helpers/playback.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -42,22 +42,8 @@ async function session(contentId: string): Promise<Session> {
   return body;
 }
 
-async function play(kind: 'hls' | 'dash', url: string, config: unknown): Promise<VideoReport> {
-  const page = await browser!.newPage();
-  try {
-    await page.goto(pageServer!.url);
-    await page.evaluate(([k, u, c]) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play(k as string, u as string, c), [kind, url, config] as const);
-    await page
-      .waitForFunction(() => {
-        const r = (globalThis as unknown as { report: () => VideoReport }).report();
-        return (r.frames > 60 && r.currentTime > 2) || r.errors.length > 0 || r.mediaError !== null;
-      }, undefined, { timeout: 30_000, polling: 100 })
-      .catch(() => undefined);
-    return await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
-  } finally {
-    await page.close();
-  }
-}
+const play = (kind: 'hls' | 'dash', url: string, config: unknown): Promise<VideoReport> =>
+  playAndWait(browser!, pageServer!.url, { kind, url, config, frames: 60, seconds: 2, timeoutMs: 30_000 });
 
 function assertPlays(t: Test, report: VideoReport): void {
   t.same(report.errors, [], 'no player errors');

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import type { Browser } from 'playwright-core';
-import { chromiumMissing, launchChromium, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -36,30 +36,7 @@ if (chromiumMissing) {
     return body.sources.find((s) => s.protocol === protocol)!.url.replace('localhost', '127.0.0.1');
   }
 
-  async function playLive(kind: 'hls' | 'dash', url: string, config: unknown): Promise<LiveReport> {
-    const page = await browser.newPage();
-    try {
-      await page.goto(pageServer.url);
-      await page.evaluate(([k, u, c]) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play(k as string, u as string, c), [kind, url, config] as const);
-      await page
-        .waitForFunction(
-          () => {
-            const r = (globalThis as unknown as { report: () => VideoReport }).report();
-            return (r.frames > 90 && r.currentTime > 3) || r.errors.length > 0 || r.mediaError !== null;
-          },
-          undefined,
-          { timeout: 60_000, polling: 200 },
-        )
-        .catch(() => undefined);
-      return await page.evaluate(() => {
-        const g = globalThis as unknown as { report: () => VideoReport; hls?: { playingDate?: Date | null } };
-        const date = g.hls?.playingDate;
-        return { ...g.report(), latency: date ? (Date.now() - date.getTime()) / 1000 : null };
-      });
-    } finally {
-      await page.close();
-    }
-  }
+  const playLive = (kind: 'hls' | 'dash', url: string, config: unknown): Promise<LiveReport> => playAndWait(browser, pageServer.url, { kind, url, config, frames: 90, seconds: 3 });
 
   function assertLivePlays(t: Test, report: LiveReport): void {
     t.same(report.errors, [], 'no player errors');

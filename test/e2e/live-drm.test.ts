@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Browser } from 'playwright-core';
-import { chromiumMissing, launchChromium, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer } from '../helpers/browser.js';
 import { fetchOk, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -59,21 +59,14 @@ t.test('a protected live stream rotates keys every N segments, each signalled an
 });
 
 t.test('hls.js in low-latency mode with ClearKey plays the protected live stream across key rotations', { skip: chromiumMissing }, async (t) => {
-  const page = await browser!.newPage();
-  t.teardown(() => page.close());
-  await page.goto(pageServer!.url);
-  await page.evaluate(
-    ([url, license]) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play('hls', url!, { lowLatencyMode: true, emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: license } } }),
-    [hlsUrl, licenseUrl],
-  );
   // Five seconds of playback span at least two 2-second key periods.
-  await page
-    .waitForFunction(() => {
-      const r = (globalThis as unknown as { report: () => VideoReport }).report();
-      return (r.frames > 150 && r.currentTime > 5) || r.errors.length > 0 || r.mediaError !== null;
-    }, undefined, { timeout: 60_000, polling: 200 })
-    .catch(() => undefined);
-  const report = await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
+  const report = await playAndWait(browser!, pageServer!.url, {
+    kind: 'hls',
+    url: hlsUrl,
+    config: { lowLatencyMode: true, emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl } } },
+    frames: 150,
+    seconds: 5,
+  });
   t.same(report.errors, [], 'no player errors');
   t.equal(report.mediaError, null);
   t.ok(report.frames > 150, `frames decoded across rotations (${report.frames})`);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { chromiumMissing, launchChromium, servePlayerPage, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage } from '../helpers/browser.js';
 import { decode } from '../helpers/media.js';
 import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
@@ -72,16 +72,7 @@ t.test('hls.js in low-latency mode plays the ladder', { skip: chromiumMissing },
     await browser.close();
     await pageServer.close();
   });
-  const page = await browser.newPage();
-  await page.goto(pageServer.url);
-  await page.evaluate((url) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play('hls', url, { lowLatencyMode: true }), base + 'master.m3u8');
-  await page
-    .waitForFunction(() => {
-      const r = (globalThis as unknown as { report: () => VideoReport }).report();
-      return (r.frames > 60 && r.currentTime > 2) || r.errors.length > 0;
-    }, undefined, { timeout: 60_000, polling: 200 })
-    .catch(() => undefined);
-  const report = await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
+  const report = await playAndWait(browser, pageServer.url, { kind: 'hls', url: base + 'master.m3u8', config: { lowLatencyMode: true }, frames: 60, seconds: 2 });
   t.same(report.errors, []);
   t.ok(report.frames > 60, `frames decoded (${report.frames})`);
   t.ok([854, 640].includes(report.videoWidth), `a ladder rendition is shown (${report.videoWidth}x${report.videoHeight})`);

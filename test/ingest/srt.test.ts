@@ -2,7 +2,7 @@ import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { chromiumMissing, launchChromium, servePlayerPage, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage } from '../helpers/browser.js';
 import { decode, tools } from '../helpers/media.js';
 import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp } from '../helpers/publisher.js';
@@ -248,17 +248,8 @@ if (!srtPeersMissing && !chromiumMissing) {
       await browser.close();
       await pageServer.close();
     });
-    const page = await browser.newPage();
-    await page.goto(pageServer.url);
     const master = (await playlistFor(server, stream.id)).replace('v0/index.m3u8', 'master.m3u8');
-    await page.evaluate((url) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play('hls', url, { lowLatencyMode: true }), master);
-    await page
-      .waitForFunction(() => {
-        const r = (globalThis as unknown as { report: () => VideoReport }).report();
-        return (r.frames > 90 && r.currentTime > 3) || r.errors.length > 0;
-      }, undefined, { timeout: 60_000, polling: 200 })
-      .catch(() => undefined);
-    const report = await page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report());
+    const report = await playAndWait(browser, pageServer.url, { kind: 'hls', url: master, config: { lowLatencyMode: true }, frames: 90, seconds: 3 });
     t.same(report.errors, []);
     t.ok(report.frames > 90, `frames decoded (${report.frames})`);
     t.same([report.videoWidth, report.videoHeight], [640, 360]);
