@@ -103,10 +103,24 @@ class SrtConnection {
     this.lastSent = Date.now();
   }
 
-  /** When a packet stamped `timestamp` (µs, sender clock) must be delivered (TSBPD, ms epoch). */
+  private lastTimestamp = 0;
+  private timestampWraps = 0;
+
+  /**
+   * When a packet stamped `timestamp` (µs, sender clock) must be delivered (TSBPD, ms epoch).
+   * Stamps wrap at 2^32 µs (about 71.6 minutes): each wrap adds 2^32 to the timeline.
+   */
   private deadline(timestamp: number): number {
-    this.timeBase ??= Date.now() - timestamp / 1000;
-    return this.timeBase + timestamp / 1000 + this.latencyMs;
+    const half = 2 ** 31;
+    if (timestamp < this.lastTimestamp - half) this.timestampWraps++;
+    else if (timestamp > this.lastTimestamp + half && this.timestampWraps > 0) {
+      // A retransmission stamped just before the last wrap.
+      return this.timeBase! + (timestamp + (this.timestampWraps - 1) * 2 ** 32) / 1000 + this.latencyMs;
+    }
+    this.lastTimestamp = timestamp;
+    const unwrapped = timestamp + this.timestampWraps * 2 ** 32;
+    this.timeBase ??= Date.now() - unwrapped / 1000;
+    return this.timeBase + unwrapped / 1000 + this.latencyMs;
   }
 
   onData(packet: DataPacket): void {
