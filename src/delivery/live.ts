@@ -123,7 +123,7 @@ async function servePart(req: Request, res: Response, rendition: LiveRendition, 
 async function serveSegment(req: Request, res: Response, rendition: LiveRendition, settings: LiveDeliverySettings, msn: number): Promise<void> {
   const segment = rendition.segment(msn);
   if (segment?.complete) {
-    sendBytes(res, Buffer.concat(segment.parts.map((p) => p.bytes)), 'video/iso.segment');
+    sendBytes(res, segment.bytes!, 'video/iso.segment');
     return;
   }
   const hint = nextPart(rendition);

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import NodeMediaServer, { type NmsPacket, type NmsSession } from 'node-media-server';
 import type { Logger } from '../logger.js';
@@ -30,7 +30,6 @@ type NmsLogger = { log: (message: string, level?: string) => void; level: string
  */
 export class RtmpIngest {
   private nms: NodeMediaServer | null = null;
-  private server: Server | null = null;
 
   constructor(private readonly options: RtmpIngestOptions) {}
 
@@ -63,7 +62,6 @@ export class RtmpIngest {
     });
     const server = this.nms.rtmpServer.tcpServer;
     if (!server) throw new Error('node-media-server did not build its RTMP listener');
-    this.server = server;
     server.removeAllListeners('error');
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>

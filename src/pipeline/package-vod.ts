@@ -10,7 +10,7 @@ import { runFfmpeg } from './ffmpeg.js';
 import type { Ladder } from './ladder.js';
 import { dashManifestName, writeStaticMpd } from './manifest/dash.js';
 import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist } from './manifest/hls.js';
-import type { PackagedRendition } from './manifest/rendition.js';
+import { packagedRendition, type PackagedRendition } from './manifest/rendition.js';
 
 export const posterName = 'poster.jpg';
 
@@ -41,18 +41,7 @@ async function packageRendition(options: PackageVodOptions, id: string, frameRat
     }
     await chunker.flush();
     if (segments.length === 0) throw new Error(`encoded rendition ${id} produced no samples`);
-    const rendition: PackagedRendition = {
-      id,
-      kind: track.kind,
-      codec: track.codec,
-      width: track.width,
-      height: track.height,
-      frameRate: track.kind === 'video' ? frameRate : null,
-      channels: track.channels,
-      sampleRate: track.sampleRate,
-      timescale: track.timescale,
-      segments,
-    };
+    const rendition = packagedRendition(id, track, frameRate, segments);
     await writeFile(join(dir, mediaPlaylistName), writeVodMediaPlaylist(rendition));
     return rendition;
   } finally {

@@ -10,7 +10,7 @@ import { Fmp4StreamParser } from './demux/fmp4-stream.js';
 import type { DemuxedTrack } from './demux/fmp4.js';
 import { dashManifestName, writeStaticMpd } from './manifest/dash.js';
 import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist, type HlsKeyTags } from './manifest/hls.js';
-import type { PackagedRendition } from './manifest/rendition.js';
+import { packagedRendition, type PackagedRendition } from './manifest/rendition.js';
 import type { Sample } from './media.js';
 import type { Rate } from './probe.js';
 import type { SourcedKey } from '../drm/keys.js';
@@ -124,18 +124,7 @@ export async function protectVod(options: ProtectVodOptions): Promise<PackagedRe
     if (!track) throw new Error(`rendition ${id} has no segments to protect`);
     const protectedInit = options.protection === 'aes-128' ? init : buildInitSegment(protectTrack(track, options.protection, options.key), psshBoxes(options.key, options.key.pssh));
     await writeFile(join(outDir, initSegmentName), protectedInit);
-    const rendition: PackagedRendition = {
-      id,
-      kind: track.kind,
-      codec: track.codec,
-      width: track.width,
-      height: track.height,
-      frameRate: track.kind === 'video' ? (options.frameRates.get(id) ?? null) : null,
-      channels: track.channels,
-      sampleRate: track.sampleRate,
-      timescale: track.timescale,
-      segments: records,
-    };
+    const rendition = packagedRendition(id, track, options.frameRates.get(id) ?? null, records);
     await writeFile(join(outDir, mediaPlaylistName), writeVodMediaPlaylist(rendition, hlsKeyTags(options.protection, options.key)));
     renditions.push(rendition);
   }

@@ -23,6 +23,8 @@ export type LiveSegment = {
   initVersion: number;
   /** Protected streams: the KID (hex) its samples are encrypted with. */
   kid: string | null;
+  /** The whole segment, joined once when it completes (served and recorded from here). */
+  bytes: Uint8Array | null;
 };
 
 /** Where a blocking request wants the playlist to have reached. */
@@ -86,7 +88,7 @@ export class LiveRendition {
   }
 
   startSegment(msn: number, startDts: number, pdtMs: number, discontinuity: boolean): LiveSegment {
-    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, complete: false, discontinuity, initVersion: this.initVersion, kid: this.currentKid };
+    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, complete: false, discontinuity, initVersion: this.initVersion, kid: this.currentKid, bytes: null };
     this.segments.push(segment);
     return segment;
   }
@@ -99,6 +101,7 @@ export class LiveRendition {
 
   completeSegment(segment: LiveSegment): void {
     segment.complete = true;
+    segment.bytes = Buffer.concat(segment.parts.map((p) => p.bytes));
     this.maxSegmentSeconds = Math.max(this.maxSegmentSeconds, segment.duration / this.track.timescale);
     this.trim();
     this.onSegmentComplete?.(segment);

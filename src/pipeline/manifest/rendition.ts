@@ -1,4 +1,5 @@
 import type { Rate } from '../probe.js';
+import type { TrackInfo } from '../media.js';
 import type { SegmentRecord } from '../cmaf/segment-writer.js';
 
 /** A packaged rendition, as manifest writers and the catalog see it. */
@@ -14,6 +15,22 @@ export type PackagedRendition = {
   timescale: number;
   segments: SegmentRecord[];
 };
+
+/** A packaged rendition from its track and segments (frame rate kept for video only). */
+export function packagedRendition(id: string, track: TrackInfo, frameRate: Rate | null, segments: SegmentRecord[]): PackagedRendition {
+  return {
+    id,
+    kind: track.kind,
+    codec: track.codec,
+    width: track.width,
+    height: track.height,
+    frameRate: track.kind === 'video' ? frameRate : null,
+    channels: track.channels,
+    sampleRate: track.sampleRate,
+    timescale: track.timescale,
+    segments,
+  };
+}
 
 /** Peak and average bits per second over the segments (HLS BANDWIDTH / AVERAGE-BANDWIDTH). */
 export function measureBandwidth(rendition: PackagedRendition): { peak: number; average: number } {
