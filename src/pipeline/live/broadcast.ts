@@ -80,7 +80,7 @@ export class LiveBroadcast {
   private trackState(id: string, kind: 'video' | 'audio'): TrackState {
     const placeholder: TrackInfo = { kind, timescale: kind === 'video' ? videoTimescale : 48_000, codec: '', sampleEntry: { type: 'raw', fourcc: 'none', payload: new Uint8Array() }, width: 0, height: 0, channels: 0, sampleRate: 0 };
     const rendition = new LiveRendition(id, kind, placeholder, this.options.windowSeconds);
-    rendition.onSegmentComplete = (segment) => this.record(id, Buffer.concat(segment.parts.map((p) => p.bytes)));
+    rendition.onSegmentComplete = (segment) => this.record(id, segment.bytes!);
     const packager = new LiveTrackPackager(rendition, this.options.timing, 0, this.options.protection);
     return { packager, rendition, config: null, lastDts: null, duration: kind === 'video' ? 3000 : 1024, nextAudioDts: null };
   }
@@ -254,7 +254,7 @@ export class LiveBroadcast {
           let entry = this.ladder.get(id);
           if (!entry) {
             const rendition = new LiveRendition(id, 'video', track, this.options.windowSeconds);
-            rendition.onSegmentComplete = (segment) => this.record(id, Buffer.concat(segment.parts.map((p) => p.bytes)));
+            rendition.onSegmentComplete = (segment) => this.record(id, segment.bytes!);
             entry = { rendition, packager: new LiveTrackPackager(rendition, this.options.timing, 0, this.options.protection) };
             this.ladder.set(id, entry);
             this.renditions.set(id, rendition);
