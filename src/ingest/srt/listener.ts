@@ -31,6 +31,8 @@ export type SrtListenerOptions = {
   latencyMs: number;
   log: Logger;
   authority: SrtPublishAuthority;
+  /** Sees each publisher's transport stream exactly as delivered, in order, before demuxing (raw capture). */
+  capture?: (streamKey: string, payload: Buffer) => void;
 };
 
 /** What SRT also needs of the stream world: the passphrase of the stream a key publishes to. */
@@ -86,6 +88,7 @@ class SrtConnection {
     private readonly handler: PublishHandler,
     private readonly send: (packet: Buffer) => void,
     readonly log: Logger,
+    private readonly capture?: (payload: Buffer) => void,
   ) {
     this.nextExpected = initialSeq;
     this.demuxer = new TsDemuxer((unit) => {
@@ -163,6 +166,7 @@ class SrtConnection {
       if (!entry) return;
       this.buffer.delete(this.nextExpected);
       this.nextExpected = seqAdd(this.nextExpected, 1);
+      this.capture?.(entry.payload);
       try {
         this.demuxer.push(entry.payload);
       } catch (error) {
@@ -439,7 +443,18 @@ export class SrtListener {
     const callerRcv = hsreq.body.readUInt16BE(8);
     const callerSnd = hsreq.body.readUInt16BE(10);
     const latencyMs = Math.max(this.options.latencyMs, callerSnd);
-    connection = new SrtConnection(socketId, hs.socketId, peer, hs.initialSeq, latencyMs, decision, (p) => this.send(p, peer), this.options.log.child({ srtSocket: socketId, peer: `${peer.address}:${peer.port}` }));
+    const capture = this.options.capture;
+    connection = new SrtConnection(
+      socketId,
+      hs.socketId,
+      peer,
+      hs.initialSeq,
+      latencyMs,
+      decision,
+      (p) => this.send(p, peer),
+      this.options.log.child({ srtSocket: socketId, peer: `${peer.address}:${peer.port}` }),
+      capture && ((payload) => capture(key, payload)),
+    );
     connection.decryptor = decryptor;
     this.connections.set(socketId, connection);
     const hsrsp = Buffer.alloc(12);

@@ -73,6 +73,16 @@ export function parsePacket(buffer: Buffer): DataPacket | ControlPacket | null {
   };
 }
 
+/** A data packet: a whole message (PP=11), with its key flags and retransmission flag. */
+export function dataPacket(p: { seq: number; msgno: number; timestamp: number; dest: number; payload: Buffer; keyFlags?: number; retransmitted?: boolean }): Buffer {
+  const header = Buffer.alloc(16);
+  header.writeUInt32BE(p.seq & 0x7fffffff, 0);
+  header.writeUInt32BE(((0b11 << 30) | ((p.keyFlags ?? 0) << 27) | ((p.retransmitted ? 1 : 0) << 26) | (p.msgno & 0x3ffffff)) >>> 0, 4);
+  header.writeUInt32BE(p.timestamp >>> 0, 8);
+  header.writeUInt32BE(p.dest >>> 0, 12);
+  return Buffer.concat([header, p.payload]);
+}
+
 export function controlPacket(type: number, subtype: number, info: number, timestamp: number, dest: number, body: Buffer = Buffer.alloc(0)): Buffer {
   const header = Buffer.alloc(16);
   header.writeUInt32BE((0x80000000 | (type << 16) | subtype) >>> 0, 0);
@@ -156,6 +166,14 @@ export function decodeExtensionString(body: Buffer): string {
   }
   const end = bytes.indexOf(0);
   return bytes.subarray(0, end < 0 ? bytes.length : end).toString('utf8');
+}
+
+export function encodeExtensionString(text: string): Buffer {
+  const utf8 = Buffer.from(text, 'utf8');
+  const body = Buffer.alloc(Math.ceil(utf8.length / 4) * 4);
+  utf8.copy(body);
+  for (let i = 0; i < body.length; i += 4) body.writeUInt32LE(body.readUInt32BE(i), i);
+  return body;
 }
 
 /** The publish request in a stream id: `#!::r=<key>,m=publish` (access-control form) or a bare key. */
