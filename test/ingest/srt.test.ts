@@ -153,7 +153,7 @@ async function waitForLine(path: string, pattern: RegExp, timeoutMs = 15_000): P
 }
 
 if (!srtPeersMissing) {
-  t.test('through a lossy relay: 5 % loss is repaired, a 3 s blackhole recovers, a 6 s one times out into reconnecting', async (t) => {
+  t.test('through a lossy relay: 5 % loss is repaired, 10 % stays playable, a 3 s blackhole recovers, after a 6 s one both sides time out and the stream awaits its publisher', async (t) => {
     const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 10, reconnectWindowSeconds: 30 }, srt: { port: 0, latencyMs: 400 } });
     t.teardown(() => server.stop());
     const stream = await server.createStream({ name: 'lossy' });
@@ -179,6 +179,24 @@ if (!srtPeersMissing) {
     const decoded = await decodedTailOf(server, await playlistFor(server, stream.id));
     t.equal(decoded.errors, '', 'what was published decodes cleanly');
 
+    // 10 % loss with some reordering: the stream stays playable.
+    relay.loss = 0.1;
+    relay.reorder = 0.02;
+    const harderFrom = (await stats()).live!.connection.packetsReceived!;
+    const playlist = await playlistFor(server, stream.id);
+    const lastSegment = (media: ReturnType<typeof parseM3u8>) => (media.mediaSequence ?? 0) + media.segments.length - 1;
+    const lastBefore = lastSegment(parseM3u8(await (await fetchOk(playlist)).text()));
+    while ((await stats()).live!.connection.packetsReceived! < harderFrom + 1200) await fetchOk(`${server.url}/healthz`);
+    const harder = await decodedTailOf(server, playlist);
+    relay.loss = 0;
+    relay.reorder = 0;
+    // The two decoded segments follow the one that was open when the loss began.
+    t.ok(harder.firstSegment >= lastBefore + 2, `the decoded segments were cut entirely while the link lost 10 % (from ${harder.firstSegment}, after ${lastBefore})`);
+    t.equal((await stats()).state, 'live', 'at 10 % loss the stream stays live');
+    t.equal(harder.errors, '', 'and the segments cut meanwhile decode cleanly');
+    t.ok(harder.videoFrames >= 50, `with their frames (${harder.videoFrames})`);
+    t.comment(`at 10 % loss: ${relay.dropped} datagrams dropped in all, ${relay.reordered} reordered, continuity errors ${(await stats()).live!.connection.continuityErrors}`);
+
     relay.blackhole = true;
     const dark = Date.now();
     while (Date.now() - dark < 3000) await fetchOk(`${server.url}/healthz`);
@@ -190,6 +208,8 @@ if (!srtPeersMissing) {
     relay.blackhole = true;
     await server.waitForStream(stream.id, (v) => v.state === 'reconnecting', 15_000);
     t.pass('after more than 5 s of silence the listener timed out and the stream awaits its publisher');
+    const exit = await Promise.race([publisher.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 15_000))]);
+    t.ok(exit !== 'running' && exit !== 0, `the caller timed out too and ffmpeg gave up with an error (exit ${String(exit)})`);
   });
 }
 
@@ -199,13 +219,14 @@ async function playlistFor(server: TestServer, id: string): Promise<string> {
 }
 
 /** Decodes the newest two segments once three are complete. */
-async function decodedTailOf(server: TestServer, playlistUrl: string): Promise<ReturnType<typeof decode>> {
+async function decodedTailOf(server: TestServer, playlistUrl: string): Promise<ReturnType<typeof decode> & { firstSegment: number }> {
   for (;;) {
     const media = parseM3u8(await (await fetchOk(playlistUrl)).text());
     if (media.segments.length >= 3) {
       const init = Buffer.from(await (await fetchOk(new URL(media.segments[0]!.map!.uri, playlistUrl).href)).arrayBuffer());
       const segments = await Promise.all(media.segments.slice(-2).map(async (seg) => Buffer.from(await (await fetchOk(new URL(seg.uri, playlistUrl).href)).arrayBuffer())));
-      return decode(joinSegments(join(server.dataDir, `srt-${Math.random()}.mp4`), init, segments));
+      const firstSegment = (media.mediaSequence ?? 0) + media.segments.length - 2;
+      return { ...decode(joinSegments(join(server.dataDir, `srt-${Math.random()}.mp4`), init, segments)), firstSegment };
     }
     const last = (media.mediaSequence ?? 0) + media.segments.length - 1;
     await fetchOk(`${playlistUrl}?_HLS_msn=${last + 1}`);
