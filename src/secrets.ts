@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -14,4 +14,44 @@ export function loadOrCreateSecret(dataDir: string, name: string, bytes = 32): S
   const value = randomBytes(bytes).toString('base64url');
   writeFileSync(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
   return { value, created: true };
+}
+
+/** AES-256-GCM output, each part stored as the caller likes. */
+export type Sealed = { nonce: Buffer; sealed: Buffer; tag: Buffer };
+
+/**
+ * Seals a secret under the master key. The additional data names what the secret belongs to, so
+ * a sealed value copied to another row does not open there.
+ */
+export function seal(masterKey: Buffer, additionalData: string, plaintext: Buffer): Sealed {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', masterKey, nonce);
+  cipher.setAAD(Buffer.from(additionalData));
+  const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { nonce, sealed, tag: cipher.getAuthTag() };
+}
+
+/** Opens what `seal` made with the same key and additional data; throws on any mismatch. */
+export function unseal(masterKey: Buffer, additionalData: string, box: Sealed): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', masterKey, box.nonce);
+  decipher.setAAD(Buffer.from(additionalData));
+  decipher.setAuthTag(box.tag);
+  return Buffer.concat([decipher.update(box.sealed), decipher.final()]);
+}
+
+const textPrefix = 'sealed:v1:';
+
+/** Secrets kept in text columns: `sealed:v1:<nonce>.<tag>.<ciphertext>` in base64url. */
+export function textSealer(masterKey: Buffer) {
+  return {
+    seal(context: string, plaintext: string): string {
+      const box = seal(masterKey, context, Buffer.from(plaintext, 'utf8'));
+      return textPrefix + [box.nonce, box.tag, box.sealed].map((b) => b.toString('base64url')).join('.');
+    },
+    open(context: string, text: string): string {
+      const [nonce, tag, sealed] = text.slice(textPrefix.length).split('.').map((part) => Buffer.from(part, 'base64url'));
+      return unseal(masterKey, context, { nonce: nonce!, tag: tag!, sealed: sealed! }).toString('utf8');
+    },
+    isSealed: (text: string) => text.startsWith(textPrefix),
+  };
 }

@@ -28,7 +28,7 @@ import { WeirError } from './errors.js';
 import { createSourcePutHandler, createTusServer, type UploadTarget } from './ingest/upload.js';
 import type { Logger } from './logger.js';
 import { locateMediaTools } from './pipeline/ffmpeg.js';
-import { loadOrCreateSecret } from './secrets.js';
+import { loadOrCreateSecret, textSealer } from './secrets.js';
 import { KeyStore, LocalKeySource, parseMasterKey } from './drm/keys.js';
 import { CpixKeySource } from './drm/cpix.js';
 
@@ -117,7 +117,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const restored = registry.restoreAll();
   if (restored > 0) log.info({ titles: restored }, 'restored title actors');
 
-  const streamCatalog = new StreamCatalog(db);
+  const streamCatalog = new StreamCatalog(db, textSealer(masterKey));
   const streams = new StreamRegistry({
     catalog: streamCatalog,
     snapshots,

@@ -15,7 +15,7 @@ export type StreamRecord = {
   protection: Protection;
   /** Live key rotation: a new key every this many segments (0: one key per stream). */
   keyRotationSegments: number;
-  /** SRT encryption passphrase (a credential, like the stream key); null for clear SRT. */
+  /** SRT encryption passphrase (a credential, sealed at rest); null for clear SRT. */
   srtPassphrase: string | null;
   state: StreamState;
   error: CodedError | null;
@@ -43,7 +43,24 @@ type Row = {
   updated_at: number;
 };
 
-function fromRow(row: Row): StreamRecord {
+/** How the catalog keeps secrets at rest: sealed text bound to a context. Declared by its user. */
+export type SecretSealer = {
+  seal(context: string, plaintext: string): string;
+  open(context: string, sealed: string): string;
+  isSealed(text: string): boolean;
+};
+
+const passphraseContext = (streamId: string) => `live_streams.srt_passphrase|${streamId}`;
+
+function openPassphrase(id: string, text: string, sealer: SecretSealer): string {
+  try {
+    return sealer.open(passphraseContext(id), text);
+  } catch {
+    throw new Error(`the SRT passphrase of live stream ${id} does not open with this master key (was WEIR_MASTER_KEY or the data dir's master-key changed?)`);
+  }
+}
+
+function fromRow(row: Row, sealer: SecretSealer): StreamRecord {
   return {
     id: row.id,
     name: row.name,
@@ -53,7 +70,7 @@ function fromRow(row: Row): StreamRecord {
     streamKey: row.stream_key,
     protection: row.protection as Protection,
     keyRotationSegments: row.key_rotation_segments,
-    srtPassphrase: row.srt_passphrase,
+    srtPassphrase: row.srt_passphrase === null ? null : openPassphrase(row.id, row.srt_passphrase, sealer),
     state: row.state as StreamState,
     error: row.error ? (JSON.parse(row.error) as CodedError) : null,
     archiveTitleIds: JSON.parse(row.archive_title_ids) as string[],
@@ -66,7 +83,10 @@ function fromRow(row: Row): StreamRecord {
 export class StreamCatalog {
   private readonly statements;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly sealer: SecretSealer,
+  ) {
     this.statements = {
       insert: db.prepare(
         `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, protection, key_rotation_segments, srt_passphrase, state, created_at, updated_at)
@@ -79,23 +99,34 @@ export class StreamCatalog {
       setPassphrase: db.prepare(`UPDATE live_streams SET srt_passphrase = ?, updated_at = ? WHERE id = ?`),
       remove: db.prepare(`DELETE FROM live_streams WHERE id = ?`),
     };
+    // Passphrases stored before they were sealed are sealed on the first start that can.
+    const plain = db.prepare(`SELECT id, srt_passphrase FROM live_streams WHERE srt_passphrase IS NOT NULL`).all() as { id: string; srt_passphrase: string }[];
+    for (const row of plain) if (!sealer.isSealed(row.srt_passphrase)) this.setSrtPassphrase(row.id, row.srt_passphrase, Date.now());
   }
 
   create(
     input: Pick<StreamRecord, 'id' | 'name' | 'mode' | 'reconnectWindowSeconds' | 'archive' | 'streamKey'> & Partial<Pick<StreamRecord, 'protection' | 'keyRotationSegments' | 'srtPassphrase'>>,
     now = Date.now(),
   ): StreamRecord {
-    this.statements.insert.run({ protection: 'none', keyRotationSegments: 0, srtPassphrase: null, ...input, archive: input.archive ? 1 : 0, now });
+    const passphrase = input.srtPassphrase ?? null;
+    this.statements.insert.run({
+      protection: 'none',
+      keyRotationSegments: 0,
+      ...input,
+      srtPassphrase: passphrase === null ? null : this.sealer.seal(passphraseContext(input.id), passphrase),
+      archive: input.archive ? 1 : 0,
+      now,
+    });
     return this.get(input.id)!;
   }
 
   get(id: string): StreamRecord | null {
     const row = this.statements.get.get(id) as Row | undefined;
-    return row ? fromRow(row) : null;
+    return row ? fromRow(row, this.sealer) : null;
   }
 
   all(): StreamRecord[] {
-    return (this.statements.all.all() as Row[]).map(fromRow);
+    return (this.statements.all.all() as Row[]).map((row) => fromRow(row, this.sealer));
   }
 
   updateView(id: string, view: StreamView, now = Date.now()): void {
@@ -107,7 +138,7 @@ export class StreamCatalog {
   }
 
   setSrtPassphrase(id: string, passphrase: string | null, now = Date.now()): void {
-    this.statements.setPassphrase.run(passphrase, now, id);
+    this.statements.setPassphrase.run(passphrase === null ? null : this.sealer.seal(passphraseContext(id), passphrase), now, id);
   }
 
   remove(id: string): void {

@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Db } from '../catalog/database.js';
 import type { Pssh } from '../pipeline/bmff/boxes.js';
 import type { ContentKey } from '../pipeline/cmaf/encrypt.js';
+import { seal, unseal } from '../secrets.js';
 
 export type Protection = 'none' | 'cenc' | 'cbcs' | 'aes-128';
 export const protections = ['none', 'cenc', 'cbcs', 'aes-128'] as const satisfies readonly Protection[];
@@ -49,25 +50,19 @@ export class KeyStore {
     };
   }
 
-  private additionalData(contentId: string, period: number, kid: string): Buffer {
-    return Buffer.from(`${contentId}|${period}|${kid}`);
+  private additionalData(contentId: string, period: number, kid: string): string {
+    return `${contentId}|${period}|${kid}`;
   }
 
   put(contentId: string, period: number, protection: Protection, key: SourcedKey): void {
     const kid = Buffer.from(key.kid).toString('hex');
-    const nonce = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.masterKey, nonce);
-    cipher.setAAD(this.additionalData(contentId, period, kid));
-    const sealed = Buffer.concat([cipher.update(Buffer.concat([key.key, key.iv])), cipher.final()]);
+    const box = seal(this.masterKey, this.additionalData(contentId, period, kid), Buffer.concat([key.key, key.iv]));
     const pssh: StoredPssh[] = key.pssh.map((p) => ({ version: p.version, systemId: Buffer.from(p.systemId).toString('hex'), kids: p.kids.map((k) => Buffer.from(k).toString('hex')), data: Buffer.from(p.data).toString('base64') }));
-    this.statements.insert.run({ contentId, period, kid, protection, sealed, nonce, tag: cipher.getAuthTag(), pssh: JSON.stringify(pssh), now: Date.now() });
+    this.statements.insert.run({ contentId, period, kid, protection, ...box, pssh: JSON.stringify(pssh), now: Date.now() });
   }
 
   private open(row: Row): SourcedKey & { period: number; protection: Protection } {
-    const decipher = createDecipheriv('aes-256-gcm', this.masterKey, row.nonce);
-    decipher.setAAD(this.additionalData(row.content_id, row.period, row.kid));
-    decipher.setAuthTag(row.tag);
-    const material = Buffer.concat([decipher.update(row.sealed), decipher.final()]);
+    const material = unseal(this.masterKey, this.additionalData(row.content_id, row.period, row.kid), row);
     const pssh = (JSON.parse(row.pssh) as StoredPssh[]).map(
       (p): Pssh => ({ type: 'pssh', version: p.version, systemId: Buffer.from(p.systemId, 'hex'), kids: p.kids.map((k) => Buffer.from(k, 'hex')), data: Buffer.from(p.data, 'base64') }),
     );

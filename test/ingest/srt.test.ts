@@ -115,6 +115,41 @@ if (!srtPeersMissing) {
     t.notOk(log.includes(passphrase), 'the passphrase is never logged');
   });
 
+  t.test('an SRT passphrase is checked for length, never shown, and replaced or removed by a key reset', async (t) => {
+    const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 1 } });
+    t.teardown(() => server.stop());
+    for (const bad of ['short', 'x'.repeat(80)]) {
+      const response = await server.api('/v1/live-streams', { method: 'POST', json: { name: 'bad', srtPassphrase: bad } });
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      t.equal(response.status, 400);
+      t.equal(body.error.code, 'VALIDATION_FAILED');
+      t.match(body.error.message, /srtPassphrase/, `a ${bad.length}-character passphrase is refused, naming the field`);
+    }
+    const first = 'firstpassphrase1';
+    const second = 'secondpassphrase2';
+    const stream = await server.createStream({ name: 'rotating secrets', srtPassphrase: first });
+    const shown = JSON.stringify(await (await server.api(`/v1/live-streams/${stream.id}`)).json());
+    t.match(JSON.parse(shown), { srtEncrypted: true });
+    t.notOk(shown.includes(first), 'the passphrase is not in the stream resource');
+    const url = (resource: { ingest: { srt: string } }) => resource.ingest.srt.replace('localhost', '127.0.0.1');
+    const reset = async (body: unknown) => (await (await server.api(`/v1/live-streams/${stream.id}/reset-key`, { method: 'POST', json: body })).json()) as { ingest: { srt: string }; srtEncrypted: boolean };
+
+    const renewed = await reset({ srtPassphrase: second });
+    t.not(await publishSrt(url(renewed), 5, `&passphrase=${first}`).exited, 0, 'after a reset the old passphrase is refused');
+    const publisher = publishSrt(url(renewed), 30, `&passphrase=${second}`);
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    t.pass('and the new one publishes');
+    await publisher.stop();
+    await server.waitForStream(stream.id, (v) => v.state !== 'live');
+
+    const cleared = await reset({ srtPassphrase: null });
+    t.equal(cleared.srtEncrypted, false, 'a reset with null makes SRT clear');
+    const clear = publishSrt(url(cleared), 30);
+    t.teardown(() => clear.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    t.pass('and a clear publisher is accepted');
+  });
+
   t.test('forced key refreshes on an encrypted stream cause no decryption failure', async (t) => {
     const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 1 } });
     t.teardown(() => server.stop());
