@@ -51,17 +51,23 @@ export class RtmpIngest {
     });
     // Signals belong to Weir: its store would otherwise hook SIGINT/SIGTERM when opened.
     this.nms.store.options.signals = false;
-    this.nms.on('prePublish', (session) => this.onPrePublish(session));
+    const server = this.nms.rtmpServer.tcpServer;
+    if (!server) throw new Error('node-media-server did not build its RTMP listener');
+    // node-media-server's events go through one process-wide emitter: with two servers in a
+    // process (tests, embedding), each must act only on the sessions its own listener accepted.
+    const ours = new WeakSet<object>();
+    server.on('connection', (socket) => ours.add(socket));
+    const own = (session: NmsSession) => ours.has(session.socket);
+    this.nms.on('prePublish', (session) => own(session) && this.onPrePublish(session));
     // Its 30 s publish grace would silently resume a reconnect; the stream actor owns reconnects.
     this.nms.on('postPublish', (session) => {
-      if (session.broadcast) session.broadcast.publishGraceMs = 0;
+      if (own(session) && session.broadcast) session.broadcast.publishGraceMs = 0;
     });
     this.nms.on('prePlay', (session) => {
+      if (!own(session)) return;
       rtmpLog.info({ session: session.id, ip: session.ip }, 'refused RTMP playback (Weir serves HLS and DASH)');
       session.socket.destroy();
     });
-    const server = this.nms.rtmpServer.tcpServer;
-    if (!server) throw new Error('node-media-server did not build its RTMP listener');
     server.removeAllListeners('error');
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
@@ -100,8 +106,14 @@ export class RtmpIngest {
     }
     const handler = decision;
     session.rtmp.onPacketCallback = (packet: NmsPacket) => {
-      // The parser reuses its buffer: the handler copies what it keeps.
-      handler.onPacket(packet.codec_type, packet.dts, packet.data.subarray(0, packet.size), Date.now());
+      try {
+        // The parser reuses its buffer: the handler copies what it keeps.
+        handler.onPacket(packet.codec_type, packet.dts, packet.data.subarray(0, packet.size), Date.now());
+      } catch (error) {
+        // node-media-server would close the session silently; say why first.
+        log.error({ err: error }, 'RTMP packet could not be ingested; disconnecting');
+        disconnect();
+      }
     };
     session.socket.once('close', () => handler.onClose());
   }
