@@ -24,10 +24,10 @@ function wrap(child: ChildProcess): SrtPublisher {
 }
 
 /** Debian's ffmpeg publishing a test pattern as MPEG-TS over SRT (caller mode, live). */
-export function publishSrt(url: string, seconds = 60, extra = ''): SrtPublisher {
+export function publishSrt(url: string, seconds = 60, extra = '', size = '640x360'): SrtPublisher {
   return wrap(
     spawn(srtFfmpeg, [
-      '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
       '-t', String(seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
       '-f', 'mpegts', `${url}&latency=200000${extra}`,
     ], { stdio: 'ignore' }),

@@ -311,3 +311,40 @@ if (!srtPeersMissing && !chromiumMissing) {
     t.same([report.videoWidth, report.videoHeight], [640, 360]);
   });
 }
+
+if (!srtPeersMissing) {
+  t.test('a stream published over RTMP continues over SRT: same ladder, same playlist after a discontinuity, one archive', async (t) => {
+    const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 60, stallTimeoutSeconds: 5, reconnectWindowSeconds: 5, ladderPreset: 'ultrafast' } });
+    t.teardown(() => server.stop());
+    const stream = await server.createStream({ name: 'Two protocols', mode: 'ladder', archive: true, reconnectWindowSeconds: 4 });
+    const rtmp = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, width: 854, height: 480, fps: 30, gop: 60 });
+    t.teardown(() => rtmp.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    const playlist = await playlistFor(server, stream.id);
+    const low = playlist.replace('v0/index.m3u8', 'v1/index.m3u8');
+    const overRtmp = await decodedTailOf(server, low);
+    t.same([overRtmp.width, overRtmp.height], [640, 360], 'over RTMP the ladder has a 360p rung');
+
+    await rtmp.stop();
+    await server.waitForStream(stream.id, (v) => v.state === 'reconnecting');
+    const srt = publishSrt(stream.ingest.srt.replace('localhost', '127.0.0.1'), 60, '', '854x480');
+    t.teardown(() => srt.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    let overSrt = await decodedTailOf(server, low);
+    while (overSrt.firstSegment <= overRtmp.firstSegment + 3) overSrt = await decodedTailOf(server, low);
+    t.equal(overSrt.errors, '', 'the same rung decodes cleanly once the SRT publisher feeds it');
+    t.same([overSrt.width, overSrt.height], [640, 360]);
+    const text = await (await fetchOk(low)).text();
+    t.match(text, /#EXT-X-DISCONTINUITY/, 'the switch of publisher is a discontinuity in the same playlist');
+    t.ok(overSrt.firstSegment > overRtmp.firstSegment, `segment numbers keep counting (${overRtmp.firstSegment} → ${overSrt.firstSegment})`);
+
+    // Resetting the key cuts the SRT publisher (the listener sends SHUTDOWN); after the window the broadcast is archived.
+    await server.api(`/v1/live-streams/${stream.id}/reset-key`, { method: 'POST' });
+    t.not(await srt.exited, 0, 'the SRT publisher is told to go away by the key reset');
+    const ended = await server.waitForStream(stream.id, (v) => v.archiveTitleIds.length > 0, 30_000);
+    const view = await server.waitForTitle(ended.archiveTitleIds[0]!, (v) => v.state === 'ready' || v.state === 'failed');
+    t.equal(view.state, 'ready', `the archive title is ready${view.error ? ` (${view.error.code})` : ''}`);
+    t.same([view.facts?.video.width, view.facts?.video.height], [854, 480], 'the archive is recorded from the top rung');
+    t.ok(view.facts!.durationMs > 4000, `and holds both parts of the broadcast (${view.facts?.durationMs} ms)`);
+  });
+}
