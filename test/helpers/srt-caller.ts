@@ -27,6 +27,9 @@ export type SrtTestCaller = {
   /** The acknowledged sequence number of each full ACK received. */
   acks: number[];
   shutdown: boolean;
+  keepalives: number;
+  /** Sends a datagram from another UDP port, as a spoofer or a NAT rebinding would. */
+  sendDataFrom(other: Socket, seq: number, timestamp: number, payload: Buffer): void;
   sendData(seq: number, timestamp: number, payload: Buffer, retransmitted?: boolean): void;
   sendDropRequest(msgno: number, first: number, last: number): void;
   close(): Promise<void>;
@@ -77,11 +80,14 @@ export async function callSrt(port: number, options: CallerOptions): Promise<{ c
     return { rejected: answer.type };
   }
 
+  let closed = false;
   const caller: SrtTestCaller = {
     peerSocketId: answer.socketId,
     naks: [],
     acks: [],
     shutdown: false,
+    keepalives: 0,
+    sendDataFrom: (other, seq, timestamp, payload) => other.send(dataPacket({ seq, msgno: seq % 0x3ffffff || 1, timestamp, dest: answer.socketId, payload }), port, '127.0.0.1'),
     sendData: (seq, timestamp, payload, retransmitted = false) => send(dataPacket({ seq, msgno: seq % 0x3ffffff || 1, timestamp, dest: answer.socketId, payload, retransmitted })),
     sendDropRequest: (msgno, first, last) => {
       const body = Buffer.alloc(8);
@@ -91,8 +97,10 @@ export async function callSrt(port: number, options: CallerOptions): Promise<{ c
     },
     close: () =>
       new Promise((resolve) => {
-        send(controlPacket(controlType.shutdown, 0, 0, 0, answer.socketId, Buffer.alloc(4)));
-        socket.close(() => resolve());
+        if (closed) return resolve();
+        closed = true;
+        // Close only once the SHUTDOWN has left, or it would be discarded.
+        socket.send(controlPacket(controlType.shutdown, 0, 0, 0, answer.socketId, Buffer.alloc(4)), port, '127.0.0.1', () => socket.close(() => resolve()));
       }),
   };
   socket.on('message', (message) => {
@@ -103,6 +111,7 @@ export async function callSrt(port: number, options: CallerOptions): Promise<{ c
       send(controlPacket(controlType.ackack, 0, packet.info, 0, answer.socketId));
     } else if (packet.type === controlType.nak) caller.naks.push(expandLossList(packet));
     else if (packet.type === controlType.shutdown) caller.shutdown = true;
+    else if (packet.type === controlType.keepalive) caller.keepalives++;
   });
   return { caller };
 }

@@ -334,8 +334,15 @@ export class SrtListener {
     };
   }
 
+  private unsent = 0;
+  private onDrained: (() => void) | null = null;
+
   private send(packet: Buffer, peer: Peer): void {
-    this.socket?.send(packet, peer.port, peer.address);
+    if (!this.socket) return;
+    this.unsent++;
+    this.socket.send(packet, peer.port, peer.address, () => {
+      if (--this.unsent === 0) this.onDrained?.();
+    });
   }
 
   private cookie(peer: Peer, minute: number): number {
@@ -489,6 +496,8 @@ export class SrtListener {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const connection of [...this.connections.values()]) this.remove(connection, 'server stopping', true);
+    // Closing the socket at once would discard the SHUTDOWNs just queued.
+    if (this.unsent > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
     await new Promise<void>((resolve) => (this.socket ? this.socket.close(() => resolve()) : resolve()));
     this.socket = null;
   }

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -258,4 +259,70 @@ t.test('a key refresh whose first announcement is lost is announced again and de
   let synced = true;
   for (let i = 0; i < joined.length; i += 188) synced &&= joined[i] === 0x47;
   t.ok(synced, `all ${Math.floor(joined.length / 188)} transport packets decrypted to valid sync bytes`);
+});
+
+t.test('data for a connection from any other address is ignored', async (t) => {
+  const srt = await startListener(t, 120);
+  const caller = await connect(srt.port, 10, 120);
+  t.teardown(() => caller.close());
+  const other = createSocket('udp4');
+  await new Promise<void>((resolve) => other.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => other.close());
+  caller.sendDataFrom(other, 10, 0, payload(666));
+  caller.sendData(10, 0, payload(0));
+  caller.sendData(11, 20_000, payload(1));
+  await until(() => srt.received.length === 2, 'the real packets');
+  t.same(numbersOf(srt.received), [0, 1], 'only the packets from the address that connected are taken');
+});
+
+t.test('a packet far beyond the receive window is not buffered and raises no flood of losses', async (t) => {
+  const srt = await startListener(t, 120);
+  const caller = await connect(srt.port, 10, 120);
+  t.teardown(() => caller.close());
+  caller.sendData(10, 0, payload(0));
+  caller.sendData(seqAdd(10, 1_000_000), 10_000, payload(1));
+  caller.sendData(11, 20_000, payload(2));
+  await until(() => srt.received.length === 2, 'the in-window packets');
+  t.same(numbersOf(srt.received), [0, 2]);
+  t.same(caller.naks, [], 'no NAK for a million "missing" packets');
+  t.equal(srt.stats().packetsDropped, 1, 'the stray packet is counted as dropped');
+});
+
+t.test('a gap is NAKed again periodically while it stays open', async (t) => {
+  const srt = await startListener(t, 3000);
+  const caller = await connect(srt.port, 10, 3000);
+  t.teardown(() => caller.close());
+  caller.sendData(10, 0, payload(0));
+  caller.sendData(12, 20_000, payload(2));
+  await until(() => caller.naks.length >= 3, 'repeated NAKs');
+  t.ok(caller.naks.every((nak) => nak.length === 1 && nak[0] === 11), `each NAK names the one missing packet (${caller.naks.length} so far)`);
+  caller.sendData(11, 10_000, payload(1), true);
+  await until(() => srt.received.length === 3, 'the repaired gap');
+  const naks = caller.naks.length;
+  caller.sendData(13, 40_000, payload(3));
+  await until(() => caller.acks.at(-1) === 14, 'the ACK for the next packet');
+  t.equal(caller.naks.length, naks, 'once repaired, the gap is no longer NAKed');
+});
+
+t.test('the listener keeps an idle link alive with keepalives, and a SHUTDOWN from the caller ends it at once', async (t) => {
+  const srt = await startListener(t, 120);
+  const caller = await connect(srt.port, 10, 120);
+  caller.sendData(10, 0, payload(0));
+  await until(() => caller.keepalives > 0, 'a keepalive', 3000);
+  t.pass('with nothing to acknowledge for a second, the listener sent a keepalive');
+  t.same(srt.closed, [], 'the link is still up');
+  await caller.close();
+  await until(() => srt.closed.length === 1, 'the connection to close', 1000);
+  t.pass('a SHUTDOWN from the caller closes the connection without waiting for the idle timeout');
+});
+
+t.test('stopping the listener tells connected callers with SHUTDOWN', async (t) => {
+  const srt = await startListener(t, 120);
+  const caller = await connect(srt.port, 10, 120);
+  t.teardown(() => caller.close());
+  caller.sendData(10, 0, payload(0));
+  await until(() => srt.received.length === 1, 'a packet');
+  await srt.listener.stop();
+  await until(() => caller.shutdown, 'a SHUTDOWN');
+  t.same(srt.closed, srt.sessions, 'and the publish session is closed');
 });
