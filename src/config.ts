@@ -82,16 +82,21 @@ export type CliRequest =
   | { kind: 'version' }
   | { kind: 'start'; config: Config; configFile: string | undefined };
 
+const optionRows: [string, string][] = [
+  ['--config FILE', 'JSON file with settings to override the defaults'],
+  ...overridableSettings.map((s): [string, string] => [`--${s.flag} VALUE`, `${s.path} (env ${s.env})`]),
+  ['--help', 'this text'],
+  ['--version', 'the version'],
+];
+const optionWidth = Math.max(...optionRows.map(([option]) => option.length)) + 2;
+
 export const usage = `Usage: weir [options]
 
 Starts the Weir media server. Settings come from config/default.json, then --config FILE,
 then WEIR_* environment variables, then these flags.
 
 Options:
-  --config FILE              JSON file with settings to override the defaults
-${overridableSettings.map((s) => `  --${s.flag} VALUE`.padEnd(29) + `${s.path} (env ${s.env})`).join('\n')}
-  --help                     this text
-  --version                  the version`;
+${optionRows.map(([option, text]) => `  ${option.padEnd(optionWidth)}${text}`).join('\n')}`;
 
 function defaultsPath(): string {
   // config/ sits beside src/ in the checkout and beside dist/src/ when built.

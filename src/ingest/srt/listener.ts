@@ -55,6 +55,7 @@ const maxBufferedPackets = 8192;
 const idleTimeoutMs = 5000;
 const keepaliveMs = 1000;
 const ackIntervalMs = 10;
+const refusalLogIntervalMs = 10_000;
 const srtVersion = 0x00010501;
 
 type Peer = { address: string; port: number };
@@ -403,7 +404,7 @@ export class SrtListener {
       this.send(response, peer);
     };
     const reject = (code: number, reason: string) => {
-      this.options.log.info({ peer: `${peer.address}:${peer.port}`, code, reason }, 'refused SRT caller');
+      this.logRefusal(peer, code, reason);
       reply(code, 0, [], 0);
     };
     if (hs.version !== 5) return reject(rejection.version, 'HSv4 callers are not supported');
@@ -476,6 +477,22 @@ export class SrtListener {
     connection.log.info({ streamKeyKnown: true, latencyMs }, 'SRT publisher connected');
   }
 
+  /** Refused callers retry every few ms: one line per address and reason every 10 s, with a count. */
+  private readonly refusals = new Map<string, { at: number; repeated: number }>();
+
+  private logRefusal(peer: Peer, code: number, reason: string): void {
+    const key = `${peer.address}|${code}|${reason}`;
+    const now = Date.now();
+    const entry = this.refusals.get(key);
+    if (entry && now - entry.at < refusalLogIntervalMs) {
+      entry.repeated++;
+      return;
+    }
+    if (this.refusals.size >= 10_000) this.refusals.clear(); // bounded, whatever the callers do
+    this.refusals.set(key, { at: now, repeated: 0 });
+    this.options.log.info({ peer: `${peer.address}:${peer.port}`, code, reason, refusedSinceLastLine: entry?.repeated ?? 0 }, 'refused SRT caller');
+  }
+
   private remove(connection: SrtConnection, reason: string, notifyPeer: boolean): void {
     this.connections.delete(connection.socketId);
     connection.close(reason, notifyPeer);
@@ -491,6 +508,7 @@ export class SrtListener {
       connection.tick(now);
     }
     for (const [key, entry] of this.conclusions) if (now - entry.at > 10_000) this.conclusions.delete(key);
+    for (const [key, entry] of this.refusals) if (now - entry.at > 6 * refusalLogIntervalMs) this.refusals.delete(key);
   }
 
   async stop(): Promise<void> {

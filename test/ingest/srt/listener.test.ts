@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { Writable } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -176,12 +177,7 @@ t.test('DROPREQ skips the packets the sender gave up on at once, without waiting
 
 t.test('modes Weir does not serve are refused at the handshake with their SRT rejection codes', async (t) => {
   const srt = await startListener(t, 120);
-  const refused = async (streamId: string, change?: CallerOptions['conclusion']) => {
-    const result = await callSrt(srt.port, { streamId, conclusion: change });
-    if ('rejected' in result) return result.rejected;
-    await result.caller.close();
-    return 'accepted';
-  };
+  const refused = (streamId: string, change?: CallerOptions['conclusion']) => refusedWith(srt.port, streamId, change);
   const withExtension = (type: number, body: Buffer) => (hs: Handshake) => ({ ...hs, extensions: [...hs.extensions, { type, body }] });
   const hsreqFlags = (flags: number) => (hs: Handshake) => ({
     ...hs,
@@ -326,3 +322,21 @@ t.test('stopping the listener tells connected callers with SHUTDOWN', async (t) 
   await until(() => caller.shutdown, 'a SHUTDOWN');
   t.same(srt.closed, srt.sessions, 'and the publish session is closed');
 });
+
+t.test('a caller refused over and over costs one log line per address and reason, with a count', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(...chunk.toString().trim().split('\n')), done()) });
+  const srt = await startListener(t, 120, { log: createLogger('info', sink) });
+  const attempts = 30;
+  for (let i = 0; i < attempts; i++) t.equal(await refusedWith(srt.port, 'no-such-key'), rejection.unauthorized);
+  t.equal(await refusedWith(srt.port, '#!::r=the-key,m=request'), rejection.forbidden, 'another reason');
+  const refusals = lines.map((line) => JSON.parse(line) as { msg: string; reason: string }).filter((entry) => entry.msg === 'refused SRT caller');
+  t.same(refusals.map((entry) => entry.reason), ['unknown stream key', 'stream id mode "request" is not served; publish with m=publish'], `${attempts + 1} refusals, two lines: one per reason`);
+});
+
+async function refusedWith(port: number, streamId: string, conclusion?: CallerOptions['conclusion']): Promise<number | 'accepted'> {
+  const result = await callSrt(port, { streamId, conclusion });
+  if ('rejected' in result) return result.rejected;
+  await result.caller.close();
+  return 'accepted';
+}
