@@ -445,7 +445,8 @@ export class SrtListener {
       () => connection && this.remove(connection, 'disconnected by the server', true),
     );
     if ('refused' in decision) {
-      const code = /already being published/.test(decision.refused) ? rejection.conflict : rejection.unauthorized;
+      // A refusal that clears by itself (keys being prepared, server stopping) says "try again".
+      const code = /already being published/.test(decision.refused) ? rejection.conflict : /in a moment|stopping/.test(decision.refused) ? rejection.unavailable : rejection.unauthorized;
       return reject(code, decision.refused);
     }
     const callerRcv = hsreq.body.readUInt16BE(8);

@@ -29,6 +29,7 @@ export const rejection = {
   forbidden: 2403,
   notFound: 2404,
   conflict: 2409,
+  unavailable: 2503,
 } as const;
 
 export const extensionType = { hsreq: 1, hsrsp: 2, kmreq: 3, kmrsp: 4, sid: 5, congestion: 6, filter: 7, group: 8 } as const;

@@ -28,11 +28,12 @@ async function startListener(t: Test, latencyMs: number, options: Partial<SrtLis
     log: createLogger('silent'),
     authority: {
       authorize: (request) => {
+        if (request.streamKey === 'busy-key') return { refused: 'the stream keys are being prepared; publish again in a moment' };
         if (request.streamKey !== 'the-key' && request.streamKey !== 'secret-key') return { refused: 'unknown stream key' };
         sessions.push(request.sessionId);
         return handler(request.sessionId);
       },
-      srtPassphraseFor: (key) => (key === 'the-key' ? null : key === 'secret-key' ? 'a-long-passphrase' : undefined),
+      srtPassphraseFor: (key) => (key === 'the-key' || key === 'busy-key' ? null : key === 'secret-key' ? 'a-long-passphrase' : undefined),
     },
     capture: (_key, payload) => received.push(Buffer.from(payload)),
     ...options,
@@ -198,6 +199,7 @@ t.test('modes Weir does not serve are refused at the handshake with their SRT re
   t.equal(await refused('the-key'), 'accepted', 'the plain publish is accepted (the baseline)');
   t.equal(await refused('no-such-key'), rejection.unauthorized, 'an unknown key');
   t.equal(await refused('#!::r=the-key,m=request'), rejection.forbidden, 'm=request (no SRT playback)');
+  t.equal(await refused('busy-key'), rejection.unavailable, 'a stream that cannot take a publisher this instant says "try again"');
   t.equal(await refused('the-key', (hs) => ({ ...hs, version: 4 })), rejection.version, 'an HSv4 conclusion');
   t.equal(await refused('the-key', (hs) => ({ ...hs, extensions: hs.extensions.filter((e) => e.type !== extensionType.hsreq) })), rejection.version, 'a conclusion without HSREQ');
   t.equal(await refused('the-key', hsreqFlags(hsFlags.stream)), rejection.messageApi, 'file (stream) mode');
