@@ -11,7 +11,7 @@ import { controlType, encodeExtensionString, extensionType, handshakeType, hsFla
 import type { PublishHandler } from '../../../src/ingest/rtmp.js';
 import { tools } from '../../helpers/media.js';
 import { callSrt, type CallerOptions, type SrtTestCaller } from '../../helpers/srt-caller.js';
-import { publishSrt, srtPeersMissing } from '../../helpers/srt-peers.js';
+import { publishSrt, srtFfmpeg as srtPeerFfmpeg, srtPeersMissing } from '../../helpers/srt-peers.js';
 import { startUdpRelay } from '../../helpers/udp-relay.js';
 
 /** A listener on its own, with a publish authority that knows one key and records what arrives. */
@@ -101,6 +101,38 @@ t.test('at 5 % loss with reordering and duplicates, the received transport strea
   t.equal(stats.packetsDropped, 0, 'nothing was given up as too late');
   t.ok(stats.rttMs * 4 <= latencyMs, `latency ${latencyMs} ms is at least 4 × RTT (${stats.rttMs} ms)`);
   t.ok(Buffer.concat(srt.received).subarray(0, sent.length).equals(sent), 'the bytes delivered are exactly the bytes sent');
+});
+
+t.test('ffmpeg feeding a known .ts with -c copy through 5 % loss: what arrives is byte for byte what its muxer sent', { skip: srtPeersMissing }, async (t) => {
+  const latencyMs = 400;
+  const srt = await startListener(t, latencyMs);
+  const known = join(srt.dir, 'known.ts');
+  execFileSync(tools.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '1500k', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', known]);
+  const relay = await startUdpRelay({ host: '127.0.0.1', port: srt.port }, 11);
+  t.teardown(() => relay.close());
+  relay.loss = 0.05;
+  relay.reorder = 0.02;
+  // ffmpeg re-muxes on -c copy, so its muxer's output is written to a file beside the SRT output (tee):
+  // the same muxer settings give the same bytes. Looping keeps the feed going, so no loss sits at its end.
+  const sentPath = join(srt.dir, 'sent.ts');
+  const ffmpeg = spawn(srtPeerFfmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', known, '-map', '0', '-c', 'copy', '-f', 'tee', `[f=mpegts]srt\\://127.0.0.1\\:${relay.port}?streamid=the-key&latency=${latencyMs * 1000}|[f=mpegts]${sentPath}`], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => ffmpeg.on('exit', resolve));
+  t.teardown(async () => {
+    ffmpeg.kill('SIGKILL');
+    await exited;
+  });
+  const target = 1_500_000;
+  await until(() => srt.bytes() >= target, `${target} bytes`);
+  const stats = srt.stats();
+  ffmpeg.kill('SIGINT'); // a clean stop flushes the file
+  await exited;
+  const sent = readFileSync(sentPath);
+  const received = Buffer.concat(srt.received);
+  t.ok(relay.dropped > 20, `the relay dropped datagrams (${relay.dropped})`);
+  t.ok(stats.packetsRetransmitted > 0, `losses were repaired by retransmission (${stats.packetsRetransmitted})`);
+  t.equal(stats.packetsDropped, 0, 'none given up');
+  t.ok(sent.length >= received.length, `the muxer wrote at least what arrived (${sent.length} ≥ ${received.length})`);
+  t.ok(received.equals(sent.subarray(0, received.length)), `the ${received.length} bytes delivered are exactly the first bytes the muxer sent`);
 });
 
 /** Seven null transport stream packets carrying a packet number, so each payload is distinct. */
