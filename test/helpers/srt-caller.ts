@@ -32,6 +32,7 @@ export type SrtTestCaller = {
   sendDataFrom(other: Socket, seq: number, timestamp: number, payload: Buffer): void;
   sendData(seq: number, timestamp: number, payload: Buffer, retransmitted?: boolean): void;
   sendDropRequest(msgno: number, first: number, last: number): void;
+  sendKeepalive(): void;
   close(): Promise<void>;
 };
 
@@ -89,6 +90,7 @@ export async function callSrt(port: number, options: CallerOptions): Promise<{ c
     keepalives: 0,
     sendDataFrom: (other, seq, timestamp, payload) => other.send(dataPacket({ seq, msgno: seq % 0x3ffffff || 1, timestamp, dest: answer.socketId, payload }), port, '127.0.0.1'),
     sendData: (seq, timestamp, payload, retransmitted = false) => send(dataPacket({ seq, msgno: seq % 0x3ffffff || 1, timestamp, dest: answer.socketId, payload, retransmitted })),
+    sendKeepalive: () => send(controlPacket(controlType.keepalive, 0, 0, 0, answer.socketId, Buffer.alloc(4))),
     sendDropRequest: (msgno, first, last) => {
       const body = Buffer.alloc(8);
       body.writeUInt32BE(first, 0);

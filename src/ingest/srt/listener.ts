@@ -218,8 +218,22 @@ class SrtConnection {
     this.lastNakAt = Date.now();
   }
 
+  /** Bytes received at one-second marks over the last few seconds, for the current bitrate. */
+  private readonly rateMarks: { at: number; bytes: number }[] = [{ at: Date.now(), bytes: 0 }];
+
+  /** The bitrate over the last ~5 s (since the start, for a younger connection). */
+  bitrateKbps(now: number): number {
+    const oldest = this.rateMarks[0]!;
+    const seconds = Math.max(1, (now - oldest.at) / 1000);
+    return Math.round(((this.stats.bytesReceived - oldest.bytes) * 8) / seconds / 1000);
+  }
+
   /** Every 10 ms: a full ACK when there is news; the periodic NAK; late drops. */
   tick(now: number): void {
+    if (now - this.rateMarks.at(-1)!.at >= 1000) {
+      this.rateMarks.push({ at: now, bytes: this.stats.bytesReceived });
+      if (this.rateMarks.length > 6) this.rateMarks.shift();
+    }
     this.dropLate(now);
     if (this.nextExpected !== this.lastAckedSeq) this.sendAck();
     const nakPeriod = Math.max(20, (this.rttUs + 4 * this.rttVarUs) / 2000);
@@ -327,10 +341,9 @@ export class SrtListener {
   statsOf(socketId: number): (SrtStats & { bitrateKbps: number; continuityErrors: number }) | undefined {
     const connection = this.connections.get(socketId);
     if (!connection) return undefined;
-    const seconds = Math.max(1, (Date.now() - connection.started) / 1000);
     return {
       ...connection.stats,
-      bitrateKbps: Math.round((connection.stats.bytesReceived * 8) / seconds / 1000),
+      bitrateKbps: connection.bitrateKbps(Date.now()),
       continuityErrors: connection.demuxer.stats.continuityErrors,
     };
   }

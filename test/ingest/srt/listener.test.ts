@@ -374,3 +374,17 @@ async function refusedWith(port: number, streamId: string, conclusion?: CallerOp
   await result.caller.close();
   return 'accepted';
 }
+
+t.test('the bitrate shown is the current one: it falls to zero when a connected caller stops sending media', async (t) => {
+  const srt = await startListener(t, 120);
+  const caller = await connect(srt.port, 10, 120);
+  t.teardown(() => caller.close());
+  for (const n of range(0, 500)) caller.sendData(seqAdd(10, n), n * 1000, payload(n));
+  await until(() => srt.received.length === 500, 'the burst');
+  t.ok(srt.stats().bitrateKbps > 1000, `during the burst (${srt.stats().bitrateKbps} kbit/s)`);
+  // Only keepalives from now on: the link stays up, the media rate goes to zero.
+  const keepalive = setInterval(() => caller.sendKeepalive(), 500);
+  t.teardown(() => clearInterval(keepalive));
+  await until(() => srt.stats().bitrateKbps === 0, 'the bitrate to fall to zero', 10_000);
+  t.equal(srt.closed.length, 0, 'while the connection is still up');
+});
