@@ -6,7 +6,7 @@ import { chromiumMissing, launchChromium, playAndWait, servePlayerPage } from '.
 import { decode, tools } from '../helpers/media.js';
 import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp } from '../helpers/publisher.js';
-import { publishSrt, publishWithSrtLiveTransmit, srtFfmpeg, srtPeersMissing } from '../helpers/srt-peers.js';
+import { freeUdpPort, publishSrt, publishWithSrtLiveTransmit, srtFfmpeg, srtPeersMissing } from '../helpers/srt-peers.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startUdpRelay } from '../helpers/udp-relay.js';
 
@@ -41,11 +41,7 @@ if (srtPeersMissing) {
 
   t.test('srt-live-transmit publishes too', async (t) => {
     const stream = await server.createStream({ name: 'srt-live-transmit' });
-    const udp = createSocket('udp4');
-    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-    const port = udp.address().port;
-    udp.close();
-    const { feeder, transmit } = publishWithSrtLiveTransmit(srtUrl(stream.ingest), port);
+    const { feeder, transmit } = publishWithSrtLiveTransmit(srtUrl(stream.ingest), await freeUdpPort());
     t.teardown(async () => {
       feeder.kill('SIGKILL');
       await transmit.stop();
@@ -292,23 +288,37 @@ if (!srtPeersMissing) {
 }
 
 if (!srtPeersMissing && !chromiumMissing) {
-  t.test('hls.js in low-latency mode plays a stream published over SRT', async (t) => {
+  t.test('hls.js in low-latency mode plays streams published over SRT by ffmpeg and by srt-live-transmit', async (t) => {
     const server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 5 } });
     t.teardown(() => server.stop());
-    const stream = await server.createStream({ name: 'srt in the browser' });
-    const publisher = publishSrt(stream.ingest.srt.replace('localhost', '127.0.0.1'));
-    t.teardown(() => publisher.stop());
-    await server.waitForStream(stream.id, (v) => v.state === 'live');
     const [browser, pageServer] = await Promise.all([launchChromium(), servePlayerPage()]);
     t.teardown(async () => {
       await browser.close();
       await pageServer.close();
     });
-    const master = (await playlistFor(server, stream.id)).replace('v0/index.m3u8', 'master.m3u8');
-    const report = await playAndWait(browser, pageServer.url, { kind: 'hls', url: master, config: { lowLatencyMode: true }, frames: 90, seconds: 3 });
-    t.same(report.errors, []);
-    t.ok(report.frames > 90, `frames decoded (${report.frames})`);
-    t.same([report.videoWidth, report.videoHeight], [640, 360]);
+    const publishers = {
+      ffmpeg: async (url: string) => publishSrt(url),
+      'srt-live-transmit': async (url: string) => {
+        const { feeder, transmit } = publishWithSrtLiveTransmit(url, await freeUdpPort());
+        return {
+          stop: async () => {
+            feeder.kill('SIGKILL');
+            await transmit.stop();
+          },
+        };
+      },
+    };
+    for (const [peer, publish] of Object.entries(publishers)) {
+      const stream = await server.createStream({ name: `${peer} in the browser` });
+      const publisher = await publish(stream.ingest.srt.replace('localhost', '127.0.0.1'));
+      t.teardown(() => publisher.stop());
+      await server.waitForStream(stream.id, (v) => v.state === 'live');
+      const master = (await playlistFor(server, stream.id)).replace('v0/index.m3u8', 'master.m3u8');
+      const report = await playAndWait(browser, pageServer.url, { kind: 'hls', url: master, config: { lowLatencyMode: true }, frames: 90, seconds: 3 });
+      t.same(report.errors, [], `${peer}: no player errors`);
+      t.ok(report.frames > 90, `${peer}: frames decoded (${report.frames})`);
+      t.same([report.videoWidth, report.videoHeight], [640, 360]);
+    }
   });
 }
 

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { tools } from './media.js';
 
@@ -43,4 +44,13 @@ export function publishWithSrtLiveTransmit(url: string, udpPort: number, seconds
     '-f', 'mpegts', `udp://127.0.0.1:${udpPort}?pkt_size=1316`,
   ], { stdio: 'ignore' });
   return { feeder, transmit };
+}
+
+/** A UDP port free at the time of asking, for the feed srt-live-transmit reads. */
+export async function freeUdpPort(): Promise<number> {
+  const udp = createSocket('udp4');
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  const port = udp.address().port;
+  await new Promise<void>((resolve) => udp.close(() => resolve()));
+  return port;
 }
