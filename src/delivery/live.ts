@@ -69,28 +69,36 @@ async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadca
   res.end(body);
 }
 
-/** Everything a playlist shows depends on these versions: when a part completes, the many requests
- * woken by it share one rendering. */
-const playlistCache = new WeakMap<LiveRendition, Map<string, Buffer>>();
+/**
+ * What a playlist or manifest shows depends only on rendition versions: the many requests woken
+ * by one part share one rendering. Only the newest versions are asked for, so a handful is kept.
+ */
+const renderings = new WeakMap<object, Map<string, Buffer>>();
 
-function renderPlaylist(broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings, skip: boolean): Buffer {
-  const others = [...broadcast.renditions.values()].filter((other) => other !== rendition);
-  const key = `${skip ? 1 : 0}:${rendition.version}:${others.map((o) => o.version).join(',')}`;
-  let cache = playlistCache.get(rendition);
+function renderOnce(owner: object, key: string, render: () => string): Buffer {
+  let cache = renderings.get(owner);
   const cached = cache?.get(key);
   if (cached) return cached;
-  const reports = others.flatMap((other) => {
-    const last = other.lastPosition();
-    return last ? [{ uri: `../${other.id}/index.m3u8`, lastMsn: last.msn, lastPart: last.part }] : [];
-  });
-  const rendered = Buffer.from(writeLlHlsPlaylist(rendition, settings, { skip, reports }));
-  // Only the newest versions are asked for: keep a handful.
+  const rendered = Buffer.from(render());
   if (!cache || cache.size > 8) {
     cache = new Map();
-    playlistCache.set(rendition, cache);
+    renderings.set(owner, cache);
   }
   cache.set(key, rendered);
   return rendered;
+}
+
+const versionsOf = (renditions: Iterable<LiveRendition>) => [...renditions].map((r) => r.version).join(',');
+
+function renderPlaylist(broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings, skip: boolean): Buffer {
+  const others = [...broadcast.renditions.values()].filter((other) => other !== rendition);
+  return renderOnce(rendition, `${skip ? 1 : 0}:${rendition.version}:${versionsOf(others)}`, () => {
+    const reports = others.flatMap((other) => {
+      const last = other.lastPosition();
+      return last ? [{ uri: `../${other.id}/index.m3u8`, lastMsn: last.msn, lastPart: last.part }] : [];
+    });
+    return writeLlHlsPlaylist(rendition, settings, { skip, reports });
+  });
 }
 
 function sendBytes(res: Response, bytes: Uint8Array, contentType: string): void {
@@ -159,14 +167,17 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
   if (path.length === 1 && path[0] === multivariantName) {
     if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
     res.setHeader('cache-control', 'no-cache');
-    res.type('application/vnd.apple.mpegurl').send(writeMultivariant(broadcast.variants()));
+    const key = `${multivariantName}:${versionsOf(broadcast.renditions.values())}`;
+    res.type('application/vnd.apple.mpegurl').send(renderOnce(broadcast, key, () => writeMultivariant(broadcast.variants())));
     return;
   }
   if (path.length === 1 && path[0] === dashManifestName) {
     if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
     const utcTimingUrl = `${req.protocol}://${req.get('host') ?? 'localhost'}${settings.utcTimingPath}`;
     res.setHeader('cache-control', 'no-cache');
-    res.type('application/dash+xml').send(writeLiveMpd(broadcast, { ...settings, utcTimingUrl }));
+    // Rendered once per change of media, so publishTime is when this version was made.
+    const key = `${dashManifestName}:${utcTimingUrl}:${versionsOf(broadcast.renditions.values())}`;
+    res.type('application/dash+xml').send(renderOnce(broadcast, key, () => writeLiveMpd(broadcast, { ...settings, utcTimingUrl })));
     return;
   }
   const [renditionId, file] = path;

@@ -36,7 +36,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     await deps.tokens.verify(token, contentId);
     const broadcast = deps.liveBroadcast(contentId);
     if (broadcast) {
-      await serveLive(req, res, broadcast, req.params.file as unknown as string[], deps.liveSettings);
+      await serveLive(req, res, broadcast, segments, deps.liveSettings);
       return;
     }
     if (!deps.isPlayable(contentId)) throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is not ready for playback.`);

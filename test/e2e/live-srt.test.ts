@@ -19,15 +19,13 @@ if (srtPeersMissing) {
   });
   t.teardown(() => server?.stop());
 
-  const srtUrl = (ingest: { srt: string }) => ingest.srt.replace('localhost', '127.0.0.1');
-
   const playlistOf = (id: string) => playlistFor(server, id);
   const decodedTail = (url: string) => decodedTailOf(server, url);
 
   t.test('ffmpeg with libsrt publishes over SRT and the stream goes live as LL-HLS', async (t) => {
     const stream = await server.createStream({ name: 'srt ffmpeg' });
     t.match(stream.ingest.srt, /^srt:\/\/[^:/]+:\d+\?streamid=[A-Za-z0-9_-]+$/, 'the stream offers a ready-to-paste srt:// URL');
-    const publisher = publishSrt(srtUrl(stream.ingest));
+    const publisher = publishSrt(stream.ingest.srt);
     t.teardown(() => publisher.stop());
     await server.waitForStream(stream.id, (v) => v.state === 'live');
     const decoded = await decodedTail(await playlistOf(stream.id));
@@ -41,7 +39,7 @@ if (srtPeersMissing) {
 
   t.test('srt-live-transmit publishes too', async (t) => {
     const stream = await server.createStream({ name: 'srt-live-transmit' });
-    const { feeder, transmit } = publishWithSrtLiveTransmit(srtUrl(stream.ingest), await freeUdpPort());
+    const { feeder, transmit } = publishWithSrtLiveTransmit(stream.ingest.srt, await freeUdpPort());
     t.teardown(async () => {
       feeder.kill('SIGKILL');
       await transmit.stop();
@@ -54,24 +52,24 @@ if (srtPeersMissing) {
 
   t.test('an unknown key, a key being published over RTMP, and m=request are refused at the handshake', async (t) => {
     const stream = await server.createStream({ name: 'refusals' });
-    const unknown = publishSrt(srtUrl(stream.ingest).replace(stream.streamKey, 'not-a-key'), 5);
+    const unknown = publishSrt(stream.ingest.srt.replace(stream.streamKey, 'not-a-key'), 5);
     t.not(await unknown.exited, 0, 'ffmpeg with an unknown key fails to connect');
     const rtmp = publishRtmp({ url: stream.ingest.rtmp, seconds: 60 });
     t.teardown(() => rtmp.stop());
     await server.waitForStream(stream.id, (v) => v.state === 'live');
-    const duplicate = publishSrt(srtUrl(stream.ingest), 5);
+    const duplicate = publishSrt(stream.ingest.srt, 5);
     t.not(await duplicate.exited, 0, 'a second publisher over SRT is refused while RTMP publishes');
     t.equal(rtmp.child.exitCode, null, 'the RTMP publisher is untouched');
-    const request = publishSrt(srtUrl(stream.ingest).replace(`streamid=${stream.streamKey}`, `streamid=%23!%3A%3Ar%3D${stream.streamKey}%2Cm%3Drequest`), 5);
+    const request = publishSrt(stream.ingest.srt.replace(`streamid=${stream.streamKey}`, `streamid=%23!%3A%3Ar%3D${stream.streamKey}%2Cm%3Drequest`), 5);
     t.not(await request.exited, 0, 'm=request is refused (Weir does not serve SRT playback)');
   });
 
   t.test('random datagrams at the SRT port harm nobody', async (t) => {
     const stream = await server.createStream({ name: 'fuzzed' });
-    const publisher = publishSrt(srtUrl(stream.ingest));
+    const publisher = publishSrt(stream.ingest.srt);
     t.teardown(() => publisher.stop());
     await server.waitForStream(stream.id, (v) => v.state === 'live');
-    const port = Number(/:(\d+)\?/.exec(srtUrl(stream.ingest))![1]);
+    const port = Number(/:(\d+)\?/.exec(stream.ingest.srt)![1]);
     const socket = createSocket('udp4');
     for (let i = 0; i < 10_000; i++) {
       const size = 1 + ((i * 7919) % 1500);
@@ -93,19 +91,18 @@ if (!srtPeersMissing) {
     t.teardown(() => server.stop());
     // ffmpeg passes SRT URL options through without URL-decoding them: no spaces.
     const passphrase = 'correcthorsebattery';
-    const url = (stream: { ingest: { srt: string } }) => stream.ingest.srt.replace('localhost', '127.0.0.1');
     for (const keyLength of [16, 24, 32]) {
       const stream = await server.createStream({ name: `aes-${keyLength * 8}`, srtPassphrase: passphrase });
-      const publisher = publishSrt(url(stream), 30, `&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=${keyLength}`);
+      const publisher = publishSrt(stream.ingest.srt, 30, `&passphrase=${encodeURIComponent(passphrase)}&pbkeylen=${keyLength}`);
       await server.waitForStream(stream.id, (v) => v.state === 'live');
       t.pass(`AES-${keyLength * 8} goes live`);
       await publisher.stop();
     }
     const stream = await server.createStream({ name: 'guarded', srtPassphrase: passphrase });
-    t.not(await publishSrt(url(stream), 5, '&passphrase=wrongpassphrase&pbkeylen=16').exited, 0, 'a wrong passphrase is refused');
-    t.not(await publishSrt(url(stream), 5).exited, 0, 'no passphrase on a protected stream is refused');
+    t.not(await publishSrt(stream.ingest.srt, 5, '&passphrase=wrongpassphrase&pbkeylen=16').exited, 0, 'a wrong passphrase is refused');
+    t.not(await publishSrt(stream.ingest.srt, 5).exited, 0, 'no passphrase on a protected stream is refused');
     const clear = await server.createStream({ name: 'clear' });
-    t.not(await publishSrt(url(clear), 5, `&passphrase=${encodeURIComponent(passphrase)}`).exited, 0, 'a passphrase on a clear stream is refused');
+    t.not(await publishSrt(clear.ingest.srt, 5, `&passphrase=${encodeURIComponent(passphrase)}`).exited, 0, 'a passphrase on a clear stream is refused');
     const log = (await import('node:fs')).readFileSync(server.logFile, 'utf8');
     t.match(log, /"code":1010,"reason":"wrong passphrase"/, 'the wrong passphrase got the bad-secret answer');
     t.notOk(log.includes(passphrase), 'the passphrase is never logged');
@@ -127,12 +124,11 @@ if (!srtPeersMissing) {
     const shown = JSON.stringify(await (await server.api(`/v1/live-streams/${stream.id}`)).json());
     t.match(JSON.parse(shown), { srtEncrypted: true });
     t.notOk(shown.includes(first), 'the passphrase is not in the stream resource');
-    const url = (resource: { ingest: { srt: string } }) => resource.ingest.srt.replace('localhost', '127.0.0.1');
     const reset = async (body: unknown) => (await (await server.api(`/v1/live-streams/${stream.id}/reset-key`, { method: 'POST', json: body })).json()) as { ingest: { srt: string }; srtEncrypted: boolean };
 
     const renewed = await reset({ srtPassphrase: second });
-    t.not(await publishSrt(url(renewed), 5, `&passphrase=${first}`).exited, 0, 'after a reset the old passphrase is refused');
-    const publisher = publishSrt(url(renewed), 30, `&passphrase=${second}`);
+    t.not(await publishSrt(renewed.ingest.srt, 5, `&passphrase=${first}`).exited, 0, 'after a reset the old passphrase is refused');
+    const publisher = publishSrt(renewed.ingest.srt, 30, `&passphrase=${second}`);
     await server.waitForStream(stream.id, (v) => v.state === 'live');
     t.pass('and the new one publishes');
     await publisher.stop();
@@ -140,7 +136,7 @@ if (!srtPeersMissing) {
 
     const cleared = await reset({ srtPassphrase: null });
     t.equal(cleared.srtEncrypted, false, 'a reset with null makes SRT clear');
-    const clear = publishSrt(url(cleared), 30);
+    const clear = publishSrt(cleared.ingest.srt, 30);
     t.teardown(() => clear.stop());
     await server.waitForStream(stream.id, (v) => v.state === 'live');
     t.pass('and a clear publisher is accepted');
@@ -152,7 +148,7 @@ if (!srtPeersMissing) {
     const passphrase = 'refreshmeoftenplease';
     const stream = await server.createStream({ name: 'refreshing', srtPassphrase: passphrase });
     // A new key every 500 packets (announced 100 ahead): several refreshes in a dozen seconds.
-    const publisher = publishSrt(stream.ingest.srt.replace('localhost', '127.0.0.1'), 12, `&passphrase=${encodeURIComponent(passphrase)}&kmrefreshrate=500&kmpreannounce=100`);
+    const publisher = publishSrt(stream.ingest.srt, 12, `&passphrase=${encodeURIComponent(passphrase)}&kmrefreshrate=500&kmpreannounce=100`);
     await server.waitForStream(stream.id, (v) => v.state === 'live');
     t.equal(await publisher.exited, 0, 'the publisher sent its 12 s without trouble');
     const closed = await waitForLine(server.logFile, /SRT publisher closed/);
@@ -273,13 +269,13 @@ if (!srtPeersMissing) {
     execFileSync(tools.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', ts]);
     const streams = await Promise.all(Array.from({ length: 20 }, (_, i) => server.createStream({ name: `feed ${i}` })));
     const publishers = streams.map((stream) =>
-      spawn(srtFfmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', ts, '-c', 'copy', '-f', 'mpegts', `${stream.ingest.srt.replace('localhost', '127.0.0.1')}&latency=200000`], { stdio: 'ignore' }),
+      spawn(srtFfmpeg, ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', ts, '-c', 'copy', '-f', 'mpegts', `${stream.ingest.srt}&latency=200000`], { stdio: 'ignore' }),
     );
     t.teardown(() => publishers.forEach((p) => p.kill('SIGKILL')));
     await Promise.all(streams.map((stream) => server.waitForStream(stream.id, (v) => v.state === 'live', 60_000)));
     t.pass('all 20 streams are live');
     const first = streams[0]!;
-    const duplicate = publishSrt(first.ingest.srt.replace('localhost', '127.0.0.1'), 5);
+    const duplicate = publishSrt(first.ingest.srt, 5);
     t.not(await duplicate.exited, 0, 'a second publisher on a live key is refused');
     t.equal(publishers[0]!.exitCode, null, 'the first publisher is still connected');
     const decoded = await decodedTailOf(server, await playlistFor(server, first.id));
@@ -310,7 +306,7 @@ if (!srtPeersMissing && !chromiumMissing) {
     };
     for (const [peer, publish] of Object.entries(publishers)) {
       const stream = await server.createStream({ name: `${peer} in the browser` });
-      const publisher = await publish(stream.ingest.srt.replace('localhost', '127.0.0.1'));
+      const publisher = await publish(stream.ingest.srt);
       t.teardown(() => publisher.stop());
       await server.waitForStream(stream.id, (v) => v.state === 'live');
       const master = (await playlistFor(server, stream.id)).replace('v0/index.m3u8', 'master.m3u8');
@@ -337,7 +333,7 @@ if (!srtPeersMissing) {
 
     await rtmp.stop();
     await server.waitForStream(stream.id, (v) => v.state === 'reconnecting');
-    const srt = publishSrt(stream.ingest.srt.replace('localhost', '127.0.0.1'), 60, '', '854x480');
+    const srt = publishSrt(stream.ingest.srt, 60, '', '854x480');
     t.teardown(() => srt.stop());
     await server.waitForStream(stream.id, (v) => v.state === 'live');
     let overSrt = await decodedTailOf(server, low);

@@ -54,53 +54,36 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
     return fetch(`${server.url}${path}`, { ...init, headers, body });
   };
 
-  const waitForTitle: TestServer['waitForTitle'] = (id, predicate, timeoutMs = 120_000) =>
-    new Promise((resolve, reject) => {
-      const seen = current.get(id);
-      if (seen && predicate(seen)) {
-        resolve(seen);
-        return;
-      }
+  /** Resolves with the first view (the last seen, or a later change) that satisfies the predicate. */
+  const waitForView = <View>(kind: string, events: NodeJS.EventEmitter, seen: Map<string, View>, id: string, predicate: (view: View) => boolean, timeoutMs: number) =>
+    new Promise<View>((resolve, reject) => {
+      const last = seen.get(id);
+      if (last && predicate(last)) return resolve(last);
       const timer = setTimeout(() => {
-        server.titleEvents.off('change', onChange);
-        reject(new Error(`title ${id} did not reach the expected condition in ${timeoutMs} ms; last view ${JSON.stringify(current.get(id))}`));
+        events.off('change', onChange);
+        reject(new Error(`${kind} ${id} did not reach the expected condition in ${timeoutMs} ms; last view ${JSON.stringify(seen.get(id))}`));
       }, timeoutMs);
-      const onChange = (changed: string, view: TitleProgressView | null) => {
+      const onChange = (changed: string, view: View | null) => {
         if (changed !== id || !view || !predicate(view)) return;
         clearTimeout(timer);
-        server.titleEvents.off('change', onChange);
+        events.off('change', onChange);
         resolve(view);
       };
-      server.titleEvents.on('change', onChange);
+      events.on('change', onChange);
     });
+  const waitForTitle: TestServer['waitForTitle'] = (id, predicate, timeoutMs = 120_000) => waitForView('title', server.titleEvents, current, id, predicate, timeoutMs);
 
   const streamViews = new Map<string, StreamView>();
   server.streamEvents.on('change', (id: string, view: StreamView) => streamViews.set(id, view));
-  const waitForStream: TestServer['waitForStream'] = (id, predicate, timeoutMs = 60_000) =>
-    new Promise((resolve, reject) => {
-      const seen = streamViews.get(id);
-      if (seen && predicate(seen)) {
-        resolve(seen);
-        return;
-      }
-      const timer = setTimeout(() => {
-        server.streamEvents.off('change', onChange);
-        reject(new Error(`stream ${id} did not reach the expected condition in ${timeoutMs} ms; last view ${JSON.stringify(streamViews.get(id))}`));
-      }, timeoutMs);
-      const onChange = (changed: string, view: StreamView) => {
-        if (changed !== id || !predicate(view)) return;
-        clearTimeout(timer);
-        server.streamEvents.off('change', onChange);
-        resolve(view);
-      };
-      server.streamEvents.on('change', onChange);
-    });
+  const waitForStream: TestServer['waitForStream'] = (id, predicate, timeoutMs = 60_000) => waitForView('stream', server.streamEvents, streamViews, id, predicate, timeoutMs);
 
   const createStream: TestServer['createStream'] = async (body = {}) => {
     const response = await api('/v1/live-streams', { method: 'POST', json: { name: 'test stream', ...body } });
     if (response.status !== 201) throw new Error(`create stream answered ${response.status}: ${await response.text()}`);
     const stream = (await response.json()) as { id: string; streamKey: string; ingest: { rtmp: string; srt: string } };
+    // Publishers dial IPv4 like the listeners bind, whatever name the request used.
     stream.ingest.rtmp = stream.ingest.rtmp.replace('localhost', '127.0.0.1');
+    stream.ingest.srt = stream.ingest.srt.replace('localhost', '127.0.0.1');
     return stream;
   };
 

@@ -493,6 +493,7 @@ export class SrtListener {
 
   /** Refused callers retry every few ms: one line per address and reason every 10 s, with a count. */
   private readonly refusals = new Map<string, { at: number; repeated: number }>();
+  private prunedAt = 0;
 
   private logRefusal(peer: Peer, code: number, reason: string): void {
     const key = `${peer.address}|${code}|${reason}`;
@@ -521,6 +522,9 @@ export class SrtListener {
       }
       connection.tick(now);
     }
+    // Expiry is coarse: once a second is enough, and callers' retries can make these maps large.
+    if (now - this.prunedAt < 1000) return;
+    this.prunedAt = now;
     for (const [key, entry] of this.conclusions) if (now - entry.at > 10_000) this.conclusions.delete(key);
     for (const [key, entry] of this.refusals) if (now - entry.at > 6 * refusalLogIntervalMs) this.refusals.delete(key);
   }

@@ -337,7 +337,7 @@ export class LiveBroadcast {
       let bytes = 0;
       let duration = 0;
       for (const segment of complete) {
-        const size = segment.parts.reduce((sum, p) => sum + p.bytes.length, 0);
+        const size = segment.bytes!.length;
         peak = Math.max(peak, Math.ceil((size * 8 * timescale) / segment.duration));
         bytes += size;
         duration += segment.duration;

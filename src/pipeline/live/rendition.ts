@@ -74,6 +74,7 @@ export class LiveRendition {
     this.track = track;
     this.initVersion++;
     this.inits.set(this.initVersion, bytes);
+    this.version++; // the track (size, codec) shows in manifests
     return this.initVersion;
   }
 
