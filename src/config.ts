@@ -11,12 +11,37 @@ export const configSchema = z.strictObject({
     port,
     /** Base URL players use to reach this server; empty means "from the request's Host". */
     publicUrl: z.union([z.literal(''), z.url()]),
+    /** Proxies (addresses or CIDR ranges) whose X-Forwarded-* headers are believed; none by default. */
+    trustedProxies: z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).max(100),
+    /** A client must send its request headers within this time. */
+    headersTimeoutSeconds: z.number().int().min(1).max(300),
+    /** An API request body (not an upload) must arrive whole within this time. */
+    bodyTimeoutSeconds: z.number().int().min(1).max(300),
+    /** An upload may go on for hours, but not stall for longer than this. */
+    uploadIdleTimeoutSeconds: z.number().int().min(1).max(3600),
   }),
-  rtmp: z.strictObject({ port }),
+  rtmp: z.strictObject({
+    port,
+    /** The largest RTMP message accepted from a publisher (a 4K keyframe fits many times over). */
+    maxMessageBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024),
+    /** Chunk streams one connection may open (encoders use four to six). */
+    maxChunkStreams: z.number().int().min(4).max(256),
+    /** The RTMP handshake must finish within this time. */
+    handshakeTimeoutSeconds: z.number().int().min(1).max(60),
+    /** A connection that has not started publishing by then is closed. */
+    publishTimeoutSeconds: z.number().int().min(1).max(300),
+    /** Connections not yet publishing, per client address and in all. */
+    maxPendingPerAddress: z.number().int().min(1).max(1000),
+    maxPending: z.number().int().min(1).max(10_000),
+  }),
   srt: z.strictObject({ port, latencyMs: z.number().int().min(20).max(8000) }),
   dataDir: z.string().min(1),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
-  upload: z.strictObject({ maxBytes: z.number().int().positive() }),
+  upload: z.strictObject({
+    maxBytes: z.number().int().positive(),
+    /** Unfinished resumable uploads untouched this long are deleted. */
+    abandonedAfterHours: z.number().int().min(1).max(24 * 30),
+  }),
   encode: z.strictObject({
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']),
     maxAttempts: z.number().int().min(1).max(10),
@@ -25,7 +50,11 @@ export const configSchema = z.strictObject({
     threads: z.number().int().min(0).max(64),
   }),
   packaging: z.strictObject({ segmentSeconds: z.number().int().min(1).max(30) }),
-  playback: z.strictObject({ tokenTtlSeconds: z.number().int().min(30).max(7 * 24 * 3600) }),
+  playback: z.strictObject({
+    tokenTtlSeconds: z.number().int().min(30).max(7 * 24 * 3600),
+    /** Playback sessions one client address may start per minute (bursts up to this many at once). */
+    sessionsPerMinutePerAddress: z.number().int().min(1).max(100_000),
+  }),
   live: z.strictObject({
     /** LL-HLS part target; parts close within half a frame of it. */
     partTargetMs: z.number().int().min(50).max(2000),

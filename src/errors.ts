@@ -9,9 +9,16 @@ export const errorCatalog = {
   PLAYBACK_TOKEN_INVALID: { status: 401, meaning: 'The playback token is malformed, forged or expired.' },
   PLAYBACK_TOKEN_WRONG_CONTENT: { status: 403, meaning: 'The playback token is valid but for other content.' },
   NOT_FOUND: { status: 404, meaning: 'No route or file at that path.' },
+  MEDIA_PATH_INVALID: { status: 400, meaning: 'A media path names a file that cannot exist (only letters, digits, ".", "_" and "-" in each part).' },
+  CONTENT_UNAVAILABLE: { status: 404, meaning: 'No content with that id can be played now: it does not exist, or it is not ready or live.' },
   TITLE_NOT_FOUND: { status: 404, meaning: 'No title with that id.' },
   CONTENT_NOT_READY: { status: 409, meaning: 'The content exists but cannot be played yet (or failed).' },
-  UPLOAD_NOT_EXPECTED: { status: 409, meaning: 'The title is not awaiting an upload.' },
+  UPLOAD_NOT_EXPECTED: { status: 409, meaning: 'The title is not awaiting an upload (nor failed, when a new source may replace the old).' },
+  TITLE_NOT_RETRYABLE: { status: 409, meaning: 'Only a failed title whose source is still held can be retried.' },
+  BODY_TOO_LARGE: { status: 413, meaning: 'The request body is larger than the route accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The request body is not of the content type the route takes (JSON routes need content-type: application/json).' },
+  REQUEST_TIMEOUT: { status: 408, meaning: 'The request body did not arrive in time.' },
+  RATE_LIMITED: { status: 429, meaning: 'Too many requests from this address; retry after the time in Retry-After.' },
   UPLOAD_TOO_LARGE: { status: 413, meaning: 'The upload is larger than the configured limit.' },
   UPLOAD_INCOMPLETE: { status: 400, meaning: 'The upload ended before the declared length arrived.' },
   SOURCE_EMPTY: { status: 422, meaning: 'The uploaded source has zero bytes.' },
@@ -58,9 +65,17 @@ export function isWeirError(value: unknown): value is WeirError {
   return value instanceof WeirError;
 }
 
+// An absolute file-system path: two or more segments after a slash that does not follow a word.
+const serverPath = /(?<![\w.:/])(?:\/[\w.@+-]+){2,}\/?/g;
+
+/** Clients and title errors never see where the server keeps files: paths become "<file>". */
+export function hideServerPaths(text: string): string {
+  return text.replace(serverPath, '<file>');
+}
+
 /** Turns anything thrown into a coded error, keeping coded ones as they are. */
 export function toCodedError(value: unknown, fallback: ErrorCode): CodedError {
-  if (isWeirError(value)) return { code: value.code, message: value.message };
+  if (isWeirError(value)) return { code: value.code, message: hideServerPaths(value.message) };
   const message = value instanceof Error ? value.message : String(value);
-  return { code: fallback, message };
+  return { code: fallback, message: hideServerPaths(message) };
 }

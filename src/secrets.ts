@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -53,5 +53,15 @@ export function textSealer(masterKey: Buffer) {
       return unseal(masterKey, context, { nonce: nonce!, tag: tag!, sealed: sealed! }).toString('utf8');
     },
     isSealed: (text: string) => text.startsWith(textPrefix),
+    fingerprint: (text: string) => createHmac('sha256', masterKey).update('fingerprint|').update(text).digest('base64url'),
   };
+}
+
+/**
+ * Compares a presented secret with the expected one in time that depends on neither's length
+ * or content: both are hashed to fixed-length digests first.
+ */
+export function secretsEqual(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected)) && expected.length > 0;
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { lockDataDir, prepareDataDir } from './catalog/data-dir.js';
+import { RateLimiter } from './api/rate-limit.js';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
@@ -25,10 +27,10 @@ import type { Config } from './config.js';
 import { mediaRoutes } from './delivery/media.js';
 import { PlaybackTokens } from './delivery/tokens.js';
 import { WeirError } from './errors.js';
-import { createSourcePutHandler, createTusServer, type UploadTarget } from './ingest/upload.js';
-import type { Logger } from './logger.js';
+import { createSourcePutHandler, createTusServer, removeAbandonedUploads, type UploadTarget } from './ingest/upload.js';
+import { logSecrets, type Logger } from './logger.js';
 import { locateMediaTools } from './pipeline/ffmpeg.js';
-import { loadOrCreateSecret, textSealer } from './secrets.js';
+import { loadOrCreateSecret, secretsEqual, textSealer } from './secrets.js';
 import { KeyStore, LocalKeySource, parseMasterKey } from './drm/keys.js';
 import { CpixKeySource } from './drm/cpix.js';
 
@@ -77,11 +79,24 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config, log } = options;
   const env = options.env ?? process.env;
-  mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir);
+  // Nothing in the data dir is read or written before this process holds it alone.
+  const lock = lockDataDir(config.dataDir);
+  try {
+    return await startLocked(config, log, env, lock.release);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, releaseLock: () => void): Promise<RunningServer> {
+  const secrets = logSecrets(log);
 
   const adminSecret = env.WEIR_ADMIN_TOKEN ? { value: env.WEIR_ADMIN_TOKEN, created: false } : loadOrCreateSecret(config.dataDir, 'admin-token');
   const tokenSecret = env.WEIR_TOKEN_SECRET ? { value: env.WEIR_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'playback-token-secret');
   const tools = locateMediaTools(env);
+  for (const value of [adminSecret.value, tokenSecret.value, env.WEIR_MASTER_KEY, env.WEIR_CPIX_AUTHORIZATION]) if (value) secrets.add(value);
 
   const masterKey = env.WEIR_MASTER_KEY
     ? parseMasterKey(env.WEIR_MASTER_KEY)
@@ -117,7 +132,8 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const restored = registry.restoreAll();
   if (restored > 0) log.info({ titles: restored }, 'restored title actors');
 
-  const streamCatalog = new StreamCatalog(db, textSealer(masterKey));
+  secrets.add(masterKey.toString('base64url'));
+  const streamCatalog = new StreamCatalog(db, textSealer(masterKey), secrets);
   const streams = new StreamRegistry({
     catalog: streamCatalog,
     snapshots,
@@ -152,7 +168,21 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const restoredStreams = streams.restoreAll();
   if (restoredStreams > 0) log.info({ streams: restoredStreams }, 'restored stream actors');
-  const rtmp = new RtmpIngest({ host: config.http.host, port: config.rtmp.port, dataDir: config.dataDir, log, authority: streams });
+  const rtmp = new RtmpIngest({
+    host: config.http.host,
+    port: config.rtmp.port,
+    dataDir: config.dataDir,
+    log,
+    authority: streams,
+    limits: {
+      maxMessageBytes: config.rtmp.maxMessageBytes,
+      maxChunkStreams: config.rtmp.maxChunkStreams,
+      handshakeTimeoutMs: config.rtmp.handshakeTimeoutSeconds * 1000,
+      publishTimeoutMs: config.rtmp.publishTimeoutSeconds * 1000,
+      maxPendingPerAddress: config.rtmp.maxPendingPerAddress,
+      maxPending: config.rtmp.maxPending,
+    },
+  });
   let rtmpPort = 0;
   const srt = new SrtListener({ host: config.http.host, port: config.srt.port, latencyMs: config.srt.latencyMs, log: log.child({ component: 'srt' }), authority: streams });
   let srtPort = 0;
@@ -163,12 +193,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       if (stopping) throw new WeirError('SHUTTING_DOWN', 'The server is stopping; upload again shortly.');
       const title = catalog.get(titleId);
       if (!title) throw new WeirError('TITLE_NOT_FOUND', `No title with id ${JSON.stringify(titleId)}.`);
-      if (title.state !== 'awaiting_upload') {
-        throw new WeirError('UPLOAD_NOT_EXPECTED', `Title ${titleId} is ${title.state}; a source can be uploaded only while it is awaiting_upload.`);
+      if (title.state !== 'awaiting_upload' && title.state !== 'failed') {
+        throw new WeirError('UPLOAD_NOT_EXPECTED', `Title ${titleId} is ${title.state}; a source can be uploaded only while it is awaiting_upload or failed.`);
       }
     },
-    sourceArrived(titleId, path) {
-      registry.send(titleId, { type: 'SOURCE_UPLOADED', path });
+    async sourceArrived(titleId, path) {
+      // A new source for a failed title starts it over; otherwise it is the first source.
+      if (registry.state(titleId) === 'failed') await registry.startOver(titleId, path);
+      else registry.send(titleId, { type: 'SOURCE_UPLOADED', path });
     },
   };
   const uploadDeps = { dataDir: config.dataDir, maxBytes: config.upload.maxBytes, target: uploadTarget, log };
@@ -176,6 +208,14 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const isPlayable = (contentId: string) => registry.ready.has(contentId) || streams.isPlayable(contentId);
   const contentState = (contentId: string) => catalog.get(contentId)?.state ?? streamCatalog.get(contentId)?.state ?? null;
   const adminToken = adminSecret.value;
+  const tus = createTusServer({
+    ...uploadDeps,
+    abandonedAfterMs: config.upload.abandonedAfterHours * 3_600_000,
+    authorize: (header) => {
+      const given = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
+      return given && secretsEqual(given, adminToken) ? null : new WeirError('ADMIN_AUTH_REQUIRED', 'Uploads need "Authorization: Bearer <admin token>".');
+    },
+  });
 
   const app = createApp({
     log,
@@ -197,8 +237,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       }
       return { ok: !stopping && Object.values(checks).every(Boolean), checks };
     },
-    titles: titleRoutes({ catalog, registry, publicUrl: config.http.publicUrl, isStopping: () => stopping }),
-    playback: playbackRoutes({ sessions, tokens, isPlayable, contentState, protectionOf: (id) => catalog.get(id)?.protection ?? streamCatalog.get(id)?.protection ?? 'none', tokenTtlSeconds: config.playback.tokenTtlSeconds, publicUrl: config.http.publicUrl }),
+    titles: titleRoutes({ catalog, registry, publicUrl: config.http.publicUrl, isStopping: () => stopping, hasSource: (id) => existsSync(titlePaths(config.dataDir, id).source) }),
+    playback: playbackRoutes({
+      sessions,
+      tokens,
+      isPlayable,
+      contentState,
+      protectionOf: (id) => catalog.get(id)?.protection ?? streamCatalog.get(id)?.protection ?? 'none',
+      tokenTtlSeconds: config.playback.tokenTtlSeconds,
+      publicUrl: config.http.publicUrl,
+      limiter: new RateLimiter({ perMinute: config.playback.sessionsPerMinutePerAddress }),
+      adminToken,
+    }),
     media: mediaRoutes({
       tokens,
       isPlayable,
@@ -228,20 +278,18 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await putSource(req, res);
       res.status(202).json(titleResource(catalog.get(String(req.params.id))!, baseUrl(req, config.http.publicUrl)));
     },
-    tus: createTusServer({
-      ...uploadDeps,
-      authorize: (header) => {
-        const given = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
-        return given === adminToken ? null : new WeirError('ADMIN_AUTH_REQUIRED', 'Uploads need "Authorization: Bearer <admin token>".');
-      },
-    }),
+    tus,
+    trustedProxies: config.http.trustedProxies,
+    bodyTimeoutMs: config.http.bodyTimeoutSeconds * 1000,
+    uploadIdleTimeoutMs: config.http.uploadIdleTimeoutSeconds * 1000,
   });
 
-  const http = createServer(app);
-  // Uploads of large files are long requests: no request timeout, but idle sockets still close.
-  http.requestTimeout = 0;
-  http.headersTimeout = 60_000;
-  http.keepAliveTimeout = 5_000;
+  // Headers must arrive promptly (checked every second, not every 30 s). The total request time
+  // stays unlimited here: bodies have per-route deadlines, uploads an idle timeout (see the app).
+  const http = createServer(
+    { headersTimeout: config.http.headersTimeoutSeconds * 1000, requestTimeout: 0, connectionsCheckingInterval: 1000, keepAliveTimeout: 5_000 },
+    app,
+  );
   let httpPort: number;
   try {
     rtmpPort = await rtmp.start();
@@ -258,7 +306,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = `http://${shownHost}:${httpPort}`;
   log.info({ httpPort, rtmpPort, srtPort, url, dataDir: config.dataDir }, 'weir is listening');
-  const pruneTimer = setInterval(() => sessions.pruneExpired(), 3_600_000);
+  void removeAbandonedUploads(tus, log);
+  const pruneTimer = setInterval(() => {
+    sessions.pruneExpired();
+    void removeAbandonedUploads(tus, log);
+  }, 3_600_000);
   pruneTimer.unref();
 
   return {
@@ -286,6 +338,7 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
       await closed;
       clearTimeout(grace);
       db.close();
+      releaseLock();
       log.info('stopped');
     },
   };

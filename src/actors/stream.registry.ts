@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createActor, fromPromise, type Actor, type SnapshotFrom } from 'xstate';
 import type { SnapshotStore } from '../catalog/snapshots.js';
 import type { StreamCatalog, StreamRecord, StreamView } from '../catalog/streams.js';
-import type { PublishAuthority, PublishHandler, PublishRequest } from '../ingest/rtmp.js';
+import type { PublishAuthority, PublishHandler, PublishRefusal, PublishRequest } from '../ingest/rtmp.js';
 import type { Logger } from '../logger.js';
 import { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import type { KeySource, KeyStore, SourcedKey } from '../drm/keys.js';
@@ -183,15 +183,15 @@ export class StreamRegistry implements PublishAuthority {
     this.actors.get(streamId)?.actor.send(event);
   }
 
-  authorize(request: PublishRequest, disconnect: () => void): PublishHandler | { refused: string } {
-    if (this.stopping) return { refused: 'the server is stopping' };
-    if (request.app !== 'live') return { refused: `unknown application "${request.app}"; publish to /live/<stream key>` };
+  authorize(request: PublishRequest, disconnect: () => void): PublishHandler | PublishRefusal {
+    if (this.stopping) return { refused: 'the server is stopping', kind: 'try_later' };
+    if (request.app !== 'live') return { refused: `unknown application "${request.app.slice(0, 64)}"; publish to /live/<stream key>`, kind: 'bad_app' };
     const streamId = this.byKey.get(request.streamKey);
-    if (!streamId) return { refused: 'unknown or reset stream key' };
-    if (this.publishers.has(streamId)) return { refused: 'the stream is already being published' };
+    if (!streamId) return { refused: 'unknown or reset stream key', kind: 'unknown_key' };
+    if (this.publishers.has(streamId)) return { refused: 'the stream is already being published', kind: 'busy' };
     const state = this.state(streamId);
     if (state === 'ended' && this.actors.get(streamId)?.actor.getSnapshot().matches({ ended: 'finishing' })) {
-      return { refused: 'the previous broadcast is still being finished; publish again in a moment' };
+      return { refused: 'the previous broadcast is still being finished; publish again in a moment', kind: 'try_later' };
     }
     const stream = this.deps.catalog.get(streamId)!;
     const log = this.deps.log.child({ streamId, session: request.sessionId });
@@ -202,7 +202,7 @@ export class StreamRegistry implements PublishAuthority {
       const protection = this.liveProtection(stream, number);
       if (protection && !protection.keyFor(0)) {
         this.prepareKey(stream, number, 0);
-        return { refused: 'the stream keys are being prepared; publish again in a moment' };
+        return { refused: 'the stream keys are being prepared; publish again in a moment', kind: 'try_later' };
       }
       const broadcast = new LiveBroadcast({
         video: stream.mode === 'ladder' ? { mode: 'ladder', ffmpeg: this.deps.ffmpeg, preset: this.deps.ladderPreset } : { mode: 'passthrough' },

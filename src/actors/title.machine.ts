@@ -28,6 +28,7 @@ export type TitleEvent =
   | { type: 'ENCODE_PROGRESS'; fraction: number }
   | { type: 'ENCODED' }
   | { type: 'ENCODE_FAILED'; error: CodedError; transient: boolean }
+  | { type: 'RETRY' }
   | { type: 'DELETE' };
 
 export type StageInput = { titleId: string; protection: Protection; sourcePath: string; facts: SourceFacts; ladder: Ladder };
@@ -59,6 +60,9 @@ export const titleMachine = setup({
         });
       });
     }),
+  },
+  actions: {
+    startOver: assign({ error: null, encodeAttempts: 0, progress: 0, retryAt: null, facts: null, ladder: null, renditions: null }),
   },
   guards: {
     canRetryEncode: ({ context, event }) =>
@@ -143,7 +147,13 @@ export const titleMachine = setup({
       },
     },
     ready: {},
-    failed: {},
+    // Not a dead end: retry from the kept source, or start again from a new one.
+    failed: {
+      on: {
+        RETRY: { target: 'probing', actions: 'startOver' },
+        SOURCE_UPLOADED: { target: 'probing', actions: ['startOver', assign({ sourcePath: ({ event }) => event.path })] },
+      },
+    },
     deleted: { type: 'final' },
   },
 });

@@ -135,6 +135,16 @@ export class TitleRegistry {
     this.actors.get(titleId)?.actor.send(event);
   }
 
+  /**
+   * Runs a failed title again, from its kept source or a new one. The failed run's intermediate
+   * work is removed first: the stages reuse what they find on disk.
+   */
+  async startOver(titleId: string, newSource?: string): Promise<void> {
+    if (this.state(titleId) !== 'failed') return;
+    await rm(titlePaths(this.deps.dataDir, titleId).work, { recursive: true, force: true });
+    this.send(titleId, newSource ? { type: 'SOURCE_UPLOADED', path: newSource } : { type: 'RETRY' });
+  }
+
   /** Stops the title's work, then removes its media, snapshot and catalog row. */
   async delete(titleId: string): Promise<void> {
     const entry = this.actors.get(titleId);

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { PublishedRendition } from '../catalog/titles.js';
-import { WeirError } from '../errors.js';
+import { hideServerPaths, toCodedError, WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { buildEncodeArgs, type EncodeSettings } from '../pipeline/encode.js';
 import { FfmpegError, killOrphan, runFfmpeg, type MediaTools } from '../pipeline/ffmpeg.js';
@@ -117,14 +117,14 @@ export function createTitleStages(deps: TitleStageDeps) {
       })().catch((error: unknown) => {
         if (controller.signal.aborted) return;
         if (error instanceof WeirError) {
-          send({ type: 'ENCODE_FAILED', error: error.toJSON(), transient: false });
+          send({ type: 'ENCODE_FAILED', error: toCodedError(error, 'ENCODE_FAILED'), transient: false });
           return;
         }
         const transient = error instanceof FfmpegError ? error.transient : true;
         const code = error instanceof FfmpegError && !transient ? 'SOURCE_UNREADABLE' : 'ENCODE_FAILED';
         const message = error instanceof Error ? error.message : String(error);
         log.warn({ err: message, transient }, 'encode failed');
-        send({ type: 'ENCODE_FAILED', error: { code, message: `Encoding failed: ${message}` }, transient });
+        send({ type: 'ENCODE_FAILED', error: { code, message: hideServerPaths(`Encoding failed: ${message}`) }, transient });
       });
       return () => controller.abort();
     }),

@@ -2,7 +2,7 @@ import cors from 'cors';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logger.js';
-import { errorHandler, notFound, requestLogger, requireAdmin } from './http.js';
+import { bodyDeadline, errorHandler, notFound, requestLogger, requireAdmin, uploadIdleTimeout } from './http.js';
 
 export type AppParts = {
   log: Logger;
@@ -14,7 +14,13 @@ export type AppParts = {
   media: express.Router;
   sourcePut: (req: Request, res: Response) => Promise<void>;
   tus: TusServer;
+  /** Proxies whose X-Forwarded-* headers are believed (addresses or CIDR ranges); none by default. */
+  trustedProxies: string[];
+  bodyTimeoutMs: number;
+  uploadIdleTimeoutMs: number;
 };
+
+const forwardedHeaders = ['forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for', 'x-forwarded-port'];
 
 /** The HTTP surface: public playback and media routes, admin routes behind the bearer token. */
 export function createApp(parts: AppParts): Express {
@@ -22,8 +28,15 @@ export function createApp(parts: AppParts): Express {
   app.disable('x-powered-by');
   // Hashing every response body for an ETag costs the hot live path; files keep theirs (from stat).
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  // Forwarded headers say who the client is only when a proxy we trust set them.
+  app.set('trust proxy', parts.trustedProxies.length > 0 ? parts.trustedProxies : false);
+  const trusted = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
   app.use(requestLogger(parts.log));
+  // Uploads may run for hours (idle timeout only); every other body must arrive promptly.
+  const isUpload = (path: string) => /^\/v1\/uploads(\/|$)/i.test(path) || /^\/v1\/titles\/[^/]+\/source\/?$/i.test(path);
+  const deadline = bodyDeadline(parts.bodyTimeoutMs);
+  const idle = uploadIdleTimeout(parts.uploadIdleTimeoutMs);
+  app.use((req, res, next) => (isUpload(req.path) ? idle(req, res, next) : deadline(req, res, next)));
 
   // Players on other origins fetch sessions, manifests and segments; preflight included.
   const playerCors = cors({ origin: true, methods: ['GET', 'HEAD', 'POST', 'OPTIONS'], maxAge: 600, exposedHeaders: ['content-length', 'content-range'] });
@@ -49,6 +62,8 @@ export function createApp(parts: AppParts): Express {
   const admin = requireAdmin(parts.adminToken);
   // tus authenticates inside its own hooks (it answers its own OPTIONS and HEAD).
   app.all(['/v1/uploads', '/v1/uploads/*rest'], (req, res) => {
+    // tus builds Location from forwarded headers: only a trusted proxy's may reach it.
+    if (!trusted(req.socket.remoteAddress ?? '', 0)) for (const header of forwardedHeaders) delete req.headers[header];
     void parts.tus.handle(req, res);
   });
   app.use('/v1/titles', admin);

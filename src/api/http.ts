@@ -1,8 +1,9 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { errorCatalog, isWeirError, WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { secretsEqual } from '../secrets.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -12,15 +13,19 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Media URLs carry the playback token in their path: never write it to a log. */
+/** Media URLs carry the playback token in their path: never write it to a log (any letter case). */
 export function redactPath(url: string): string {
-  return url.replace(/^(\/media\/[^/]+\/)[^/?]+/, '$1[token]');
+  return url.replace(/^(\/media\/[^/]+\/)[^/?]+/i, '$1[token]');
 }
+
+// A caller's request id is kept for tracing only if it is a plain identifier; it never names a file.
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export function requestLogger(log: Logger) {
   const debug = log.isLevelEnabled('debug');
   return (req: Request, res: Response, next: NextFunction): void => {
-    req.id = (req.header('x-request-id') ?? '').slice(0, 64) || randomUUID();
+    const given = req.header('x-request-id');
+    req.id = given && requestIdPattern.test(given) ? given : randomUUID();
     // The child logger is made on first use: most media requests never log.
     let child: Logger | undefined;
     Object.defineProperty(req, 'log', { configurable: true, get: () => (child ??= log.child({ reqId: req.id })) });
@@ -29,7 +34,7 @@ export function requestLogger(log: Logger) {
     res.on('finish', () => {
       if (!debug && res.statusCode < 500) return;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const entry = { method: req.method, path: redactPath(req.originalUrl), status: res.statusCode, ms: Math.round(ms * 10) / 10 };
+      const entry = { method: req.method, path: redactPath(req.originalUrl).slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 };
       if (res.statusCode >= 500) req.log.error(entry, 'request');
       else req.log.debug(entry, 'request');
     });
@@ -37,16 +42,79 @@ export function requestLogger(log: Logger) {
   };
 }
 
+/** The bearer token of an Authorization header, or null. */
+export function bearerOf(header: string | null | undefined): string | null {
+  return /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim() ?? null;
+}
+
+/** Whether a request carries the admin token (compared in constant time). */
+export function isAdmin(req: Request, adminToken: string): boolean {
+  const given = bearerOf(req.header('authorization'));
+  return given !== null && secretsEqual(given, adminToken);
+}
+
 export function requireAdmin(adminToken: string) {
-  const expected = Buffer.from(adminToken);
   return (req: Request, _res: Response, next: NextFunction): void => {
-    const header = req.header('authorization') ?? '';
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    const given = Buffer.from(match?.[1]?.trim() ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      next(new WeirError('ADMIN_AUTH_REQUIRED', header ? 'The admin bearer token is not valid.' : 'This route needs "Authorization: Bearer <admin token>".'));
+    if (!isAdmin(req, adminToken)) {
+      next(new WeirError('ADMIN_AUTH_REQUIRED', req.header('authorization') ? 'The admin bearer token is not valid.' : 'This route needs "Authorization: Bearer <admin token>".'));
       return;
     }
+    next();
+  };
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.header('content-length');
+  return req.header('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * A JSON body parser that says what is wrong: a body sent without a JSON content type is refused
+ * with 415 naming the header, instead of arriving as "undefined". A request without a body
+ * passes (routes whose body is optional treat it as {}).
+ */
+export function jsonBody(limit: string): RequestHandler {
+  const parse = express.json({ limit });
+  return (req, res, next) => {
+    if (!hasBody(req)) return next();
+    if (!req.is(['application/json', 'application/*+json'])) {
+      const given = req.header('content-type');
+      next(new WeirError('UNSUPPORTED_MEDIA_TYPE', `This route takes a JSON body with "content-type: application/json"; the request sent ${given ? `"${given.slice(0, 100)}"` : 'no content-type header'}.`));
+      return;
+    }
+    parse(req, res, next);
+  };
+}
+
+/**
+ * A request body must arrive whole within `ms` (a trickled body cannot hold a socket open).
+ * Uploads use an idle timeout instead (see uploadIdleTimeout).
+ */
+export function bodyDeadline(ms: number): RequestHandler {
+  return (req, res, next) => {
+    if (!hasBody(req)) return next();
+    const timer = setTimeout(() => {
+      if (req.complete) return;
+      req.log.info({ ms }, 'request body too slow; closing');
+      res.once('finish', () => req.socket.destroy());
+      if (res.headersSent) req.socket.destroy();
+      else sendError(res, new WeirError('REQUEST_TIMEOUT', `The request body did not arrive within ${ms / 1000} s.`), true);
+    }, ms);
+    timer.unref();
+    const done = () => clearTimeout(timer);
+    req.once('end', done);
+    res.once('close', done);
+    next();
+  };
+}
+
+/** Long uploads may take hours, but a connection silent for `ms` is closed. */
+export function uploadIdleTimeout(ms: number): RequestHandler {
+  return (req, _res, next) => {
+    req.socket.setTimeout(ms, () => {
+      req.log.info({ idleMs: ms }, 'upload stalled; closing the connection');
+      req.socket.destroy();
+    });
     next();
   };
 }
@@ -56,6 +124,9 @@ export function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return `unknown ${issue.keys.length > 1 ? 'fields' : 'field'} ${issue.keys.map((k) => JSON.stringify(k.slice(0, 50))).join(', ')}`;
+    }
     const field = issue.path.length > 0 ? issue.path.join('.') : what;
     return `${field}: ${issue.message}`;
   });
@@ -63,24 +134,54 @@ export function parseInput<T>(schema: z.ZodType<T>, value: unknown, what: string
 }
 
 export function notFound(req: Request, _res: Response, next: NextFunction): void {
-  next(new WeirError('NOT_FOUND', `No route for ${req.method} ${redactPath(req.path)}.`));
+  next(new WeirError('NOT_FOUND', `No route for ${req.method} ${redactPath(req.path).slice(0, 200)}.`));
 }
 
-type BodyParserError = Error & { type?: string; status?: number; expose?: boolean };
+/** Errors thrown by body-parser, send and other libraries: an HTTP status and a type. */
+type LibraryError = Error & { type?: string; status?: number; statusCode?: number; expose?: boolean; limit?: number; length?: number };
+
+/** Maps an error thrown by a library (not by Weir) to the coded error a client sees, if it is the client's. */
+function clientErrorOf(error: LibraryError): WeirError | null {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return new WeirError('VALIDATION_FAILED', `The body is not valid JSON: ${error.message.slice(0, 200)}.`);
+    case 'entity.too.large':
+      return new WeirError('BODY_TOO_LARGE', `The body is ${error.length ?? 'more than'} bytes; this route accepts at most ${error.limit} bytes.`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new WeirError('UNSUPPORTED_MEDIA_TYPE', `The body's encoding is not supported: ${error.message.slice(0, 200)}; send UTF-8 JSON.`);
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new WeirError('VALIDATION_FAILED', 'The request body ended before its declared length.');
+  }
+  const status = error.status ?? error.statusCode;
+  // send answers 400 for malformed paths (NUL bytes, bad encoding) and 403 for traversal attempts.
+  if (status === 400 || status === 403) return new WeirError('MEDIA_PATH_INVALID', 'The path is malformed or leaves the media directory.');
+  if (status === 404) return new WeirError('NOT_FOUND', 'No such file.');
+  if (status === 416) return new WeirError('VALIDATION_FAILED', 'The requested byte range is not satisfiable.');
+  return null;
+}
+
+function sendError(res: Response, error: WeirError, close = false): void {
+  if (close) res.setHeader('connection', 'close');
+  if (error.code === 'RATE_LIMITED' && typeof error.details === 'object' && error.details !== null && 'retryAfterSeconds' in error.details) {
+    res.setHeader('retry-after', String(error.details.retryAfterSeconds));
+  }
+  res.status(errorCatalog[error.code].status).json({ error: error.toJSON() });
+}
 
 export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction): void {
   let coded: WeirError;
-  const parserError = error as BodyParserError;
-  if (isWeirError(error)) coded = error;
-  else if (parserError?.type === 'entity.parse.failed') coded = new WeirError('VALIDATION_FAILED', `The body is not valid JSON: ${parserError.message}.`);
-  else if (parserError?.type === 'entity.too.large') coded = new WeirError('VALIDATION_FAILED', 'The JSON body is larger than 1 MB.');
+  const fromClient = isWeirError(error) ? error : clientErrorOf(error as LibraryError);
+  if (fromClient) coded = fromClient;
   else {
     (req.log ?? console).error({ err: error }, 'unhandled error');
-    coded = new WeirError('INTERNAL', 'An unexpected error occurred; the server log has the details.');
+    coded = new WeirError('INTERNAL', 'An unexpected server error occurred; the server log has the details.');
   }
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.status(errorCatalog[coded.code].status).json({ error: coded.toJSON() });
+  // A body that was refused unread would otherwise be read as the next request on this socket.
+  sendError(res, coded, hasBody(req) && !req.complete);
 }

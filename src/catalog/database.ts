@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { createPrivate } from './data-dir.js';
 
 export type Db = Database.Database;
 
@@ -61,13 +62,19 @@ const migrations: readonly string[] = [
   `ALTER TABLE live_streams ADD COLUMN protection TEXT NOT NULL DEFAULT 'none';
    ALTER TABLE live_streams ADD COLUMN key_rotation_segments INTEGER NOT NULL DEFAULT 0;`,
   `ALTER TABLE live_streams ADD COLUMN srt_passphrase TEXT;`,
+  // Stream keys are sealed at rest from here on; the fingerprint keeps them unique.
+  `ALTER TABLE live_streams ADD COLUMN stream_key_hash TEXT;
+   CREATE UNIQUE INDEX live_streams_key_hash ON live_streams (stream_key_hash);`,
 ];
 
 export const databaseFileName = 'weir.db';
 
 /** Opens (creating if needed) the catalog database in the data dir and brings its schema up to date. */
 export function openDatabase(dataDir: string): Db {
-  const db = new Database(join(dataDir, databaseFileName));
+  // It holds sealed keys and credentials: owner-only, like every secret in the data dir.
+  const path = join(dataDir, databaseFileName);
+  createPrivate(path);
+  const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // WAL with NORMAL sync survives a process crash (SIGKILL); only power loss can cost the last commits.
   db.pragma('synchronous = NORMAL');

@@ -48,9 +48,15 @@ export type SecretSealer = {
   seal(context: string, plaintext: string): string;
   open(context: string, sealed: string): string;
   isSealed(text: string): boolean;
+  /** A keyed digest (not reversible without the master key): for unique lookups of sealed values. */
+  fingerprint(text: string): string;
 };
 
+/** Where the secrets the catalog hands out are registered, so no log line can show them. */
+export type SecretSink = { add(secret: string): void };
+
 const passphraseContext = (streamId: string) => `live_streams.srt_passphrase|${streamId}`;
+const streamKeyContext = (streamId: string) => `live_streams.stream_key|${streamId}`;
 
 function openPassphrase(id: string, text: string, sealer: SecretSealer): string {
   try {
@@ -60,17 +66,29 @@ function openPassphrase(id: string, text: string, sealer: SecretSealer): string 
   }
 }
 
-function fromRow(row: Row, sealer: SecretSealer): StreamRecord {
+function openStreamKey(id: string, text: string, sealer: SecretSealer): string {
+  try {
+    return sealer.open(streamKeyContext(id), text);
+  } catch {
+    throw new Error(`the stream key of live stream ${id} does not open with this master key (was WEIR_MASTER_KEY or the data dir's master-key changed?)`);
+  }
+}
+
+function fromRow(row: Row, sealer: SecretSealer, secrets: SecretSink): StreamRecord {
+  const streamKey = sealer.isSealed(row.stream_key) ? openStreamKey(row.id, row.stream_key, sealer) : row.stream_key;
+  const srtPassphrase = row.srt_passphrase === null ? null : openPassphrase(row.id, row.srt_passphrase, sealer);
+  secrets.add(streamKey);
+  if (srtPassphrase !== null) secrets.add(srtPassphrase);
   return {
     id: row.id,
     name: row.name,
     mode: row.mode as StreamMode,
     reconnectWindowSeconds: row.reconnect_window_seconds,
     archive: row.archive === 1,
-    streamKey: row.stream_key,
+    streamKey,
     protection: row.protection as Protection,
     keyRotationSegments: row.key_rotation_segments,
-    srtPassphrase: row.srt_passphrase === null ? null : openPassphrase(row.id, row.srt_passphrase, sealer),
+    srtPassphrase,
     state: row.state as StreamState,
     error: row.error ? (JSON.parse(row.error) as CodedError) : null,
     archiveTitleIds: JSON.parse(row.archive_title_ids) as string[],
@@ -79,29 +97,37 @@ function fromRow(row: Row, sealer: SecretSealer): StreamRecord {
   };
 }
 
-/** Live streams in the catalog; the stream actors keep `state` current. */
+/**
+ * Live streams in the catalog; the stream actors keep `state` current. Stream keys and SRT
+ * passphrases are credentials: sealed at rest (a keyed fingerprint keeps keys unique), and
+ * registered with the log scrubber whenever they are read.
+ */
 export class StreamCatalog {
   private readonly statements;
 
   constructor(
     db: Db,
     private readonly sealer: SecretSealer,
+    private readonly secrets: SecretSink = { add: () => {} },
   ) {
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, protection, key_rotation_segments, srt_passphrase, state, created_at, updated_at)
-         VALUES (@id, @name, @mode, @reconnectWindowSeconds, @archive, @streamKey, @protection, @keyRotationSegments, @srtPassphrase, 'idle', @now, @now)`,
+        `INSERT INTO live_streams (id, name, mode, reconnect_window_seconds, archive, stream_key, stream_key_hash, protection, key_rotation_segments, srt_passphrase, state, created_at, updated_at)
+         VALUES (@id, @name, @mode, @reconnectWindowSeconds, @archive, @streamKey, @streamKeyHash, @protection, @keyRotationSegments, @srtPassphrase, 'idle', @now, @now)`,
       ),
       get: db.prepare(`SELECT * FROM live_streams WHERE id = ?`),
       all: db.prepare(`SELECT * FROM live_streams ORDER BY created_at DESC, id`),
       updateView: db.prepare(`UPDATE live_streams SET state = @state, error = @error, archive_title_ids = @archiveTitleIds, updated_at = @now WHERE id = @id`),
-      setKey: db.prepare(`UPDATE live_streams SET stream_key = ?, updated_at = ? WHERE id = ?`),
+      setKey: db.prepare(`UPDATE live_streams SET stream_key = ?, stream_key_hash = ?, updated_at = ? WHERE id = ?`),
       setPassphrase: db.prepare(`UPDATE live_streams SET srt_passphrase = ?, updated_at = ? WHERE id = ?`),
       remove: db.prepare(`DELETE FROM live_streams WHERE id = ?`),
     };
     // Passphrases stored before they were sealed are sealed on the first start that can.
     const plain = db.prepare(`SELECT id, srt_passphrase FROM live_streams WHERE srt_passphrase IS NOT NULL`).all() as { id: string; srt_passphrase: string }[];
     for (const row of plain) if (!sealer.isSealed(row.srt_passphrase)) this.setSrtPassphrase(row.id, row.srt_passphrase, Date.now());
+    // Likewise stream keys stored in clear by earlier versions.
+    const keys = db.prepare(`SELECT id, stream_key FROM live_streams`).all() as { id: string; stream_key: string }[];
+    for (const row of keys) if (!sealer.isSealed(row.stream_key)) this.setKey(row.id, row.stream_key, Date.now());
   }
 
   create(
@@ -114,6 +140,8 @@ export class StreamCatalog {
       keyRotationSegments: 0,
       ...input,
       srtPassphrase: passphrase === null ? null : this.sealer.seal(passphraseContext(input.id), passphrase),
+      streamKey: this.sealer.seal(streamKeyContext(input.id), input.streamKey),
+      streamKeyHash: this.sealer.fingerprint(input.streamKey),
       archive: input.archive ? 1 : 0,
       now,
     });
@@ -122,11 +150,11 @@ export class StreamCatalog {
 
   get(id: string): StreamRecord | null {
     const row = this.statements.get.get(id) as Row | undefined;
-    return row ? fromRow(row, this.sealer) : null;
+    return row ? fromRow(row, this.sealer, this.secrets) : null;
   }
 
   all(): StreamRecord[] {
-    return (this.statements.all.all() as Row[]).map((row) => fromRow(row, this.sealer));
+    return (this.statements.all.all() as Row[]).map((row) => fromRow(row, this.sealer, this.secrets));
   }
 
   updateView(id: string, view: StreamView, now = Date.now()): void {
@@ -134,11 +162,13 @@ export class StreamCatalog {
   }
 
   setKey(id: string, streamKey: string, now = Date.now()): void {
-    this.statements.setKey.run(streamKey, now, id);
+    this.statements.setKey.run(this.sealer.seal(streamKeyContext(id), streamKey), this.sealer.fingerprint(streamKey), now, id);
+    this.secrets.add(streamKey);
   }
 
   setSrtPassphrase(id: string, passphrase: string | null, now = Date.now()): void {
     this.statements.setPassphrase.run(passphrase === null ? null : this.sealer.seal(passphraseContext(id), passphrase), now, id);
+    if (passphrase !== null) this.secrets.add(passphrase);
   }
 
   remove(id: string): void {

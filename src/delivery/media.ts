@@ -18,6 +18,14 @@ export type MediaRoutesDeps = {
 };
 
 const manifestPattern = /\.(m3u8|mpd)$/;
+// Every file Weir publishes is named like this; anything else (NUL, "..", encoded slashes) cannot exist.
+const mediaNamePattern = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+function checkMediaPath(segments: string[]): void {
+  if (segments.length === 0 || segments.length > 4 || !segments.every((s) => mediaNamePattern.test(s) && !s.includes('..'))) {
+    throw new WeirError('MEDIA_PATH_INVALID', 'Media paths are at most four parts of letters, digits, ".", "_" and "-" (no "..", no encoded slashes or NUL).');
+  }
+}
 
 function setCaching(res: Response, path: string): void {
   // Manifests may be re-published; segments, init segments and posters never change once written.
@@ -34,13 +42,13 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     const { contentId, token } = req.params;
     const segments = req.params.file as unknown as string[];
     await deps.tokens.verify(token, contentId);
+    checkMediaPath(segments);
     const broadcast = deps.liveBroadcast(contentId);
     if (broadcast) {
       await serveLive(req, res, broadcast, segments, deps.liveSettings);
       return;
     }
     if (!deps.isPlayable(contentId)) throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is not ready for playback.`);
-    if (segments.some((s) => s === '..' || s.startsWith('.'))) throw new WeirError('NOT_FOUND', 'No such media file.');
     const relative = segments.join('/');
     if (relative === aes128KeyName) {
       const key = deps.contentKeys(contentId).find((k) => k.protection === 'aes-128');
@@ -54,6 +62,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     res.sendFile(relative, { root: deps.mediaDir(contentId), dotfiles: 'deny', cacheControl: false }, (error?: Error & { status?: number }) => {
       if (!error) return;
       if (res.headersSent) return;
+      // Whatever send refused is the client's error (the errorHandler maps its 400/403/416).
       next(error.status === 404 ? new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`) : error);
     });
   });

@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import NodeMediaServer, { type NmsPacket, type NmsSession } from 'node-media-server';
 import type { Logger } from '../logger.js';
+import { RtmpChunkGuard, type ChunkLimits } from './rtmp-guard.js';
 
 /** What an accepted publisher's packets go to. */
 export type PublishHandler = {
@@ -12,34 +13,76 @@ export type PublishHandler = {
 
 export type PublishRequest = { app: string; streamKey: string; sessionId: string; ip: string };
 
+/** Why a publish was refused, so each protocol can answer in its own terms. */
+export type RefusalKind = 'unknown_key' | 'bad_app' | 'busy' | 'try_later';
+export type PublishRefusal = { refused: string; kind: RefusalKind };
+
 /** The stream world as RTMP ingest needs it: declared here, by its user. */
 export type PublishAuthority = {
   /** Decides synchronously (node-media-server cannot wait): a handler, or why not. */
-  authorize(request: PublishRequest, disconnect: () => void): PublishHandler | { refused: string };
+  authorize(request: PublishRequest, disconnect: () => void): PublishHandler | PublishRefusal;
 };
 
-export type RtmpIngestOptions = { host: string; port: number; dataDir: string; log: Logger; authority: PublishAuthority };
+/** Bounds on what a connection may cost before and after it publishes. */
+export type RtmpLimits = ChunkLimits & {
+  handshakeTimeoutMs: number;
+  publishTimeoutMs: number;
+  maxPendingPerAddress: number;
+  maxPending: number;
+};
+
+export type RtmpIngestOptions = { host: string; port: number; dataDir: string; log: Logger; authority: PublishAuthority; limits: RtmpLimits };
 
 type NmsLogger = { log: (message: string, level?: string) => void; level: string };
+type RtmpSessionClass = new (socket: Socket) => NmsSession & { run(): void; onData: (data: Buffer) => void };
+type NmsContext = { sessions: Map<string, unknown> };
+
+/** The onStatus code an RTMP publisher gets for each refusal (as Flash Media Server and Wowza answer). */
+const statusOfRefusal = {
+  unknown_key: 'NetStream.Publish.BadName',
+  bad_app: 'NetStream.Publish.BadName',
+  busy: 'NetStream.Publish.BadName',
+  try_later: 'NetStream.Publish.Denied',
+} as const satisfies Record<RefusalKind, string>;
+
+// node-media-server's own messages name stream paths (/app/<stream key>): never pass those on.
+const nmsStreamPath = /\/[\w-]+\/[^\s,]+/g;
+const nmsNameField = /\bname=[^\s,]+/g;
+
+/** One connection as the guard sees it. */
+type Connection = { address: string; guard: RtmpChunkGuard; pending: boolean; timer: NodeJS.Timeout | null };
+
+const refusalLogIntervalMs = 10_000;
 
 /**
  * node-media-server embedded as the RTMP listener. Its HTTP side, store, relay and recorder stay
- * off; its logs go to pino; its listen errors become our errors instead of process.exit. Each
- * accepted publisher's packets go straight to its handler, never into node-media-server's
- * shared broadcast, so a second publisher on a key cannot touch the first one's stream.
+ * off; its logs go to pino; its listen errors become our errors instead of process.exit. Every
+ * connection passes a chunk guard before node-media-server's parser sees a byte, and must
+ * finish its handshake and start publishing in time. Each accepted publisher's packets go
+ * straight to its handler, never into node-media-server's shared broadcast, so a second
+ * publisher on a key cannot touch the first one's stream.
  */
 export class RtmpIngest {
   private nms: NodeMediaServer | null = null;
+  private readonly connections = new Map<Socket, Connection>();
+  private readonly pendingByAddress = new Map<string, number>();
+  private pendingTotal = 0;
+  private readonly refusals = new Map<string, { at: number; repeated: number }>();
+  private readonly log: Logger;
 
-  constructor(private readonly options: RtmpIngestOptions) {}
+  constructor(private readonly options: RtmpIngestOptions) {
+    this.log = options.log.child({ component: 'rtmp' });
+  }
 
   async start(): Promise<number> {
-    const { log } = this.options;
     const require = createRequire(import.meta.url);
     const nmsLogger = require('node-media-server/src/core/logger.js') as NmsLogger;
-    const rtmpLog = log.child({ component: 'rtmp' });
+    const RtmpSession = require('node-media-server/src/session/rtmp_session.js') as RtmpSessionClass;
+    const context = require('node-media-server/src/core/context.js') as NmsContext;
+    const rtmpLog = this.log;
     nmsLogger.log = (message: string, level = 'info') => {
-      rtmpLog[level === 'error' ? 'warn' : 'debug']({ nmsLevel: level }, message);
+      const safe = message.replace(nmsStreamPath, '/[stream path]').replace(nmsNameField, 'name=[stream key]').slice(0, 500);
+      rtmpLog[level === 'error' ? 'warn' : 'debug']({ nmsLevel: level }, safe);
     };
 
     // A placeholder port makes it build its TCP server; we listen ourselves (port 0 allowed).
@@ -53,11 +96,12 @@ export class RtmpIngest {
     this.nms.store.options.signals = false;
     const server = this.nms.rtmpServer.tcpServer;
     if (!server) throw new Error('node-media-server did not build its RTMP listener');
+    // We accept connections ourselves, to put the guard in front of its parser.
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => this.accept(socket, RtmpSession, context));
     // node-media-server's events go through one process-wide emitter: with two servers in a
     // process (tests, embedding), each must act only on the sessions its own listener accepted.
-    const ours = new WeakSet<object>();
-    server.on('connection', (socket) => ours.add(socket));
-    const own = (session: NmsSession) => ours.has(session.socket);
+    const own = (session: NmsSession) => this.connections.has(session.socket);
     this.nms.on('prePublish', (session) => own(session) && this.onPrePublish(session));
     // Its 30 s publish grace would silently resume a reconnect; the stream actor owns reconnects.
     this.nms.on('postPublish', (session) => {
@@ -85,25 +129,125 @@ export class RtmpIngest {
     });
   }
 
+  /** Connections accepted and not yet publishing (for tests and metrics). */
+  get pendingConnections(): number {
+    return this.pendingTotal;
+  }
+
+  private accept(socket: Socket, RtmpSession: RtmpSessionClass, context: NmsContext): void {
+    const { limits } = this.options;
+    const address = socket.remoteAddress ?? 'unknown';
+    const fromAddress = this.pendingByAddress.get(address) ?? 0;
+    if (this.pendingTotal >= limits.maxPending || fromAddress >= limits.maxPendingPerAddress) {
+      const which = fromAddress >= limits.maxPendingPerAddress ? `${limits.maxPendingPerAddress} from this address` : `${limits.maxPending} in all`;
+      this.logRefusal(address, 'too many connections not yet publishing', { limit: which });
+      socket.destroy();
+      return;
+    }
+    const connection: Connection = { address, guard: new RtmpChunkGuard(limits), pending: true, timer: null };
+    this.connections.set(socket, connection);
+    this.pendingTotal++;
+    this.pendingByAddress.set(address, fromAddress + 1);
+    connection.timer = setTimeout(() => {
+      const stage = connection.guard.handshakeDone ? `not publishing after ${limits.publishTimeoutMs / 1000} s` : `no handshake within ${limits.handshakeTimeoutMs / 1000} s`;
+      this.logRefusal(address, 'idle connection closed', { detail: stage });
+      socket.destroy();
+    }, limits.handshakeTimeoutMs);
+    socket.once('close', () => {
+      this.settle(connection);
+      this.connections.delete(socket);
+    });
+    socket.on('error', () => {}); // the session logs it; a reset must not become an uncaught error
+
+    const session = new RtmpSession(socket);
+    const parse = session.onData;
+    let handshaking = true;
+    session.onData = (data: Buffer) => {
+      const verdict = connection.guard.inspect(data);
+      if (!verdict.ok) {
+        this.logRefusal(address, 'RTMP protocol violation; connection closed', { violation: verdict.violation.slice(0, 200) });
+        socket.destroy();
+        return;
+      }
+      if (handshaking && connection.guard.handshakeDone && connection.pending) {
+        handshaking = false;
+        clearTimeout(connection.timer!);
+        connection.timer = setTimeout(() => {
+          this.logRefusal(address, 'idle connection closed', { detail: `not publishing after ${limits.publishTimeoutMs / 1000} s` });
+          socket.destroy();
+        }, limits.publishTimeoutMs);
+      }
+      try {
+        parse(data);
+      } catch (error) {
+        // Malformed commands (bad AMF, a tcUrl that is no URL) throw inside the parser.
+        this.logRefusal(address, 'RTMP message could not be read; connection closed', { err: (error as Error).message.slice(0, 200) });
+        socket.destroy();
+      }
+    };
+    // Publish.Start is sent once Weir accepts the publish, not before (see onPrePublish).
+    const rtmp = session.rtmp as unknown as { respondPublish: () => void };
+    rtmp.respondPublish = () => {};
+    session.run();
+    context.sessions.set(session.id, session);
+    socket.once('close', () => context.sessions.delete(session.id));
+  }
+
+  /** The connection no longer counts as pending: it publishes, or it is gone. */
+  private settle(connection: Connection): void {
+    if (connection.timer) clearTimeout(connection.timer);
+    connection.timer = null;
+    if (!connection.pending) return;
+    connection.pending = false;
+    this.pendingTotal--;
+    const left = (this.pendingByAddress.get(connection.address) ?? 1) - 1;
+    if (left > 0) this.pendingByAddress.set(connection.address, left);
+    else this.pendingByAddress.delete(connection.address);
+  }
+
+  /** Refused or misbehaving clients retry quickly: one line per address and reason every 10 s, with a count. */
+  private logRefusal(address: string, reason: string, fields: Record<string, unknown>): void {
+    const key = `${address}|${reason}`;
+    const now = Date.now();
+    const entry = this.refusals.get(key);
+    if (entry && now - entry.at < refusalLogIntervalMs) {
+      entry.repeated++;
+      return;
+    }
+    if (this.refusals.size >= 10_000) this.refusals.clear(); // bounded, whatever the callers do
+    this.refusals.set(key, { at: now, repeated: 0 });
+    this.log.info({ ip: address, ...fields, refusedSinceLastLine: entry?.repeated ?? 0 }, reason);
+  }
+
   private onPrePublish(session: NmsSession): void {
-    const log = this.options.log.child({ component: 'rtmp', session: session.id, ip: session.ip });
+    const log = this.log.child({ session: session.id, ip: session.ip });
+    const connection = this.connections.get(session.socket);
     const disconnect = () => session.socket.destroy();
-    let decision: PublishHandler | { refused: string };
+    const rtmp = session.rtmp as unknown as { streamId: number; sendStatusMessage(sid: number, level: string, code: string, description: string): void };
+    let decision: PublishHandler | PublishRefusal;
     try {
       decision = this.options.authority.authorize(
         { app: session.streamApp ?? '', streamKey: session.streamName ?? '', sessionId: session.id, ip: session.ip },
         disconnect,
       );
     } catch (error) {
-      decision = { refused: `internal error: ${(error as Error).message}` };
+      decision = { refused: `internal error: ${(error as Error).message}`, kind: 'try_later' };
     }
     if ('refused' in decision) {
       log.warn({ reason: decision.refused }, 'refused RTMP publish');
       // Drop whatever arrives before the socket closes.
       session.rtmp.onPacketCallback = () => {};
-      disconnect();
+      // Tell the encoder why, as an onStatus error, then close once it is written.
+      rtmp.sendStatusMessage(rtmp.streamId, 'error', statusOfRefusal[decision.kind], `Publish refused: ${decision.refused}.`);
+      // Closed as soon as that is flushed: node-media-server counts it as the path's publisher until then.
+      session.socket.end(disconnect);
       return;
     }
+    if (connection) {
+      this.settle(connection);
+      connection.guard.publishing();
+    }
+    rtmp.sendStatusMessage(rtmp.streamId, 'status', 'NetStream.Publish.Start', 'Publishing.');
     const handler = decision;
     session.rtmp.onPacketCallback = (packet: NmsPacket) => {
       try {
@@ -121,6 +265,7 @@ export class RtmpIngest {
   async stop(): Promise<void> {
     if (!this.nms) return;
     this.nms.rtmpServer.stop();
+    for (const socket of this.connections.keys()) socket.destroy();
     await this.nms.stop();
     this.nms = null;
   }

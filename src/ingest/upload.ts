@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -12,12 +13,15 @@ import type { Logger } from '../logger.js';
 
 /** What the upload paths need of the title world: declared here, by their user. */
 export type UploadTarget = {
-  /** Throws a coded error unless the title exists and awaits its source. */
+  /** Throws a coded error unless the title exists and awaits its source (or failed, and may take a new one). */
   assertAwaitingUpload(titleId: string): void;
-  sourceArrived(titleId: string, path: string): void;
+  sourceArrived(titleId: string, path: string): void | Promise<void>;
 };
 
 export type UploadDeps = { dataDir: string; maxBytes: number; target: UploadTarget; log: Logger };
+
+// Title ids are our UUIDs; anything else never reaches a path.
+const titleIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Moves a complete upload into place as the title's source and tells the title. The rename is
@@ -27,7 +31,7 @@ async function acceptSource(deps: UploadDeps, titleId: string, tempPath: string)
   const destination = titlePaths(deps.dataDir, titleId).source;
   await mkdir(dirname(destination), { recursive: true });
   await rename(tempPath, destination);
-  deps.target.sourceArrived(titleId, destination);
+  await deps.target.sourceArrived(titleId, destination);
 }
 
 /**
@@ -47,7 +51,8 @@ export function createSourcePutHandler(deps: UploadDeps) {
     }
     if (inFlight.has(titleId)) throw new WeirError('UPLOAD_NOT_EXPECTED', `An upload for title ${titleId} is already in progress.`);
     inFlight.add(titleId);
-    const tempPath = join(titlePaths(deps.dataDir, titleId).root, `source.upload-${req.id}`);
+    // The name is ours alone: never built from anything the client sent.
+    const tempPath = join(titlePaths(deps.dataDir, titleId).root, `source.upload-${randomUUID()}`);
     try {
       await mkdir(dirname(tempPath), { recursive: true });
       let received = 0;
@@ -93,12 +98,19 @@ function tusRefusal(error: WeirError): { status_code: number; body: string } {
  * Resumable uploads (tus 1.0) at /v1/uploads, linked to a title by the `titleId` metadata.
  * A broken connection resumes from the last byte the server holds.
  */
-export function createTusServer(deps: UploadDeps & { authorize: (authorization: string | null) => WeirError | null }): TusServer {
+export type TusDeps = UploadDeps & {
+  authorize: (authorization: string | null) => WeirError | null;
+  /** Unfinished uploads untouched this long are deleted. */
+  abandonedAfterMs: number;
+};
+
+export function createTusServer(deps: TusDeps): TusServer {
   const directory = join(deps.dataDir, 'uploads');
   const server = new TusServer({
     path: '/v1/uploads',
-    datastore: new FileStore({ directory }),
+    datastore: new FileStore({ directory, expirationPeriodInMilliseconds: deps.abandonedAfterMs }),
     maxSize: deps.maxBytes,
+    // The app strips forwarded headers from clients that are not trusted proxies before tus sees them.
     respectForwardedHeaders: true,
     async onIncomingRequest(req) {
       const refusal = deps.authorize(req.headers.get('authorization'));
@@ -107,6 +119,7 @@ export function createTusServer(deps: UploadDeps & { authorize: (authorization: 
     async onUploadCreate(_req, upload) {
       const titleId = upload.metadata?.titleId;
       if (!titleId) throw tusRefusal(new WeirError('VALIDATION_FAILED', 'Upload-Metadata must name the title: "titleId <base64 id>".'));
+      if (!titleIdPattern.test(titleId)) throw tusRefusal(new WeirError('TITLE_NOT_FOUND', `No title with id ${JSON.stringify(titleId.slice(0, 64))}.`));
       try {
         deps.target.assertAwaitingUpload(titleId);
       } catch (error) {
@@ -117,19 +130,34 @@ export function createTusServer(deps: UploadDeps & { authorize: (authorization: 
     },
     async onUploadFinish(_req, upload) {
       const titleId = upload.metadata?.titleId;
-      if (!titleId) return {};
+      const files = [join(directory, upload.id), join(directory, `${upload.id}.json`)];
       try {
+        if (!titleId) throw new WeirError('VALIDATION_FAILED', 'Upload-Metadata must name the title: "titleId <base64 id>".');
         deps.target.assertAwaitingUpload(titleId);
-        await acceptSource(deps, titleId, join(directory, upload.id));
-        await rm(join(directory, `${upload.id}.json`), { force: true });
+        await acceptSource(deps, titleId, files[0]!);
         deps.log.info({ titleId, bytes: upload.size }, 'source uploaded (tus)');
       } catch (error) {
         if (error instanceof WeirError) throw tusRefusal(error);
         throw error;
+      } finally {
+        // A refused upload is not kept: nothing can claim it later.
+        await Promise.all(files.map((file) => rm(file, { force: true })));
       }
       return {};
     },
   });
   server.on(EVENTS.POST_CREATE, (_req, upload) => deps.log.debug({ uploadId: upload.id, size: upload.size }, 'tus upload created'));
   return server;
+}
+
+/** Deletes resumable uploads abandoned for longer than the configured period; returns how many. */
+export async function removeAbandonedUploads(server: TusServer, log: Logger): Promise<number> {
+  try {
+    const removed = await server.cleanUpExpiredUploads();
+    if (removed > 0) log.info({ removed }, 'removed abandoned uploads');
+    return removed;
+  } catch (error) {
+    log.warn({ err: (error as Error).message }, 'could not clean up abandoned uploads');
+    return 0;
+  }
 }

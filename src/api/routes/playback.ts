@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { SessionStore } from '../../catalog/sessions.js';
 import type { PlaybackTokens } from '../../delivery/tokens.js';
@@ -9,7 +9,8 @@ import { aes128KeyName, clearKeyLicenseName } from '../../pipeline/protect-vod.j
 import { dashManifestName } from '../../pipeline/manifest/dash.js';
 import { multivariantName } from '../../pipeline/manifest/hls.js';
 import { posterName } from '../../pipeline/package-vod.js';
-import { parseInput } from '../http.js';
+import { isAdmin, jsonBody, parseInput } from '../http.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
 
 const sessionBody = z.strictObject({ contentId: z.string().min(1).max(200) });
@@ -23,16 +24,27 @@ export type PlaybackRoutesDeps = {
   protectionOf: (contentId: string) => Protection;
   tokenTtlSeconds: number;
   publicUrl: string;
+  /** Session starts per client address. */
+  limiter: RateLimiter;
+  /** Admins may learn why content cannot play; anonymous callers may not. */
+  adminToken: string;
 };
 
 /** POST /v1/playback-sessions: the first step of playback start, so it does one lookup and one signature. */
 export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   const router = Router();
-  router.post('/v1/playback-sessions', express.json({ limit: '16kb' }), async (req, res) => {
-    const { contentId } = parseInput(sessionBody, req.body, 'playback session body');
+  router.post('/v1/playback-sessions', jsonBody('16kb'), async (req, res) => {
+    const retryAfterSeconds = deps.limiter.take(req.ip ?? 'unknown');
+    if (retryAfterSeconds > 0) {
+      throw new WeirError('RATE_LIMITED', `Too many playback sessions from this address; try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
+    }
+    const { contentId } = parseInput(sessionBody, req.body ?? {}, 'playback session body');
     if (!deps.isPlayable(contentId)) {
-      const state = deps.contentState(contentId);
-      if (state === null) throw new WeirError('TITLE_NOT_FOUND', `No title or live stream with id ${JSON.stringify(contentId)}.`);
+      const state = isAdmin(req, deps.adminToken) ? deps.contentState(contentId) : null;
+      // Whether unplayable content exists, and in which state, is the operator's to know.
+      if (state === null) {
+        throw new WeirError('CONTENT_UNAVAILABLE', `No title or live stream with id ${JSON.stringify(contentId)} can be played now: it does not exist, or it is not ready or live.`);
+      }
       throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is ${state}; titles play once ready, live streams while live.`);
     }
     const now = Date.now();

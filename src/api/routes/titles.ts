@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { TitleRegistry } from '../../actors/title.registry.js';
 import type { TitleCatalog } from '../../catalog/titles.js';
 import { WeirError } from '../../errors.js';
 import { protections } from '../../drm/keys.js';
-import { parseInput } from '../http.js';
+import { jsonBody, parseInput } from '../http.js';
 import { baseUrl, titleResource } from '../resources.js';
 
 const createTitleBody = z.strictObject({
@@ -15,7 +15,8 @@ const createTitleBody = z.strictObject({
   protection: z.enum(protections).optional(),
 });
 
-const listQuery = z.object({
+// Unknown parameters (say ?q= or ?tag=) are refused rather than silently ignored.
+const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });
@@ -25,11 +26,13 @@ export type TitleRoutesDeps = {
   registry: TitleRegistry;
   publicUrl: string;
   isStopping: () => boolean;
+  /** Whether a failed title still holds its source (so a retry can start from it). */
+  hasSource: (id: string) => boolean;
 };
 
 export function titleRoutes(deps: TitleRoutesDeps): Router {
   const router = Router();
-  const json = express.json({ limit: '1mb' });
+  const json = jsonBody('1mb');
 
   const find = (id: string) => {
     const title = deps.catalog.get(id);
@@ -39,7 +42,7 @@ export function titleRoutes(deps: TitleRoutesDeps): Router {
 
   router.post('/v1/titles', json, (req, res) => {
     if (deps.isStopping()) throw new WeirError('SHUTTING_DOWN', 'The server is stopping; try again shortly.');
-    const body = parseInput(createTitleBody, req.body, 'title body');
+    const body = parseInput(createTitleBody, req.body ?? {}, 'title body');
     const id = randomUUID();
     const title = deps.catalog.create({ id, title: body.title, description: body.description ?? '', tags: body.tags ?? [], protection: body.protection ?? 'none' });
     deps.registry.create(id);
@@ -56,6 +59,20 @@ export function titleRoutes(deps: TitleRoutesDeps): Router {
 
   router.get('/v1/titles/:id', (req, res) => {
     res.json(titleResource(find(req.params.id), baseUrl(req, deps.publicUrl)));
+  });
+
+  // A failed title is not a dead end: run it again from its source (or upload a new source).
+  router.post('/v1/titles/:id/retry', async (req, res) => {
+    const title = find(req.params.id);
+    if (title.state !== 'failed') {
+      throw new WeirError('TITLE_NOT_RETRYABLE', `Title ${title.id} is ${title.state}; only failed titles can be retried.`);
+    }
+    if (!deps.hasSource(title.id)) {
+      throw new WeirError('TITLE_NOT_RETRYABLE', `Title ${title.id} no longer holds its source; upload a new one with PUT /v1/titles/${title.id}/source.`);
+    }
+    await deps.registry.startOver(title.id);
+    req.log.info({ titleId: title.id }, 'title retried');
+    res.status(202).json(titleResource(deps.catalog.get(title.id) ?? title, baseUrl(req, deps.publicUrl)));
   });
 
   router.delete('/v1/titles/:id', async (req, res) => {

@@ -432,7 +432,7 @@ export class SrtListener {
     if (ext(extensionType.group)) return reject(rejection.group, 'socket groups are not supported');
     const sidExt = ext(extensionType.sid);
     const { key, mode } = parseStreamId(sidExt ? decodeExtensionString(sidExt.body) : '');
-    if (mode !== 'publish') return reject(rejection.forbidden, `stream id mode "${mode}" is not served; publish with m=publish`);
+    if (mode !== 'publish') return reject(rejection.forbidden, `stream id mode ${JSON.stringify(mode.slice(0, 32))} is not served; publish with m=publish`);
     const passphrase = this.options.authority.srtPassphraseFor(key);
     const kmreq = ext(extensionType.kmreq);
     let decryptor: SrtDecryptor | null = null;
@@ -459,7 +459,7 @@ export class SrtListener {
     );
     if ('refused' in decision) {
       // A refusal that clears by itself (keys being prepared, server stopping) says "try again".
-      const code = /already being published/.test(decision.refused) ? rejection.conflict : /in a moment|stopping/.test(decision.refused) ? rejection.unavailable : rejection.unauthorized;
+      const code = decision.kind === 'busy' ? rejection.conflict : decision.kind === 'try_later' ? rejection.unavailable : rejection.unauthorized;
       return reject(code, decision.refused);
     }
     const callerRcv = hsreq.body.readUInt16BE(8);
@@ -491,12 +491,15 @@ export class SrtListener {
     connection.log.info({ streamKeyKnown: true, latencyMs }, 'SRT publisher connected');
   }
 
-  /** Refused callers retry every few ms: one line per address and reason every 10 s, with a count. */
+  /**
+   * Refused callers retry every few ms: one line per address and code every 10 s, with a count.
+   * The key holds nothing the caller wrote, and the logged reason is cut short.
+   */
   private readonly refusals = new Map<string, { at: number; repeated: number }>();
   private prunedAt = 0;
 
   private logRefusal(peer: Peer, code: number, reason: string): void {
-    const key = `${peer.address}|${code}|${reason}`;
+    const key = `${peer.address}|${code}`;
     const now = Date.now();
     const entry = this.refusals.get(key);
     if (entry && now - entry.at < refusalLogIntervalMs) {
@@ -505,7 +508,7 @@ export class SrtListener {
     }
     if (this.refusals.size >= 10_000) this.refusals.clear(); // bounded, whatever the callers do
     this.refusals.set(key, { at: now, repeated: 0 });
-    this.options.log.info({ peer: `${peer.address}:${peer.port}`, code, reason, refusedSinceLastLine: entry?.repeated ?? 0 }, 'refused SRT caller');
+    this.options.log.info({ peer: `${peer.address}:${peer.port}`, code, reason: reason.slice(0, 200), refusedSinceLastLine: entry?.repeated ?? 0 }, 'refused SRT caller');
   }
 
   private remove(connection: SrtConnection, reason: string, notifyPeer: boolean): void {
