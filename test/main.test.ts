@@ -1,5 +1,5 @@
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,4 +52,45 @@ t.test('the first start generates an admin token (mode 0600) and prints it once;
   second.child.kill('SIGTERM');
   await second.exited;
   t.notMatch(second.stderr(), /generated an admin token/, 'a later start does not print it again');
+});
+
+t.test('SIGTERM stops the server even after the reader of its log pipe has gone away', { timeout: 30_000 }, async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weir-main-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  // As with `weir | head -3`: the reader takes a few lines and exits, closing the pipe.
+  const child = spawn(process.execPath, [mainScript, '--data-dir', dataDir, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', '--log-level', 'debug'], {
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let seen = '';
+  await new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('weir is listening')) resolve();
+    });
+  });
+  child.stdout!.destroy();
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'it exits, cleanly, whatever became of its log');
+});
+
+t.test('a second server on the same data dir is refused before it touches anything, naming the holder', { timeout: 60_000 }, async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weir-main-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const first = await spawnWeir(['--data-dir', dataDir], { WEIR_ADMIN_TOKEN: 'a-token-for-the-lock-test' });
+  t.teardown(() => first.child.kill('SIGKILL'));
+  const second = spawnSync(process.execPath, [mainScript, '--data-dir', dataDir, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1'], { env: { ...env, WEIR_ADMIN_TOKEN: 'x-token' }, encoding: 'utf8' });
+  t.equal(second.status, 1);
+  t.match(second.stdout, new RegExp(`in use by another Weir \\(process ${first.child.pid} on `), 'the message names the holding process');
+  t.notMatch(second.stdout, /restored|listening/, 'it restored nothing and listened nowhere');
+  t.equal((await fetch(`${first.url}/healthz`)).status, 200, 'the first one carries on');
+
+  // The lock rests on the kernel: a server that died without cleaning up does not block the next.
+  first.child.kill('SIGKILL');
+  await first.exited;
+  const third = await spawnWeir(['--data-dir', dataDir], { WEIR_ADMIN_TOKEN: 'a-token-for-the-lock-test' });
+  t.equal((await fetch(`${third.url}/healthz`)).status, 200, 'after the holder died, the next start takes the data dir');
+  third.child.kill('SIGTERM');
+  t.equal((await third.exited).code, 0);
 });

@@ -46,7 +46,7 @@ const statusOfRefusal = {
 } as const satisfies Record<RefusalKind, string>;
 
 // node-media-server's own messages name stream paths (/app/<stream key>): never pass those on.
-const nmsStreamPath = /\/[\w-]+\/[^\s,]+/g;
+const nmsStreamPath = /(?<=[\s=])\/[\w-]+\/[^\s,]+/g;
 const nmsNameField = /\bname=[^\s,]+/g;
 
 /** One connection as the guard sees it. */
