@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -7,7 +7,9 @@ export type WeirProcess = { child: ChildProcess; url: string; rtmpPort: number; 
 
 /** The built server (dist/src/main.js) as its own process, so its CPU can be measured alone. */
 export async function startWeirProcess(dataDir: string, flags: string[] = [], token = 'bench'): Promise<WeirProcess> {
-  const main = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+  // Built scripts sit beside dist/src; tests run this file from its source, beside dist/.
+  const besideBuilt = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+  const main = existsSync(besideBuilt) ? besideBuilt : fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir, ...flags], {
     env: { ...process.env, WEIR_ADMIN_TOKEN: token, WEIR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -140,7 +140,7 @@ export class RtmpIngest {
     const fromAddress = this.pendingByAddress.get(address) ?? 0;
     if (this.pendingTotal >= limits.maxPending || fromAddress >= limits.maxPendingPerAddress) {
       const which = fromAddress >= limits.maxPendingPerAddress ? `${limits.maxPendingPerAddress} from this address` : `${limits.maxPending} in all`;
-      this.logRefusal(address, 'too many connections not yet publishing', { limit: which });
+      this.logRefusal(address, 'RTMP connection refused: too many not yet publishing', { limit: which });
       socket.destroy();
       return;
     }
@@ -149,8 +149,7 @@ export class RtmpIngest {
     this.pendingTotal++;
     this.pendingByAddress.set(address, fromAddress + 1);
     connection.timer = setTimeout(() => {
-      const stage = connection.guard.handshakeDone ? `not publishing after ${limits.publishTimeoutMs / 1000} s` : `no handshake within ${limits.handshakeTimeoutMs / 1000} s`;
-      this.logRefusal(address, 'idle connection closed', { detail: stage });
+      this.logRefusal(address, 'RTMP connection closed: no handshake in time', { detail: `no handshake within ${limits.handshakeTimeoutMs / 1000} s` });
       socket.destroy();
     }, limits.handshakeTimeoutMs);
     socket.once('close', () => {
@@ -173,7 +172,7 @@ export class RtmpIngest {
         handshaking = false;
         clearTimeout(connection.timer!);
         connection.timer = setTimeout(() => {
-          this.logRefusal(address, 'idle connection closed', { detail: `not publishing after ${limits.publishTimeoutMs / 1000} s` });
+          this.logRefusal(address, 'RTMP connection closed: not publishing in time', { detail: `not publishing after ${limits.publishTimeoutMs / 1000} s` });
           socket.destroy();
         }, limits.publishTimeoutMs);
       }

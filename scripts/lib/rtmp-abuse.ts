@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+
+/**
+ * Hostile RTMP clients, as an attacker would write them: for the abuse tests, the fuzz harness
+ * and `npm run bench:rtmp-abuse`. Each returns once its bytes are written; `closed` resolves when
+ * the server hangs up.
+ */
+export type AbuseClient = { socket: Socket; closed: Promise<void>; written: Promise<void> };
+
+/** C0 (version 3) + C1 + C2 of the plain RTMP handshake, all at once (the server does not check C2). */
+export function handshakeBytes(): Buffer {
+  return Buffer.concat([Buffer.from([3]), randomBytes(1536 * 2)]);
+}
+
+/**
+ * Type 0 chunk headers on distinct chunk stream ids, each declaring a message of `declared`
+ * bytes: the headers that made node-media-server allocate 16 MiB per chunk stream.
+ */
+export function craftedChunkHeaders(count: number, declared = 0xffffff): Buffer {
+  const headers: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = 2 + (i % 318);
+    const basic = id < 64 ? Buffer.from([id]) : Buffer.from([0, id - 64]);
+    const message = Buffer.alloc(11);
+    message.writeUIntBE(0, 0, 3); // timestamp
+    message.writeUIntBE(declared, 3, 3); // message length
+    message[6] = 9; // video
+    message.writeUInt32LE(1, 7); // message stream id
+    headers.push(basic, message, randomBytes(16));
+  }
+  return Buffer.concat(headers);
+}
+
+/**
+ * A large chunk size, then one message declared at `declared` bytes of which `payload` bytes
+ * are sent: the server must hold them until the message completes, which it never does.
+ */
+export function heldMessage(declared: number, payload: number): Buffer {
+  const setChunkSize = Buffer.from([2, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+  setChunkSize.writeUInt32BE(0x7fffffff, 12);
+  const header = Buffer.from([3, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0]);
+  header.writeUIntBE(declared, 4, 3);
+  return Buffer.concat([setChunkSize, header, randomBytes(payload)]);
+}
+
+export function sendRaw(port: number, bytes: Buffer, host = '127.0.0.1'): AbuseClient {
+  const socket = connect(port, host);
+  socket.on('error', () => {});
+  // Whatever the server answers is read and dropped, so its close is seen.
+  socket.resume();
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const written = new Promise<void>((resolve) => {
+    socket.once('connect', () => socket.write(bytes, () => resolve()));
+    socket.once('close', () => resolve());
+  });
+  return { socket, closed, written };
+}
+
+/** A connection that sends `bytes` random bytes after a valid handshake (or with none). */
+export function garbageAfterHandshake(port: number, bytes: number, handshake = true): AbuseClient {
+  return sendRaw(port, Buffer.concat([handshake ? handshakeBytes() : Buffer.alloc(0), randomBytes(bytes)]));
+}
+
+/** Resident memory of a process (bytes), from /proc; NaN once it has gone. */
+export function residentBytes(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}

@@ -1,0 +1,40 @@
+import t from 'tap';
+import { Writable } from 'node:stream';
+import { createLogger, logSecrets, SecretScrubber } from '../src/logger.js';
+
+function capture() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { sink, text: () => lines.join('') };
+}
+
+t.test('known secrets are removed from every line by value, in any letter case and any field', async (t) => {
+  const { sink, text } = capture();
+  const log = createLogger('debug', sink);
+  const streamKey = 'Ab3dEfGhIjKlMnOpQrStUv_x';
+  const passphrase = 'my "quoted" passphrase\\';
+  logSecrets(log).add(streamKey);
+  logSecrets(log).add(passphrase);
+  const child = log.child({ component: 'third-party' });
+  child.warn(`RTMP session 1 push /live/${streamKey} error, already has a publisher`);
+  child.info({ url: `rtmp://host/live/${streamKey.toUpperCase()}?x=1`, note: `key=${streamKey.toLowerCase()}` }, 'publish');
+  log.info({ detail: `the passphrase was ${passphrase}` }, 'srt');
+  const out = text();
+  t.notOk(out.toLowerCase().includes(streamKey.toLowerCase()), 'the stream key is gone in all its forms');
+  t.notOk(out.includes('quoted'), 'the passphrase is gone, JSON escaping and all');
+  t.equal(out.match(/\[redacted\]/g)?.length, 4);
+});
+
+t.test('playback tokens are removed wherever they appear, registered or not', async (t) => {
+  const scrubber = new SecretScrubber();
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJzIiwic3ViIjoiYSJ9.c2lnbmF0dXJlLXBhcnQtaGVyZQ';
+  t.equal(scrubber.scrub(`GET /MEDIA/abc/${jwt}/master.m3u8`), 'GET /MEDIA/abc/[token]/master.m3u8');
+  t.equal(scrubber.scrub(`/media/abc/not-a-jwt-but-still-the-token/x`), '/media/abc/[token]/x', 'the token segment of a media path, whatever it holds');
+  t.equal(scrubber.scrub(`?token=${jwt}&a=1`), '?token=[token]&a=1');
+  t.equal(scrubber.scrub('an ordinary line with /v1/titles/1234 and words'), 'an ordinary line with /v1/titles/1234 and words', 'ordinary text stays');
+});
