@@ -357,7 +357,7 @@ t.test('stopping the listener tells connected callers with SHUTDOWN', async (t) 
   t.same(srt.closed, srt.sessions, 'and the publish session is closed');
 });
 
-t.test('a caller refused over and over costs one log line per address and reason, with a count', async (t) => {
+t.test('a caller refused over and over costs one log line per address and refusal code, with a count', async (t) => {
   const lines: string[] = [];
   const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(...chunk.toString().trim().split('\n')), done()) });
   const srt = await startListener(t, 120, { log: createLogger('info', sink) });
@@ -366,6 +366,17 @@ t.test('a caller refused over and over costs one log line per address and reason
   t.equal(await refusedWith(srt.port, '#!::r=the-key,m=request'), rejection.forbidden, 'another reason');
   const refusals = lines.map((line) => JSON.parse(line) as { msg: string; reason: string }).filter((entry) => entry.msg === 'refused SRT caller');
   t.same(refusals.map((entry) => entry.reason), ['unknown stream key', 'stream id mode "request" is not served; publish with m=publish'], `${attempts + 1} refusals, two lines: one per reason`);
+});
+
+t.test('callers cannot flood the log with their own stream id text: one line per address and code, reasons cut short', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(...chunk.toString().trim().split('\n')), done()) });
+  const srt = await startListener(t, 120, { log: createLogger('info', sink) });
+  // Twenty different 500-character modes (the SRT stream id extension holds at most 512 bytes).
+  for (let i = 0; i < 20; i++) t.equal(await refusedWith(srt.port, `#!::r=the-key,m=${String(i).padStart(3, '0')}${'x'.repeat(497)}`), rejection.forbidden);
+  const refusals = lines.filter((line) => line.includes('refused SRT caller'));
+  t.equal(refusals.length, 1, 'twenty refusals with different texts, one line');
+  t.ok(lines.join('\n').length < 2_000, `the log stayed small (${lines.join('\n').length} characters)`);
 });
 
 async function refusedWith(port: number, streamId: string, conclusion?: CallerOptions['conclusion']): Promise<number | 'accepted'> {
