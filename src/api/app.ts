@@ -20,7 +20,17 @@ export type AppParts = {
   uploadIdleTimeoutMs: number;
 };
 
-const forwardedHeaders = ['forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for', 'x-forwarded-port'];
+const forwardedHeaders = new Set(['forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for', 'x-forwarded-port']);
+
+/** Removes forwarded headers from both views of a request (tus reads the raw list too). */
+function stripForwardedHeaders(req: Request): void {
+  for (const header of forwardedHeaders) delete req.headers[header];
+  const raw: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (!forwardedHeaders.has(req.rawHeaders[i]!.toLowerCase())) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  }
+  req.rawHeaders = raw;
+}
 
 /** The HTTP surface: public playback and media routes, admin routes behind the bearer token. */
 export function createApp(parts: AppParts): Express {
@@ -63,7 +73,7 @@ export function createApp(parts: AppParts): Express {
   // tus authenticates inside its own hooks (it answers its own OPTIONS and HEAD).
   app.all(['/v1/uploads', '/v1/uploads/*rest'], (req, res) => {
     // tus builds Location from forwarded headers: only a trusted proxy's may reach it.
-    if (!trusted(req.socket.remoteAddress ?? '', 0)) for (const header of forwardedHeaders) delete req.headers[header];
+    if (!trusted(req.socket.remoteAddress ?? '', 0)) stripForwardedHeaders(req);
     void parts.tus.handle(req, res);
   });
   app.use('/v1/titles', admin);

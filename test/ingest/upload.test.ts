@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeSource, tools } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let server: TestServer;
 t.before(async () => {
@@ -152,4 +153,50 @@ t.test('tus refuses uploads without the admin token or for a title that does not
   const unknown = await server.api('/v1/uploads', { method: 'POST', headers: { ...tus, 'upload-metadata': `titleId ${Buffer.from('nope').toString('base64')}` } });
   t.equal(unknown.status, 404);
   t.match(await unknown.text(), /TITLE_NOT_FOUND/);
+});
+
+t.test('tus believes X-Forwarded-Host only from a configured proxy', async (t) => {
+  const tus = { 'tus-resumable': '1.0.0', 'upload-length': '10', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
+  const id = await createTitle('forwarded');
+  const metadata = `titleId ${Buffer.from(id).toString('base64')}`;
+  const direct = await server.api('/v1/uploads', { method: 'POST', headers: { ...tus, 'upload-metadata': metadata } });
+  t.equal(direct.status, 201);
+  t.notMatch(direct.headers.get('location') ?? '', /evil\.example/, 'a client cannot choose the Location host');
+
+  const behindProxy = await startTestServer({ http: { host: '127.0.0.1', port: 0, trustedProxies: ['127.0.0.0/8'] } });
+  t.teardown(() => behindProxy.stop());
+  const proxied = await behindProxy.api('/v1/titles', { method: 'POST', json: { title: 'proxied' } });
+  const proxiedId = ((await proxied.json()) as { id: string }).id;
+  const viaProxy = await behindProxy.api('/v1/uploads', { method: 'POST', headers: { ...tus, 'upload-metadata': `titleId ${Buffer.from(proxiedId).toString('base64')}` } });
+  t.match(viaProxy.headers.get('location') ?? '', /^https:\/\/evil\.example\//, 'a trusted proxy can');
+});
+
+t.test('a tus upload refused when it finishes is deleted, and abandoned ones are removed at start', async (t) => {
+  const { readdirSync, writeFileSync, readFileSync: read } = await import('node:fs');
+  const uploads = join(server.dataDir, 'uploads');
+  const tus = { 'tus-resumable': '1.0.0' };
+  const id = await createTitle('deleted mid-upload');
+  const created = await server.api('/v1/uploads', { method: 'POST', headers: { ...tus, 'upload-length': '5', 'upload-metadata': `titleId ${Buffer.from(id).toString('base64')}` } });
+  const location = new URL(created.headers.get('location')!, server.url).pathname;
+  const uploadId = location.split('/').pop()!;
+  await server.api(`/v1/titles/${id}`, { method: 'DELETE' });
+  const finish = await server.api(location, { method: 'PATCH', headers: { ...tus, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: Buffer.from('12345') });
+  t.equal(finish.status, 404, 'the finished upload is refused: its title is gone');
+  t.notOk(readdirSync(uploads).some((f) => f.startsWith(uploadId)), 'and its bytes are not kept');
+
+  // An unfinished upload whose client never came back, made to look two days old.
+  const dataDir = server.dataDir;
+  const stale = await createTitle('abandoned');
+  const abandoned = await server.api('/v1/uploads', { method: 'POST', headers: { ...tus, 'upload-length': '100', 'upload-metadata': `titleId ${Buffer.from(stale).toString('base64')}` } });
+  const abandonedId = new URL(abandoned.headers.get('location')!, server.url).pathname.split('/').pop()!;
+  const info = join(uploads, `${abandonedId}.json`);
+  const record = JSON.parse(read(info, 'utf8')) as { creation_date: string };
+  record.creation_date = new Date(Date.now() - 2 * 24 * 3_600_000).toISOString();
+  writeFileSync(info, JSON.stringify(record));
+  process.env.WEIR_KEEP_TEST_DATA = '1';
+  await server.stop();
+  delete process.env.WEIR_KEEP_TEST_DATA;
+  server = await startTestServer({ dataDir, upload: { maxBytes: 3_000_000, abandonedAfterHours: 24 }, packaging: { segmentSeconds: 2 } });
+  await waitUntil(() => !readdirSync(uploads).some((f) => f.startsWith(abandonedId)), 'removing the abandoned upload');
+  t.pass('the abandoned upload was removed when the server started');
 });
