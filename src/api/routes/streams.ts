@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import express, { Router, type Request } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { StreamRegistry } from '../../actors/stream.registry.js';
 import type { StreamCatalog, StreamRecord } from '../../catalog/streams.js';
 import { WeirError } from '../../errors.js';
-import { parseInput } from '../http.js';
+import { jsonBody, parseInput } from '../http.js';
 
 const createStreamBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -16,6 +16,9 @@ const createStreamBody = z.strictObject({
   keyRotationSegments: z.number().int().min(0).max(100_000).optional(),
   srtPassphrase: z.string().min(10).max(79).optional(),
 });
+
+// The list takes no parameters: any given is refused rather than silently ignored.
+const listQuery = z.strictObject({});
 
 const resetKeyBody = z.strictObject({ srtPassphrase: z.union([z.string().min(10).max(79), z.null()]).optional() });
 
@@ -39,7 +42,7 @@ function ingestHost(req: Request, publicUrl: string): string {
 
 export function streamRoutes(deps: StreamRoutesDeps): Router {
   const router = Router();
-  const json = express.json({ limit: '64kb' });
+  const json = jsonBody('64kb');
 
   const resource = (stream: StreamRecord, req: Request) => {
     const broadcast = deps.registry.broadcast(stream.id);
@@ -83,7 +86,7 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
   };
 
   router.post('/v1/live-streams', json, (req, res) => {
-    const body = parseInput(createStreamBody, req.body, 'live stream body');
+    const body = parseInput(createStreamBody, req.body ?? {}, 'live stream body');
     const stream = deps.catalog.create({
       id: randomUUID(),
       name: body.name,
@@ -101,6 +104,7 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
   });
 
   router.get('/v1/live-streams', (req, res) => {
+    parseInput(listQuery, req.query, 'query');
     res.json({ items: deps.catalog.all().map((s) => resource(s, req)) });
   });
 
@@ -109,12 +113,13 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
   });
 
   router.post('/v1/live-streams/:id/reset-key', json, (req, res) => {
-    find(req.params.id);
+    const id = String(req.params.id);
+    find(id);
     const body = parseInput(resetKeyBody, req.body ?? {}, 'reset-key body');
-    if (body.srtPassphrase !== undefined) deps.catalog.setSrtPassphrase(req.params.id, body.srtPassphrase);
-    deps.registry.resetKey(req.params.id, newStreamKey());
-    req.log.info({ streamId: req.params.id }, 'stream key reset');
-    res.json(resource(find(req.params.id), req));
+    if (body.srtPassphrase !== undefined) deps.catalog.setSrtPassphrase(id, body.srtPassphrase);
+    deps.registry.resetKey(id, newStreamKey());
+    req.log.info({ streamId: id }, 'stream key reset');
+    res.json(resource(find(id), req));
   });
 
   router.delete('/v1/live-streams/:id', async (req, res) => {
