@@ -7,6 +7,8 @@ export type ViewerStats = {
   parts: number;
   /** Parts the viewer never saw: the next hint jumped past the one after the last part. */
   missed: number;
+  /** The first few gaps, as "last received → next received". */
+  gaps: string[];
   /** Cycles (playlist answer, then the hinted part) that took longer than `lateAfterMs`. */
   late: number;
   /** How long each cycle took (ms): about one part duration at the live edge. */
@@ -26,19 +28,31 @@ export type ViewerOptions = {
 };
 
 const hintPattern = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(part-(\d+)\.(\d+)\.m4s)"/;
+const partPattern = /#EXT-X-PART:[^\n]*URI="part-(\d+)\.(\d+)\.m4s"/g;
+
+type PartId = { msn: number; part: number };
+const after = (a: PartId, b: PartId) => a.msn > b.msn || (a.msn === b.msn && a.part > b.part);
+
+/** The next part to load after `received`: the first listed after it (a player loads parts in order), else the hint. */
+function nextPart(text: string, received: PartId | null): PartId | null {
+  if (received) {
+    for (const match of text.matchAll(partPattern)) {
+      const listed = { msn: Number(match[1]), part: Number(match[2]) };
+      if (after(listed, received)) return listed;
+    }
+  }
+  const hint = hintPattern.exec(text);
+  return hint ? { msn: Number(hint[2]), part: Number(hint[3]) } : null;
+}
 
 export function startViewer(options: ViewerOptions): Viewer {
   const get = options.fetch ?? globalThis.fetch;
   const base = options.playlistUrl.slice(0, options.playlistUrl.lastIndexOf('/') + 1);
-  const stats: ViewerStats = { parts: 0, missed: 0, late: 0, cycleMs: [], errors: [] };
+  const stats: ViewerStats = { parts: 0, missed: 0, gaps: [], late: 0, cycleMs: [], errors: [] };
   const maxErrors = options.maxErrors ?? 20;
   let running = true;
   const fail = (message: string) => {
     if (stats.errors.length < maxErrors) stats.errors.push(message);
-  };
-  const hinted = (text: string) => {
-    const hint = hintPattern.exec(text);
-    return hint ? { msn: Number(hint[2]), part: Number(hint[3]) } : null;
   };
   const playlist = async (query: string) => {
     const response = await get(`${options.playlistUrl}${query}`);
@@ -47,12 +61,12 @@ export function startViewer(options: ViewerOptions): Viewer {
     return response.ok ? text : '';
   };
   const loop = (async () => {
-    let target: { msn: number; part: number } | null = null;
-    let received: { msn: number; part: number } | null = null;
+    let target: PartId | null = null;
+    let received: PartId | null = null;
     while (running) {
       try {
         if (!target) {
-          target = hinted(await playlist(''));
+          target = nextPart(await playlist(''), null);
           if (!target) continue;
         }
         const started = performance.now();
@@ -73,14 +87,17 @@ export function startViewer(options: ViewerOptions): Viewer {
         }
         stats.parts++;
         const followsOn = received && ((target.msn === received.msn && target.part === received.part + 1) || (target.msn === received.msn + 1 && target.part === 0));
-        if (received && !followsOn) stats.missed++;
+        if (received && !followsOn) {
+          stats.missed++;
+          if (stats.gaps.length < 10) stats.gaps.push(`${received.msn}.${received.part} → ${target.msn}.${target.part}`);
+        }
         received = target;
-        // The playlist that lists the part just fetched hints the one after it.
+        // The playlist that lists the part just fetched: the next is listed after it, or hinted.
         const text = await playlist(`?_HLS_msn=${target.msn}&_HLS_part=${target.part}`);
         const cycle = performance.now() - started;
         stats.cycleMs.push(cycle);
         if (cycle > options.lateAfterMs) stats.late++;
-        target = hinted(text);
+        target = nextPart(text, received);
       } catch (error) {
         if (running) fail((error as Error).message);
         target = null;
