@@ -8,3 +8,10 @@ t.test('the README error table lists exactly the catalog, with the same statuses
   const catalog = Object.entries(errorCatalog).map(([code, entry]) => [code, entry.status, entry.meaning]);
   t.same(rows, catalog);
 });
+
+t.test('messages shown to clients never carry a server path, but keep URLs and ordinary slashes', async (t) => {
+  const { hideServerPaths } = await import('../src/errors.js');
+  t.equal(hideServerPaths("/tmp/weir-test-x/titles/abc/source: Invalid data found"), '<file>: Invalid data found');
+  t.equal(hideServerPaths("open '/var/lib/weir/titles/1/work/encoded/v0.mp4' failed"), "open '<file>' failed");
+  t.equal(hideServerPaths('see https://example.com/a/b and audio/video, 1/2'), 'see https://example.com/a/b and audio/video, 1/2');
+});

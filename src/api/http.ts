@@ -95,7 +95,7 @@ export function bodyDeadline(ms: number): RequestHandler {
     if (!hasBody(req)) return next();
     const timer = setTimeout(() => {
       if (req.complete) return;
-      req.log.info({ ms }, 'request body too slow; closing');
+      req.log.debug({ ms }, 'request body too slow; closing'); // debug: an offender must not fill the log
       res.once('finish', () => req.socket.destroy());
       if (res.headersSent) req.socket.destroy();
       else sendError(res, new WeirError('REQUEST_TIMEOUT', `The request body did not arrive within ${ms / 1000} s.`), true);

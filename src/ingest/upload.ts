@@ -8,7 +8,7 @@ import { Server as TusServer, EVENTS } from '@tus/server';
 import { FileStore } from '@tus/file-store';
 import type { Request, Response } from 'express';
 import { titlePaths } from '../actors/title.stages.js';
-import { WeirError } from '../errors.js';
+import { hideServerPaths, WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** What the upload paths need of the title world: declared here, by their user. */
@@ -73,7 +73,7 @@ export function createSourcePutHandler(deps: UploadDeps) {
           res.setHeader('connection', 'close');
           throw error;
         }
-        throw new WeirError('UPLOAD_INCOMPLETE', `The upload stopped after ${received} bytes: ${(error as Error).message}.`);
+        throw new WeirError('UPLOAD_INCOMPLETE', hideServerPaths(`The upload stopped after ${received} bytes: ${(error as Error).message}.`));
       }
       if (declaredBytes !== null && received !== declaredBytes) {
         throw new WeirError('UPLOAD_INCOMPLETE', `The upload declared ${declaredBytes} bytes but ${received} arrived.`);
