@@ -203,7 +203,8 @@ t.test('after the reconnect window the broadcast ends and its playlist is closed
   await server.waitForStream(stream.id, (v) => v.state === 'ended');
   t.match(await (await fetchOk(playlistUrl)).text(), /#EXT-X-ENDLIST/, 'players see the end of the broadcast');
   const refused = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } });
-  t.equal(refused.status, 409, 'new sessions are refused until the next broadcast');
+  t.equal(refused.status, 404, 'new sessions are refused until the next broadcast');
+  t.match(await refused.json(), { error: { code: 'CONTENT_UNAVAILABLE' } });
 });
 
 t.test('resetting the key cuts the live publisher and the old key stops working', async (t) => {

@@ -33,6 +33,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
     dataDir,
     encode: { preset: 'ultrafast', retryBaseMs: 50 },
     log: { level: 'debug' },
+    // Suites start many sessions from one address; the limit itself has its own test.
+    playback: { sessionsPerMinutePerAddress: 100_000 },
     ...overrides,
   });
   const logFile = join(dataDir, 'server.log');
