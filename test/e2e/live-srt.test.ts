@@ -50,6 +50,14 @@ if (srtPeersMissing) {
     t.ok(decoded.videoFrames >= 50);
   });
 
+  t.test('a stream id that the client percent-encoded goes live', async (t) => {
+    const stream = await server.createStream({ name: 'percent-encoded id' });
+    const publisher = publishSrt(stream.ingest.srt.replace(`streamid=${stream.streamKey}`, `streamid=%23!%3A%3Ar%3D${stream.streamKey}%2Cm%3Dpublish`), 30);
+    t.teardown(() => publisher.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    t.pass('Debian ffmpeg passes the encoded id through as it is, and Weir decodes it');
+  });
+
   t.test('an unknown key, a key being published over RTMP, and m=request are refused at the handshake', async (t) => {
     const stream = await server.createStream({ name: 'refusals' });
     const unknown = publishSrt(stream.ingest.srt.replace(stream.streamKey, 'not-a-key'), 5);

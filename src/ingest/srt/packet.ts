@@ -177,8 +177,20 @@ export function encodeExtensionString(text: string): Buffer {
   return body;
 }
 
-/** The publish request in a stream id: `#!::r=<key>,m=publish` (access-control form) or a bare key. */
-export function parseStreamId(sid: string): { key: string; mode: string } {
+/**
+ * The publish request in a stream id: `#!::r=<key>,m=publish` (access-control form) or a bare
+ * key. Some tools percent-encode the whole id (`%23!%3A%3Ar%3D…`), and Debian's ffmpeg passes
+ * that through as it is: such an id is decoded first.
+ */
+export function parseStreamId(raw: string): { key: string; mode: string } {
+  let sid = raw;
+  if (/^%23/i.test(raw)) {
+    try {
+      sid = decodeURIComponent(raw);
+    } catch {
+      sid = raw; // not valid percent-encoding: taken as it is, and refused as an unknown key
+    }
+  }
   if (!sid.startsWith('#!::')) return { key: sid, mode: 'publish' };
   const fields = new Map(
     sid

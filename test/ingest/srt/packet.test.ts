@@ -44,6 +44,9 @@ t.test('stream id strings are NUL-padded words with each word byte-reversed, and
 t.test('stream ids: the access-control form and a bare key', async (t) => {
   t.same(parseStreamId('#!::r=abc123,m=publish'), { key: 'abc123', mode: 'publish' });
   t.same(parseStreamId('#!::m=request, r=abc123'), { key: 'abc123', mode: 'request' });
+  t.same(parseStreamId('%23!%3A%3Ar%3Dabc123%2Cm%3Dpublish'), { key: 'abc123', mode: 'publish' }, 'a percent-encoded id is decoded');
+  t.same(parseStreamId('%23!%3a%3ar%3dabc-_123'), { key: 'abc-_123', mode: 'request' }, 'in lower case too');
+  t.same(parseStreamId('%23%E0%A4%A'), { key: '%23%E0%A4%A', mode: 'publish' }, 'broken encoding stays as it came');
   t.same(parseStreamId('#!::r=abc123'), { key: 'abc123', mode: 'request' }, 'the access-control default mode is request');
   t.same(parseStreamId('abc123'), { key: 'abc123', mode: 'publish' }, 'a bare key publishes');
 });
