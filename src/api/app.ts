@@ -60,7 +60,8 @@ export function createApp(parts: AppParts): Express {
   });
 
   // The clock LL-DASH players synchronise with (the MPD's UTCTiming).
-  app.get('/time', playerCors, (_req, res) => {
+  app.use('/time', playerCors); // preflight (OPTIONS) included
+  app.get('/time', (_req, res) => {
     res.setHeader('cache-control', 'no-store');
     res.type('text/plain').send(new Date().toISOString());
   });

@@ -116,6 +116,9 @@ t.test('players on another origin get CORS answers, preflight included', async (
     headers: { origin: 'https://player.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
   });
   t.equal(sessionPreflight.status, 204);
+  const timePreflight = await fetch(`${server.url}/time`, { method: 'OPTIONS', headers: { origin: 'https://player.example', 'access-control-request-method': 'GET' } });
+  t.equal(timePreflight.status, 204, 'the UTCTiming clock answers preflight too');
+  t.equal(timePreflight.headers.get('access-control-allow-origin'), 'https://player.example');
   t.match(sessionPreflight.headers.get('access-control-allow-headers') ?? '', /content-type/i);
 });
 

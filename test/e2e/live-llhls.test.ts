@@ -201,7 +201,9 @@ t.test('after the reconnect window the broadcast ends and its playlist is closed
   await pub.stop();
   await server.waitForStream(stream.id, (v) => v.state === 'reconnecting');
   await server.waitForStream(stream.id, (v) => v.state === 'ended');
-  t.match(await (await fetchOk(playlistUrl)).text(), /#EXT-X-ENDLIST/, 'players see the end of the broadcast');
+  const ended = await (await fetchOk(playlistUrl)).text();
+  t.match(ended, /#EXT-X-ENDLIST\n$/, 'players see the end of the broadcast, as the last tag');
+  t.notMatch(ended, /EXT-X-RENDITION-REPORT|EXT-X-PRELOAD-HINT/, 'with no live edge left to report');
   const refused = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } });
   t.equal(refused.status, 404, 'new sessions are refused until the next broadcast');
   t.match(await refused.json(), { error: { code: 'CONTENT_UNAVAILABLE' } });

@@ -86,11 +86,12 @@ export function writeLlHlsPlaylist(rendition: LiveRendition, settings: LlHlsSett
   }
 
   if (rendition.isEnded) {
-    lines.push('#EXT-X-ENDLIST');
-  } else {
-    const next = nextPart(rendition);
-    if (next) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${livePartName(next.msn, next.part)}"`);
+    // An ended playlist has no live edge to report; ENDLIST closes the file, as players expect.
+    lines.push('#EXT-X-ENDLIST', '');
+    return lines.join('\n');
   }
+  const next = nextPart(rendition);
+  if (next) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${livePartName(next.msn, next.part)}"`);
   for (const report of options.reports) {
     lines.push(`#EXT-X-RENDITION-REPORT:URI="${report.uri}",LAST-MSN=${report.lastMsn},LAST-PART=${report.lastPart}`);
   }
