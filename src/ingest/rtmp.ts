@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import NodeMediaServer, { type NmsPacket, type NmsSession } from 'node-media-server';
 import type { Logger } from '../logger.js';
+import { RefusalLog } from './refusal-log.js';
 import { RtmpChunkGuard, type ChunkLimits } from './rtmp-guard.js';
 
 /** What an accepted publisher's packets go to. */
@@ -52,7 +53,6 @@ const nmsNameField = /\bname=[^\s,]+/g;
 /** One connection as the guard sees it. */
 type Connection = { address: string; guard: RtmpChunkGuard; pending: boolean; timer: NodeJS.Timeout | null };
 
-const refusalLogIntervalMs = 10_000;
 
 /**
  * node-media-server embedded as the RTMP listener. Its HTTP side, store, relay and recorder stay
@@ -67,7 +67,7 @@ export class RtmpIngest {
   private readonly connections = new Map<Socket, Connection>();
   private readonly pendingByAddress = new Map<string, number>();
   private pendingTotal = 0;
-  private readonly refusals = new Map<string, { at: number; repeated: number }>();
+  private readonly refusals = new RefusalLog();
   private readonly log: Logger;
 
   constructor(private readonly options: RtmpIngestOptions) {
@@ -204,18 +204,9 @@ export class RtmpIngest {
     else this.pendingByAddress.delete(connection.address);
   }
 
-  /** Refused or misbehaving clients retry quickly: one line per address and reason every 10 s, with a count. */
+  /** One line per address and reason every 10 s, with a count (see RefusalLog). */
   private logRefusal(address: string, reason: string, fields: Record<string, unknown>): void {
-    const key = `${address}|${reason}`;
-    const now = Date.now();
-    const entry = this.refusals.get(key);
-    if (entry && now - entry.at < refusalLogIntervalMs) {
-      entry.repeated++;
-      return;
-    }
-    if (this.refusals.size >= 10_000) this.refusals.clear(); // bounded, whatever the callers do
-    this.refusals.set(key, { at: now, repeated: 0 });
-    this.log.info({ ip: address, ...fields, refusedSinceLastLine: entry?.repeated ?? 0 }, reason);
+    this.refusals.note(address, reason, (refusedSinceLastLine) => this.log.info({ ip: address, ...fields, refusedSinceLastLine }, reason));
   }
 
   private onPrePublish(session: NmsSession): void {

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { RefusalLog } from '../refusal-log.js';
 import type { Logger } from '../../logger.js';
 import { TsDemuxer, tsUnitToFlvTag } from '../../pipeline/demux/mpegts.js';
 import type { PublishAuthority, PublishHandler } from '../rtmp.js';
@@ -55,7 +56,6 @@ const maxBufferedPackets = 8192;
 const idleTimeoutMs = 5000;
 const keepaliveMs = 1000;
 const ackIntervalMs = 10;
-const refusalLogIntervalMs = 10_000;
 const srtVersion = 0x00010501;
 
 type Peer = { address: string; port: number };
@@ -495,20 +495,13 @@ export class SrtListener {
    * Refused callers retry every few ms: one line per address and code every 10 s, with a count.
    * The key holds nothing the caller wrote, and the logged reason is cut short.
    */
-  private readonly refusals = new Map<string, { at: number; repeated: number }>();
+  private readonly refusals = new RefusalLog();
   private prunedAt = 0;
 
   private logRefusal(peer: Peer, code: number, reason: string): void {
-    const key = `${peer.address}|${code}`;
-    const now = Date.now();
-    const entry = this.refusals.get(key);
-    if (entry && now - entry.at < refusalLogIntervalMs) {
-      entry.repeated++;
-      return;
-    }
-    if (this.refusals.size >= 10_000) this.refusals.clear(); // bounded, whatever the callers do
-    this.refusals.set(key, { at: now, repeated: 0 });
-    this.options.log.info({ peer: `${peer.address}:${peer.port}`, code, reason: reason.slice(0, 200), refusedSinceLastLine: entry?.repeated ?? 0 }, 'refused SRT caller');
+    this.refusals.note(peer.address, code, (refusedSinceLastLine) =>
+      this.options.log.info({ peer: `${peer.address}:${peer.port}`, code, reason: reason.slice(0, 200), refusedSinceLastLine }, 'refused SRT caller'),
+    );
   }
 
   private remove(connection: SrtConnection, reason: string, notifyPeer: boolean): void {
@@ -529,7 +522,7 @@ export class SrtListener {
     if (now - this.prunedAt < 1000) return;
     this.prunedAt = now;
     for (const [key, entry] of this.conclusions) if (now - entry.at > 10_000) this.conclusions.delete(key);
-    for (const [key, entry] of this.refusals) if (now - entry.at > 6 * refusalLogIntervalMs) this.refusals.delete(key);
+    this.refusals.prune();
   }
 
   async stop(): Promise<void> {
