@@ -99,9 +99,10 @@ export function runFfmpeg(run: FfmpegRun): Promise<string> {
       reject(new FfmpegError('cancelled before start', null, null, '', false));
       return;
     }
-    run.log.debug({ binary: run.binary, args: run.args }, 'running');
     const child = spawn(run.binary, run.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     if (run.pidFile && child.pid) writeFileSync(run.pidFile, String(child.pid));
+    // Said once it is so: the pid is on record by the time anyone reads this line.
+    run.log.debug({ binary: run.binary, args: run.args, pid: child.pid }, 'running');
     let stdout = '';
     let stderr = '';
     let progressBuffer = '';
