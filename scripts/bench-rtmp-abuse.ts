@@ -7,6 +7,7 @@
  *   npm run bench:rtmp-abuse -- --seconds 20 --connections 100
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
 import { startViewer } from './lib/llhls-viewer.js';
-import { craftedChunkHeaders, garbageAfterHandshake, handshakeBytes, heldMessage, residentBytes, sendRaw, type AbuseClient } from './lib/rtmp-abuse.js';
+import { craftedChunkHeaders, handshakeBytes, heldMessage, residentBytes, sendRaw, type AbuseClient } from './lib/rtmp-abuse.js';
 import { startWeirProcess, weirApi } from './lib/weir-process.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, connections: { type: 'string', default: '100' } } });
@@ -39,15 +40,18 @@ function healthMs(url: string): Promise<number> {
   });
 }
 
+// Made once: generating megabytes of random bytes during the phase would slow this process's
+// own viewer and distort what it measures.
+let payloads: Buffer[] | null = null;
+
 /** One wave of hostile connections: a third each of random bytes, crafted headers and held messages. */
 function wave(port: number, n: number): AbuseClient[] {
-  return Array.from({ length: n }, (_, i) =>
-    i % 3 === 0
-      ? garbageAfterHandshake(port, 64 * 1024)
-      : i % 3 === 1
-        ? sendRaw(port, Buffer.concat([handshakeBytes(), craftedChunkHeaders(700)]))
-        : sendRaw(port, Buffer.concat([handshakeBytes(), heldMessage(0xffffff, 2 * 2 ** 20)])),
-  );
+  payloads ??= [
+    Buffer.concat([handshakeBytes(), randomBytes(64 * 1024)]),
+    Buffer.concat([handshakeBytes(), craftedChunkHeaders(700)]),
+    Buffer.concat([handshakeBytes(), heldMessage(0xffffff, 2 * 2 ** 20)]),
+  ];
+  return Array.from({ length: n }, (_, i) => sendRaw(port, payloads![i % 3]!));
 }
 
 async function main(): Promise<void> {
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
     const session = await weirApi<{ sources: { protocol: string; url: string }[] }>(server, '/v1/playback-sessions', { contentId: stream.id });
     const playlistUrl = session.sources.find((s) => s.protocol === 'hls')!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', 'v0/index.m3u8');
     const viewer = startViewer({ playlistUrl, lateAfterMs: 1_000 });
+    wave(server.rtmpPort, 0); // makes the payloads
     await new Promise((resolve) => setTimeout(resolve, 5_000)); // warm-up at the live edge
 
     const measure = async (abuse: boolean): Promise<Phase> => {
