@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 
 /**
@@ -43,6 +44,33 @@ export function heldMessage(declared: number, payload: number): Buffer {
   const header = Buffer.from([3, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0]);
   header.writeUIntBE(declared, 4, 3);
   return Buffer.concat([setChunkSize, header, randomBytes(payload)]);
+}
+
+/**
+ * What an eager encoder sends in one go, without waiting for answers: handshake, set chunk
+ * size, connect, createStream, publish, then a video message of `videoBytes` and an audio one.
+ */
+export function publisherOpening(streamKey: string, videoBytes = 200): Buffer {
+  const amf = createRequire(import.meta.url)('node-media-server/src/protocol/amf.js') as { encodeAmf0Cmd(o: unknown): Buffer };
+  const chunk = (csid: number, type: number, payload: Buffer, streamId = 0) => {
+    const header = Buffer.alloc(12);
+    header[0] = csid;
+    header.writeUIntBE(payload.length, 4, 3);
+    header[7] = type;
+    header.writeUInt32LE(streamId, 8);
+    return Buffer.concat([header, payload]);
+  };
+  const size = Buffer.alloc(4);
+  size.writeUInt32BE(0x7fffffff);
+  return Buffer.concat([
+    handshakeBytes(),
+    chunk(2, 1, size),
+    chunk(3, 20, amf.encodeAmf0Cmd({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'rtmp://127.0.0.1/live', type: 'nonprivate' } })),
+    chunk(3, 20, amf.encodeAmf0Cmd({ cmd: 'createStream', transId: 2, cmdObj: null })),
+    chunk(3, 20, amf.encodeAmf0Cmd({ cmd: 'publish', transId: 3, cmdObj: null, streamName: streamKey, type: 'live' }), 1),
+    chunk(6, 9, Buffer.concat([Buffer.from([0x17, 1, 0, 0, 0]), randomBytes(videoBytes)]), 1),
+    chunk(4, 8, Buffer.concat([Buffer.from([0xaf, 1]), randomBytes(50)]), 1),
+  ]);
 }
 
 export function sendRaw(port: number, bytes: Buffer, host = '127.0.0.1'): AbuseClient {

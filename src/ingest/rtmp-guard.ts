@@ -27,8 +27,15 @@ const maxChunkSize = 0x7fffffff;
 
 type ChunkStream = { timestampField: number; length: number; type: number; received: number };
 
-/** What the guard concluded about the bytes so far. */
-export type GuardVerdict = { ok: true } | { ok: false; violation: string };
+/**
+ * What the guard concluded. `ok` covers the first `consumed` bytes: before publishing, the guard
+ * stops after each command so the parser can act on it (a publish raises the limits) before the
+ * guard reads what follows, as an encoder may send its first keyframe right behind `publish`.
+ */
+export type GuardVerdict = { ok: true; consumed: number } | { ok: false; violation: string };
+
+// AMF0 and AMF3 commands (connect, createStream, publish…).
+const commandTypes = new Set([17, 20]);
 
 type Phase = 'handshake' | 'basic' | 'header' | 'payload';
 
@@ -45,6 +52,7 @@ export class RtmpChunkGuard {
   // The payload of a set-chunk-size message, the only one whose content the guard needs.
   private readonly control = Buffer.alloc(4);
   private failed: string | null = null;
+  private pauseAfterCommand = false;
 
   constructor(
     private readonly publishingLimits: ChunkLimits,
@@ -62,15 +70,22 @@ export class RtmpChunkGuard {
     return this.phase !== 'handshake';
   }
 
-  /** Reads the next bytes of the connection; once it returns a violation, it keeps returning it. */
+  /**
+   * Reads the next bytes of the connection: all of them, or (before publishing) up to the end
+   * of a command. Once it returns a violation, it keeps returning it.
+   */
   inspect(data: Uint8Array): GuardVerdict {
     if (this.failed) return { ok: false, violation: this.failed };
     let at = 0;
     while (at < data.length) {
       at = this.step(data, at);
       if (this.failed) return { ok: false, violation: this.failed };
+      if (this.pauseAfterCommand) {
+        this.pauseAfterCommand = false;
+        return { ok: true, consumed: at };
+      }
     }
-    return { ok: true };
+    return { ok: true, consumed: data.length };
   }
 
   private fail(violation: string): number {
@@ -167,6 +182,7 @@ export class RtmpChunkGuard {
 
   private completeMessage(stream: ChunkStream): void {
     stream.received = 0;
+    if (commandTypes.has(stream.type) && this.limits !== this.publishingLimits) this.pauseAfterCommand = true;
     if (stream.type === setChunkSize) {
       const size = this.control.readUInt32BE(0);
       if (size < 1 || size > maxChunkSize) return void this.fail(`a chunk size of ${size}`);

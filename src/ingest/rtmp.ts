@@ -162,26 +162,33 @@ export class RtmpIngest {
     const parse = session.onData;
     let handshaking = true;
     session.onData = (data: Buffer) => {
-      const verdict = connection.guard.inspect(data);
-      if (!verdict.ok) {
-        this.logRefusal(address, 'RTMP protocol violation; connection closed', { violation: verdict.violation.slice(0, 200) });
-        socket.destroy();
-        return;
-      }
-      if (handshaking && connection.guard.handshakeDone && connection.pending) {
-        handshaking = false;
-        clearTimeout(connection.timer!);
-        connection.timer = setTimeout(() => {
-          this.logRefusal(address, 'RTMP connection closed: not publishing in time', { detail: `not publishing after ${limits.publishTimeoutMs / 1000} s` });
+      // Bytes pass to the parser only once the guard has read them, a command at a time before
+      // publishing: a publish it accepts raises the guard's limits for what follows.
+      let rest = data;
+      while (rest.length > 0 && !socket.destroyed && !socket.writableEnded) {
+        const verdict = connection.guard.inspect(rest);
+        if (!verdict.ok) {
+          this.logRefusal(address, 'RTMP protocol violation; connection closed', { violation: verdict.violation.slice(0, 200) });
           socket.destroy();
-        }, limits.publishTimeoutMs);
-      }
-      try {
-        parse(data);
-      } catch (error) {
-        // Malformed commands (bad AMF, a tcUrl that is no URL) throw inside the parser.
-        this.logRefusal(address, 'RTMP message could not be read; connection closed', { err: (error as Error).message.slice(0, 200) });
-        socket.destroy();
+          return;
+        }
+        if (handshaking && connection.guard.handshakeDone && connection.pending) {
+          handshaking = false;
+          clearTimeout(connection.timer!);
+          connection.timer = setTimeout(() => {
+            this.logRefusal(address, 'RTMP connection closed: not publishing in time', { detail: `not publishing after ${limits.publishTimeoutMs / 1000} s` });
+            socket.destroy();
+          }, limits.publishTimeoutMs);
+        }
+        try {
+          parse(rest.subarray(0, verdict.consumed));
+        } catch (error) {
+          // Malformed commands (bad AMF, a tcUrl that is no URL) throw inside the parser.
+          this.logRefusal(address, 'RTMP message could not be read; connection closed', { err: (error as Error).message.slice(0, 200) });
+          socket.destroy();
+          return;
+        }
+        rest = rest.subarray(verdict.consumed);
       }
     };
     // Publish.Start is sent once Weir accepts the publish, not before (see onPrePublish).

@@ -10,12 +10,11 @@ import t from 'tap';
 import { createSocket } from 'node:dgram';
 import { get } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorCatalog } from '../../src/errors.js';
-import { handshakeBytes, residentBytes } from '../../scripts/lib/rtmp-abuse.js';
+import { handshakeBytes, publisherOpening, residentBytes } from '../../scripts/lib/rtmp-abuse.js';
 import { startWeirProcess, weirApi, type WeirProcess } from '../../scripts/lib/weir-process.js';
 
 const totalSeconds = Number(process.env.WEIR_FUZZ_SECONDS ?? 20);
@@ -67,30 +66,6 @@ function mutate(input: Buffer): Buffer {
     }
   }
   return result;
-}
-
-/** A plausible publisher opening: handshake, set chunk size, connect, createStream, publish, media. */
-function publisherOpening(streamKey: string): Buffer {
-  const amf = createRequire(import.meta.url)('node-media-server/src/protocol/amf.js') as { encodeAmf0Cmd(o: unknown): Buffer };
-  const chunk = (csid: number, type: number, payload: Buffer, streamId = 0) => {
-    const header = Buffer.alloc(12);
-    header[0] = csid;
-    header.writeUIntBE(payload.length, 4, 3);
-    header[7] = type;
-    header.writeUInt32LE(streamId, 8);
-    return Buffer.concat([header, payload]);
-  };
-  const size = Buffer.alloc(4);
-  size.writeUInt32BE(65536);
-  return Buffer.concat([
-    handshakeBytes(),
-    chunk(2, 1, size),
-    chunk(3, 20, amf.encodeAmf0Cmd({ cmd: 'connect', transId: 1, cmdObj: { app: 'live', tcUrl: 'rtmp://127.0.0.1/live', type: 'nonprivate' } })),
-    chunk(3, 20, amf.encodeAmf0Cmd({ cmd: 'createStream', transId: 2, cmdObj: null })),
-    chunk(3, 20, amf.encodeAmf0Cmd({ cmd: 'publish', transId: 3, cmdObj: null, streamName: streamKey, type: 'live' }), 1),
-    chunk(6, 9, Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), random.bytes(200)]), 1),
-    chunk(4, 8, Buffer.concat([Buffer.from([0xaf, 1]), random.bytes(50)]), 1),
-  ]);
 }
 
 type Finding = string;

@@ -33,10 +33,21 @@ const setChunkSize = (size: number) => {
   return message(2, 1, payload, 128);
 };
 
-/** Feeds bytes in pieces of every size from 1 up, as TCP may deliver them. */
-function feed(guard: RtmpChunkGuard, bytes: Buffer, piece: number) {
+/** Everything the guard lets through of `bytes`, read as the ingest reads it (a command at a time before publishing). */
+function inspectAll(guard: RtmpChunkGuard, bytes: Buffer): { ok: true } | { ok: false; violation: string } {
+  let rest = bytes;
   let verdict = guard.inspect(Buffer.alloc(0));
-  for (let at = 0; at < bytes.length && verdict.ok; at += piece) verdict = guard.inspect(bytes.subarray(at, at + piece));
+  while (rest.length > 0 && verdict.ok) {
+    verdict = guard.inspect(rest);
+    if (verdict.ok) rest = rest.subarray(verdict.consumed);
+  }
+  return verdict.ok ? { ok: true } : verdict;
+}
+
+/** Feeds bytes in pieces of a given size, as TCP may deliver them. */
+function feed(guard: RtmpChunkGuard, bytes: Buffer, piece: number) {
+  let verdict: { ok: true } | { ok: false; violation: string } = { ok: true };
+  for (let at = 0; at < bytes.length && verdict.ok; at += piece) verdict = inspectAll(guard, bytes.subarray(at, at + piece));
   return verdict;
 }
 
@@ -64,7 +75,7 @@ t.test('chunks of different chunk streams may interleave', async (t) => {
   const video = message(6, 9, Buffer.alloc(300, 1), 128);
   const audio = message(4, 8, Buffer.alloc(100, 2), 128);
   // The video message's first chunk (12 + 128 bytes), the whole audio message, then the rest of the video.
-  t.same(guard.inspect(Buffer.concat([handshake(), video.subarray(0, 140), audio, video.subarray(140)])), { ok: true });
+  t.same(inspectAll(guard, Buffer.concat([handshake(), video.subarray(0, 140), audio, video.subarray(140)])), { ok: true });
 });
 
 t.test('what no real publisher sends is a violation, found at the header', async (t) => {
@@ -78,7 +89,7 @@ t.test('what no real publisher sends is a violation, found at the header', async
     ['a short set-chunk-size', Buffer.concat([handshake(), message(2, 1, Buffer.alloc(2), 128)]), /set-chunk-size message of 2 bytes/],
   ];
   for (const [name, bytes, reason] of cases) {
-    const verdict = new RtmpChunkGuard(publishing).inspect(bytes);
+    const verdict = inspectAll(new RtmpChunkGuard(publishing), bytes);
     t.notOk(verdict.ok, name);
     if (!verdict.ok) t.match(verdict.violation, reason, `${name}: says why`);
   }
@@ -88,15 +99,31 @@ t.test('a header that changes a message halfway is refused, and a verdict once g
   const guard = new RtmpChunkGuard(publishing, publishing);
   const first = message(6, 9, Buffer.alloc(300), 128).subarray(0, 140);
   const changed = Buffer.from([0x06, 0, 0, 0, 0, 0, 50, 9, 1, 0, 0, 0]);
-  const verdict = guard.inspect(Buffer.concat([handshake(), first, changed]));
+  const verdict = inspectAll(guard, Buffer.concat([handshake(), first, changed]));
   t.match(verdict, { ok: false, violation: /changes its message header/ });
   t.match(guard.inspect(Buffer.from([1, 2, 3])), { ok: false }, 'later bytes are not read');
 });
 
 t.test('publishing raises the limits from those of a connection that only sends commands', async (t) => {
   const guard = new RtmpChunkGuard(publishing);
-  t.same(guard.inspect(Buffer.concat([handshake(), setChunkSize(65536)])), { ok: true });
+  t.same(inspectAll(guard, Buffer.concat([handshake(), setChunkSize(65536)])), { ok: true });
   guard.publishing();
-  t.same(guard.inspect(message(6, 9, Buffer.alloc(2 * 2 ** 20), 65536)), { ok: true }, 'a 2 MiB keyframe once publishing');
+  t.same(inspectAll(guard, message(6, 9, Buffer.alloc(2 * 2 ** 20), 65536)), { ok: true }, 'a 2 MiB keyframe once publishing');
   t.match(guard.inspect(message(7, 9, Buffer.alloc(9 * 2 ** 20), 65536).subarray(0, 12)), { ok: false, violation: /limit is 8388608\)/ });
+});
+
+t.test('before publishing the guard stops after each command, so a keyframe right behind publish is read with the raised limits', async (t) => {
+  const publish = message(3, 20, Buffer.from([2, 0, 7, ...Buffer.from('publish')]), 128);
+  const keyframe = message(6, 9, Buffer.alloc(200_000), 65536);
+  const bytes = Buffer.concat([handshake(), setChunkSize(65536), publish, keyframe]);
+  const guard = new RtmpChunkGuard(publishing);
+  const first = guard.inspect(bytes);
+  t.same(first, { ok: true, consumed: bytes.length - keyframe.length }, 'it stops at the end of the publish command');
+  guard.publishing(); // what an accepted publish does
+  t.same(guard.inspect(bytes.subarray(bytes.length - keyframe.length)), { ok: true, consumed: keyframe.length });
+
+  const refused = new RtmpChunkGuard(publishing);
+  const stop = refused.inspect(bytes);
+  t.ok(stop.ok);
+  t.match(refused.inspect(bytes.subarray(stop.ok ? stop.consumed : 0)), { ok: false, violation: /before publishing/ }, 'without an accepted publish the keyframe is too large');
 });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { craftedChunkHeaders, garbageAfterHandshake, handshakeBytes, heldMessage, residentBytes, sendRaw } from '../../scripts/lib/rtmp-abuse.js';
+import { craftedChunkHeaders, garbageAfterHandshake, handshakeBytes, heldMessage, publisherOpening, residentBytes, sendRaw } from '../../scripts/lib/rtmp-abuse.js';
 import { startViewer } from '../../scripts/lib/llhls-viewer.js';
 import { startWeirProcess, weirApi } from '../../scripts/lib/weir-process.js';
 import { publishRtmp } from '../helpers/publisher.js';
@@ -76,6 +76,24 @@ t.test('protocol violations close the connection before node-media-server alloca
   const log = readFileSync(server.logFile, 'utf8');
   t.match(log, /RTMP protocol violation/);
   t.notMatch(log, /"level":50/, 'nothing reached the error log');
+});
+
+t.test('an encoder that sends its first keyframe right behind publish, without waiting for the answer, is not cut', { timeout: 60_000 }, async (t) => {
+  const server = await startTestServer({ live });
+  t.teardown(() => server.stop());
+  const stream = await server.createStream();
+  const eager = sendRaw(rtmpPortOf(stream.ingest.rtmp), publisherOpening(stream.streamKey, 300_000));
+  t.teardown(() => eager.socket.destroy());
+  await server.waitForStream(stream.id, (v) => v.state !== 'idle');
+  await eager.written;
+  t.notOk(eager.socket.destroyed, 'the connection is still open');
+  await waitUntil(() => readFileSync(server.logFile, 'utf8').includes('publisher started'), 'the log line of the start');
+  const log = readFileSync(server.logFile, 'utf8');
+  t.notMatch(log, /protocol violation/, 'the 300 kB keyframe was read with the limits of a publisher');
+
+  const stranger = sendRaw(rtmpPortOf(stream.ingest.rtmp), publisherOpening('NotAKeyOfThisServer0000', 300_000));
+  await stranger.closed;
+  t.pass('the same bytes with an unknown key are refused and closed');
 });
 
 t.test('refused publishers are told why in an RTMP status, and no log line shows a stream key', { timeout: 90_000 }, async (t) => {
