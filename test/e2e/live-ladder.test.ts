@@ -54,6 +54,32 @@ t.test('ladder mode publishes renditions from the source down, never above it, c
   t.same(reports.map((r) => r.uri).sort(), ['../a0/index.m3u8', '../v1/index.m3u8'], 'rendition reports name every other rendition');
 });
 
+t.test('a ladder stream is offered only once every rung exists: the multivariant playlist fetched the instant it turns live lists them all, with distinct bandwidths', async (t) => {
+  const stream = await server.createStream({ name: 'ladder at go-live', mode: 'ladder' });
+  const master = new Promise<string>((resolve, reject) => {
+    const onChange = (id: string, view: { state: string }) => {
+      if (id !== stream.id || view.state !== 'live') return;
+      server.streamEvents.off('change', onChange);
+      // At once, as a viewer who joins at go-live would.
+      void (async () => {
+        const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } })).json()) as { sources: { url: string }[] };
+        return (await fetchOk(session.sources[0]!.url.replace('localhost', '127.0.0.1'))).text();
+      })().then(resolve, reject);
+    };
+    server.streamEvents.on('change', onChange);
+  });
+  const second = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, width: 854, height: 480, fps: 30, gop: 60 });
+  t.teardown(() => second.stop());
+  const playlists = parseM3u8(await master).playlists ?? [];
+  t.same(
+    playlists.map((p) => p.attributes.RESOLUTION),
+    [{ width: 854, height: 480 }, { width: 640, height: 360 }],
+    'every rung is listed from the first moment',
+  );
+  const bandwidths = playlists.map((p) => Number(p.attributes.BANDWIDTH));
+  t.ok(bandwidths[0]! > bandwidths[1]!, `bandwidth falls with the rung (${bandwidths.join(' > ')})`);
+});
+
 t.test('each ladder rendition decodes at its own size', async (t) => {
   for (const [id, size] of [['v0', [854, 480]], ['v1', [640, 360]]] as const) {
     const media = parseM3u8(await playlistAfter(`${id}/index.m3u8`, 3));

@@ -66,6 +66,8 @@ export class LiveBroadcast {
   private readonly ladder = new Map<string, { rendition: LiveRendition; packager: LiveTrackPackager }>();
   private transcoderOriginMs = 0;
   private firstPartSeen = false;
+  /** Ladder mode: the rungs the transcoder was asked for, by id, with their target bitrates. */
+  private readonly plannedRungs = new Map<string, number>();
   private refused = false;
   private recordQueue: Promise<void> = Promise.resolve();
   readonly startedAt = Date.now();
@@ -242,6 +244,7 @@ export class LiveBroadcast {
     const video = this.options.video;
     if (video.mode !== 'ladder') return;
     const renditions = videoLadder(width, height, { num: 30, den: 1 });
+    for (const rung of renditions) this.plannedRungs.set(rung.id, rung.bitrate);
     const log = this.options.log.child({ component: 'transcoder' });
     this.transcoder = new LiveTranscoder({
       ffmpeg: video.ffmpeg,
@@ -320,12 +323,21 @@ export class LiveBroadcast {
   }
 
   private push(track: Pick<TrackState, 'packager' | 'rendition'>, sample: Sample, arrivalMs: number): void {
-    const before = track.rendition.lastPosition();
     track.packager.push(sample, arrivalMs);
-    if (!this.firstPartSeen && track.rendition.lastPosition() !== before && track.rendition.lastPosition() !== null) {
+    if (!this.firstPartSeen && this.everyVideoRenditionPublished()) {
       this.firstPartSeen = true;
       this.options.onFirstPart();
     }
+  }
+
+  /**
+   * A stream is offered once every video rendition it will list has a part: players read the
+   * multivariant playlist once, so a rung missing at that moment would be missing for good.
+   */
+  private everyVideoRenditionPublished(): boolean {
+    if (this.options.video.mode === 'passthrough') return this.video.rendition.lastPosition() !== null;
+    if (this.plannedRungs.size === 0) return false;
+    return [...this.plannedRungs.keys()].every((id) => (this.ladder.get(id)?.rendition.lastPosition() ?? null) !== null);
   }
 
   /** Renditions as the multivariant playlist describes them; bandwidth from the recent segments. */
@@ -342,8 +354,11 @@ export class LiveBroadcast {
         bytes += size;
         duration += segment.duration;
       }
-      const fallback = rendition.kind === 'video' ? 3_000_000 : 128_000;
-      const average = duration > 0 ? Math.ceil((bytes * 8 * timescale) / duration) : fallback;
+      // Until a segment is measured: a rung's configured rate (its encoder's maxrate is 1.2 × that),
+      // so the ladder's bandwidths differ from the start; a passthrough track's is unknown.
+      const planned = this.plannedRungs.get(rendition.id);
+      const fallback = planned !== undefined ? Math.round(planned * 1.2) : rendition.kind === 'video' ? 3_000_000 : 128_000;
+      const average = duration > 0 ? Math.ceil((bytes * 8 * timescale) / duration) : (planned ?? fallback);
       return {
         id: rendition.id,
         kind: rendition.kind,
