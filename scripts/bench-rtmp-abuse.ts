@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
 import { startViewer } from './lib/llhls-viewer.js';
-import { craftedChunkHeaders, handshakeBytes, heldMessage, residentBytes, sendRaw, type AbuseClient } from './lib/rtmp-abuse.js';
-import { startWeirProcess, weirApi } from './lib/weir-process.js';
+import { craftedChunkHeaders, handshakeBytes, heldMessage, sendRaw, type AbuseClient } from './lib/rtmp-abuse.js';
+import { residentBytes, startWeirProcess, weirApi } from './lib/weir-process.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, connections: { type: 'string', default: '100' } } });
 const seconds = Number(values.seconds);

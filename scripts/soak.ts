@@ -18,8 +18,7 @@ import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
 import { startViewer, type Viewer } from './lib/llhls-viewer.js';
-import { residentBytes } from './lib/rtmp-abuse.js';
-import { cpuSeconds, startWeirProcess, weirApi, type WeirProcess } from './lib/weir-process.js';
+import { cpuSeconds, residentBytes, startWeirProcess, weirApi, type WeirProcess } from './lib/weir-process.js';
 
 const { values } = parseArgs({
   options: {

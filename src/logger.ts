@@ -6,10 +6,7 @@ import pretty from 'pino-pretty';
 export type { Logger };
 
 /** Secrets the process knows by value (admin token, stream keys, passphrases): never written to a log. */
-export type LogSecrets = {
-  add(secret: string): void;
-  remove(secret: string): void;
-};
+export type LogSecrets = { add(secret: string): void };
 
 // Playback and access tokens are JWTs: three base64url parts, the first a JSON header.
 const jwtPattern = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]{8,}/g;
@@ -35,12 +32,6 @@ export class SecretScrubber implements LogSecrets {
     const folded = secret.toLowerCase();
     if (/^[\w-]{16,}$/.test(secret)) this.keys.add(folded);
     else this.phrases.add(folded);
-  }
-
-  remove(secret: string): void {
-    const folded = secret.toLowerCase();
-    this.keys.delete(folded);
-    this.phrases.delete(folded);
   }
 
   scrub(line: string): string {
@@ -76,8 +67,10 @@ export class FdSink implements Sink {
   write(line: string): void {
     if (this.closed) return;
     const text = this.dropped > 0 ? `${JSON.stringify({ level: 40, msg: 'log lines dropped: the log reader was not keeping up', dropped: this.dropped })}\n${line}` : line;
+    const bytes = Buffer.from(text);
     try {
-      writeSync(this.fd, text);
+      // A pipe may take part of a line; the rest follows, so no reader sees half a line.
+      for (let written = 0; written < bytes.length; ) written += writeSync(this.fd, bytes, written);
       this.dropped = 0;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

@@ -16,6 +16,7 @@ import { RtmpIngest } from './ingest/rtmp.js';
 import { SrtListener } from './ingest/srt/listener.js';
 import { runFfmpeg } from './pipeline/ffmpeg.js';
 import { createApp } from './api/app.js';
+import { bearerOf } from './api/http.js';
 import { baseUrl, titleResource } from './api/resources.js';
 import { playbackRoutes } from './api/routes/playback.js';
 import { titleRoutes } from './api/routes/titles.js';
@@ -212,8 +213,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     ...uploadDeps,
     abandonedAfterMs: config.upload.abandonedAfterHours * 3_600_000,
     authorize: (header) => {
-      const given = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
-      return given && secretsEqual(given, adminToken) ? null : new WeirError('ADMIN_AUTH_REQUIRED', 'Uploads need "Authorization: Bearer <admin token>".');
+      const given = bearerOf(header);
+      return given !== null && secretsEqual(given, adminToken) ? null : new WeirError('ADMIN_AUTH_REQUIRED', 'Uploads need "Authorization: Bearer <admin token>".');
     },
   });
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 
@@ -89,14 +88,4 @@ export function sendRaw(port: number, bytes: Buffer, host = '127.0.0.1'): AbuseC
 /** A connection that sends `bytes` random bytes after a valid handshake (or with none). */
 export function garbageAfterHandshake(port: number, bytes: number, handshake = true): AbuseClient {
   return sendRaw(port, Buffer.concat([handshake ? handshakeBytes() : Buffer.alloc(0), randomBytes(bytes)]));
-}
-
-/** Resident memory of a process (bytes), from /proc; NaN once it has gone. */
-export function residentBytes(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
 }

@@ -2,7 +2,7 @@ import cors from 'cors';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logger.js';
-import { bodyDeadline, errorHandler, notFound, requestLogger, requireAdmin, uploadIdleTimeout } from './http.js';
+import { bodyDeadline, errorHandler, hasBody, notFound, requestLogger, requireAdmin, uploadIdleTimeout } from './http.js';
 
 export type AppParts = {
   log: Logger;
@@ -46,7 +46,8 @@ export function createApp(parts: AppParts): Express {
   const isUpload = (path: string) => /^\/v1\/uploads(\/|$)/i.test(path) || /^\/v1\/titles\/[^/]+\/source\/?$/i.test(path);
   const deadline = bodyDeadline(parts.bodyTimeoutMs);
   const idle = uploadIdleTimeout(parts.uploadIdleTimeoutMs);
-  app.use((req, res, next) => (isUpload(req.path) ? idle(req, res, next) : deadline(req, res, next)));
+  // Most requests (every media GET) carry no body and pass with one header check.
+  app.use((req, res, next) => (!hasBody(req) ? next() : isUpload(req.path) ? idle(req, res, next) : deadline(req, res, next)));
 
   // Players on other origins fetch sessions, manifests and segments; preflight included.
   const playerCors = cors({ origin: true, methods: ['GET', 'HEAD', 'POST', 'OPTIONS'], maxAge: 600, exposedHeaders: ['content-length', 'content-range'] });

@@ -63,7 +63,8 @@ export function requireAdmin(adminToken: string) {
   };
 }
 
-function hasBody(req: Request): boolean {
+/** Whether a request carries a body (a declared length above zero, or chunked). */
+export function hasBody(req: Request): boolean {
   const length = req.header('content-length');
   return req.header('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
 }
@@ -164,9 +165,9 @@ function clientErrorOf(error: LibraryError): WeirError | null {
 
 function sendError(res: Response, error: WeirError, close = false): void {
   if (close) res.setHeader('connection', 'close');
-  if (error.code === 'RATE_LIMITED' && typeof error.details === 'object' && error.details !== null && 'retryAfterSeconds' in error.details) {
-    res.setHeader('retry-after', String(error.details.retryAfterSeconds));
-  }
+  // Any refusal that says when to come back says it in the header too.
+  const retryAfter = (error.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
   res.status(errorCatalog[error.code].status).json({ error: error.toJSON() });
 }
 

@@ -1,12 +1,10 @@
-/** The time, injected so tests need not wait for it. */
-export type Clock = { now(): number };
-
 export type RateLimitOptions = {
   /** Tokens refilled per minute; also the burst a quiet caller may spend at once. */
   perMinute: number;
   /** The most callers tracked at once; the least recently seen are forgotten first. */
   maxKeys?: number;
-  clock?: Clock;
+  /** The time, injected so tests need not wait for it. */
+  now?: () => number;
 };
 
 /**
@@ -16,16 +14,16 @@ export type RateLimitOptions = {
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly maxKeys: number;
-  private readonly clock: Clock;
+  private readonly now: () => number;
 
   constructor(private readonly options: RateLimitOptions) {
     this.maxKeys = options.maxKeys ?? 100_000;
-    this.clock = options.clock ?? { now: () => Date.now() };
+    this.now = options.now ?? Date.now;
   }
 
   /** Takes one token: 0 when allowed, else the whole seconds until one is available. */
   take(key: string): number {
-    const now = this.clock.now();
+    const now = this.now();
     const capacity = this.options.perMinute;
     const refillPerMs = capacity / 60_000;
     const bucket = this.buckets.get(key) ?? { tokens: capacity, at: now };
@@ -40,9 +38,5 @@ export class RateLimiter {
       return 0;
     }
     return Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000));
-  }
-
-  get size(): number {
-    return this.buckets.size;
   }
 }

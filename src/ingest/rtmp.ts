@@ -129,11 +129,6 @@ export class RtmpIngest {
     });
   }
 
-  /** Connections accepted and not yet publishing (for tests and metrics). */
-  get pendingConnections(): number {
-    return this.pendingTotal;
-  }
-
   private accept(socket: Socket, RtmpSession: RtmpSessionClass, context: NmsContext): void {
     const { limits } = this.options;
     const address = socket.remoteAddress ?? 'unknown';

@@ -150,14 +150,12 @@ export function createTusServer(deps: TusDeps): TusServer {
   return server;
 }
 
-/** Deletes resumable uploads abandoned for longer than the configured period; returns how many. */
-export async function removeAbandonedUploads(server: TusServer, log: Logger): Promise<number> {
+/** Deletes resumable uploads abandoned for longer than the configured period. */
+export async function removeAbandonedUploads(server: TusServer, log: Logger): Promise<void> {
   try {
     const removed = await server.cleanUpExpiredUploads();
     if (removed > 0) log.info({ removed }, 'removed abandoned uploads');
-    return removed;
   } catch (error) {
     log.warn({ err: (error as Error).message }, 'could not clean up abandoned uploads');
-    return 0;
   }
 }

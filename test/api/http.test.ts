@@ -57,26 +57,24 @@ t.test('a request id from the client never names a file: traversal through x-req
   t.equal(plain.headers.get('x-request-id'), 'trace-42.a:b', 'a plain identifier is kept for tracing');
 });
 
-t.test('a trickled request body is cut with 408 once its deadline passes', { timeout: 30_000 }, async (t) => {
+/** Sends `opening`, then `drip` every 200 ms, until the server closes the connection; returns what it answered. */
+async function trickleUntilClosed(opening: string, drip: string): Promise<string> {
   const { socket, received, closed } = await rawConnection();
-  socket.write('POST /v1/playback-sessions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"con');
-  const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
-  t.teardown(() => clearInterval(trickle));
-  await closed;
-  clearInterval(trickle);
-  t.match(received(), /^HTTP\/1\.1 408/, 'answered 408');
-  t.match(received(), /REQUEST_TIMEOUT/);
+  socket.write(opening);
+  const trickle = setInterval(() => socket.writable && socket.write(drip), 200);
+  await closed.finally(() => clearInterval(trickle));
+  return received();
+}
+
+t.test('a trickled request body is cut with 408 once its deadline passes', { timeout: 30_000 }, async (t) => {
+  const answer = await trickleUntilClosed('POST /v1/playback-sessions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"con', ' ');
+  t.match(answer, /^HTTP\/1\.1 408/, 'answered 408');
+  t.match(answer, /REQUEST_TIMEOUT/);
 });
 
 t.test('slow request headers are cut once the headers timeout passes', { timeout: 30_000 }, async (t) => {
-  const { socket, received, closed } = await rawConnection();
-  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
-  const trickle = setInterval(() => socket.writable && socket.write('x-slow: 1\r\n'), 200);
-  t.teardown(() => clearInterval(trickle));
-  await closed;
-  clearInterval(trickle);
-  t.match(received(), /^(HTTP\/1\.1 408|)$/m, 'closed with 408 or without an answer, never served');
-  t.notMatch(received(), /200 OK/);
+  const answer = await trickleUntilClosed('GET /healthz HTTP/1.1\r\nHost: x\r\n', 'x-slow: 1\r\n');
+  t.ok(answer === '' || answer.startsWith('HTTP/1.1 408'), `closed with 408 or without an answer, never served (${JSON.stringify(answer.slice(0, 20))})`);
 });
 
 t.test('an upload may take longer than the body deadline while it keeps moving, but a stalled one is closed', { timeout: 30_000 }, async (t) => {

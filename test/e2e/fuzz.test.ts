@@ -14,8 +14,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorCatalog } from '../../src/errors.js';
-import { handshakeBytes, publisherOpening, residentBytes } from '../../scripts/lib/rtmp-abuse.js';
-import { startWeirProcess, weirApi, type WeirProcess } from '../../scripts/lib/weir-process.js';
+import { handshakeBytes, publisherOpening } from '../../scripts/lib/rtmp-abuse.js';
+import { residentBytes, startWeirProcess, weirApi, type WeirProcess } from '../../scripts/lib/weir-process.js';
 
 const totalSeconds = Number(process.env.WEIR_FUZZ_SECONDS ?? 20);
 const seed = Number(process.env.WEIR_FUZZ_SEED ?? Date.now() % 2 ** 31);
