@@ -207,6 +207,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const uploadDeps = { dataDir: config.dataDir, maxBytes: config.upload.maxBytes, target: uploadTarget, log };
   const putSource = createSourcePutHandler(uploadDeps);
   const isPlayable = (contentId: string) => registry.ready.has(contentId) || streams.isPlayable(contentId);
+  const protectionOf = (id: string) => catalog.get(id)?.protection ?? streamCatalog.get(id)?.protection ?? 'none';
   const contentState = (contentId: string) => catalog.get(contentId)?.state ?? streamCatalog.get(contentId)?.state ?? null;
   const adminToken = adminSecret.value;
   const tus = createTusServer({
@@ -244,7 +245,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       tokens,
       isPlayable,
       contentState,
-      protectionOf: (id) => catalog.get(id)?.protection ?? streamCatalog.get(id)?.protection ?? 'none',
+      protectionOf,
       tokenTtlSeconds: config.playback.tokenTtlSeconds,
       publicUrl: config.http.publicUrl,
       limiter: new RateLimiter({ perMinute: config.playback.sessionsPerMinutePerAddress }),
@@ -254,6 +255,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       tokens,
       isPlayable,
       mediaDir: (id) => titlePaths(config.dataDir, id).media,
+      protectionOf,
       liveBroadcast: (id) => streams.broadcast(id),
       contentKeys: (id) => keys.all(id),
       liveSettings: {

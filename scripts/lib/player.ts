@@ -27,14 +27,19 @@ export function launchChromium(): Promise<Browser> {
 
 /**
  * The player page, served from its own origin (another port) so that playback also proves
- * CORS. `window.play(kind, url)` starts hls.js or Shaka; `window.report()` reads the video.
+ * CORS. `window.play(kind, url)` starts hls.js, Shaka or dash.js; `window.report()` reads the
+ * video. Stalls count `waiting` events after playback first started, the rebuffering a viewer sees.
  */
 const page = `<!doctype html><html><body>
 <video id="v" muted playsinline width="640"></video>
-<script src="/hls.js"></script><script src="/shaka.js"></script>
+<script src="/hls.js"></script><script src="/shaka.js"></script><script src="/dash.js"></script>
 <script>
   const video = document.getElementById('v');
   window.playerErrors = [];
+  window.stalls = 0;
+  let started = false;
+  video.addEventListener('playing', () => { started = true; });
+  video.addEventListener('waiting', () => { if (started) window.stalls++; });
   window.play = async (kind, url, config) => {
     if (kind === 'hls') {
       const hls = new Hls(Object.assign({ debug: false }, config || {}));
@@ -42,6 +47,13 @@ const page = `<!doctype html><html><body>
       hls.on(Hls.Events.ERROR, (_e, data) => { if (data.fatal) window.playerErrors.push(data.type + ':' + data.details); });
       hls.loadSource(url);
       hls.attachMedia(video);
+    } else if (kind === 'dashjs') {
+      const player = dashjs.MediaPlayer().create();
+      window.dashPlayer = player;
+      player.on(dashjs.MediaPlayer.events.ERROR, (event) => window.playerErrors.push('dashjs:' + (event.error && (event.error.code + ' ' + event.error.message))));
+      player.updateSettings(Object.assign({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_NONE } }, config && config.settings || {}));
+      if (config && config.protectionData) player.setProtectionData(config.protectionData);
+      player.initialize(video, url, true);
     } else {
       shaka.polyfill.installAll();
       const player = new shaka.Player();
@@ -60,6 +72,8 @@ const page = `<!doctype html><html><body>
     videoWidth: video.videoWidth,
     videoHeight: video.videoHeight,
     errors: window.playerErrors,
+    stalls: window.stalls,
+    dashLatency: window.dashPlayer && window.dashPlayer.isDynamic() ? window.dashPlayer.getCurrentLiveLatency() : null,
     mediaError: video.error ? video.error.code + ':' + video.error.message : null,
   });
 </script></body></html>`;
@@ -71,6 +85,8 @@ export async function servePlayerPage(): Promise<PlayerPageServer> {
   const playerScripts: Record<string, string> = {
     '/hls.js': require.resolve('hls.js/dist/hls.min.js'),
     '/shaka.js': require.resolve('shaka-player/dist/shaka-player.compiled.js'),
+    // dashjs's CommonJS entry is its UMD bundle.
+    '/dash.js': require.resolve('dashjs'),
   };
   const server: Server = createServer((req, res) => {
     const script = playerScripts[req.url ?? ''];
@@ -91,7 +107,21 @@ export async function servePlayerPage(): Promise<PlayerPageServer> {
   };
 }
 
-export type VideoReport = { frames: number; currentTime: number; videoWidth: number; videoHeight: number; errors: string[]; mediaError: string | null };
+export type VideoReport = {
+  frames: number;
+  currentTime: number;
+  videoWidth: number;
+  videoHeight: number;
+  errors: string[];
+  /** `waiting` events after playback started. */
+  stalls: number;
+  /** dash.js's own live latency in seconds, for a dynamic MPD. */
+  dashLatency: number | null;
+  mediaError: string | null;
+};
+
+/** hls.js and Shaka (the forgiving pair), and dash.js, the DASH-IF reference player. */
+export type PlayerKind = 'hls' | 'dash' | 'dashjs';
 
 export type PlayReport = VideoReport & { latency: number | null };
 
@@ -103,10 +133,12 @@ export type PlayReport = VideoReport & { latency: number | null };
 export async function playAndWait(
   browser: Browser,
   pageUrl: string,
-  options: { kind: 'hls' | 'dash'; url: string; config?: unknown; frames: number; seconds: number; timeoutMs?: number },
+  options: { kind: PlayerKind; url: string; config?: unknown; frames: number; seconds: number; timeoutMs?: number; refuse?: RegExp },
 ): Promise<PlayReport> {
   const page = await browser.newPage();
   try {
+    // Requests to refuse with 403 wherever the player found their URL (a license server saying no).
+    if (options.refuse) await page.route(options.refuse, (route) => route.fulfill({ status: 403, body: 'refused' }));
     await page.goto(pageUrl);
     await page.evaluate(
       ([kind, url, config]) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play(kind as string, url as string, config),

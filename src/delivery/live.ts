@@ -3,7 +3,8 @@ import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import type { LiveRendition } from '../pipeline/live/rendition.js';
 import { multivariantName, writeMultivariant } from '../pipeline/manifest/hls.js';
-import { dashManifestName } from '../pipeline/manifest/dash.js';
+import { dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
+import { requestOrigin, requestUrl } from './request-url.js';
 import { writeLiveMpd } from '../pipeline/manifest/live-dash.js';
 import { nextPart, targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
 
@@ -173,11 +174,14 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
   }
   if (path.length === 1 && path[0] === dashManifestName) {
     if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
-    const utcTimingUrl = `${req.protocol}://${req.get('host') ?? 'localhost'}${settings.utcTimingPath}`;
+    const utcTimingUrl = `${requestOrigin(req)}${settings.utcTimingPath}`;
     res.setHeader('cache-control', 'no-cache');
     // Rendered once per change of media, so publishTime is when this version was made.
     const key = `${dashManifestName}:${utcTimingUrl}:${versionsOf(broadcast.renditions.values())}`;
-    res.type('application/dash+xml').send(renderOnce(broadcast, key, () => writeLiveMpd(broadcast, { ...settings, utcTimingUrl })));
+    const mpd = renderOnce(broadcast, key, () => writeLiveMpd(broadcast, { ...settings, utcTimingUrl }));
+    // One rendering serves every session; each gets the license URL with its own token.
+    const protectedStream = [...broadcast.renditions.values()].some((r) => r.scheme);
+    res.type('application/dash+xml').send(protectedStream ? withAbsoluteLicenseUrls(mpd.toString(), requestUrl(req)) : mpd);
     return;
   }
   const [renditionId, file] = path;

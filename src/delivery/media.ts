@@ -1,13 +1,19 @@
 import express, { Router, type Response } from 'express';
-import { aes128KeyName, clearKeyLicenseName } from '../pipeline/protect-vod.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { aes128KeyName } from '../pipeline/protect-vod.js';
+import { clearKeyLicenseName, dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import { serveLive, type LiveDeliverySettings } from './live.js';
+import { requestUrl } from './request-url.js';
 import type { PlaybackTokens } from './tokens.js';
 
 export type MediaRoutesDeps = {
   tokens: PlaybackTokens;
   isPlayable: (contentId: string) => boolean;
+  /** How a title is protected ('none' when clear). */
+  protectionOf: (contentId: string) => string;
   /** The directory holding a ready title's published segment set. */
   mediaDir: (contentId: string) => string;
   /** The broadcast of a live stream, if the content is one that has broadcast. */
@@ -59,6 +65,13 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
       return;
     }
     setCaching(res, relative);
+    if (relative === dashManifestName && deps.protectionOf(contentId) !== 'none') {
+      // The license URL carries this session's token: resolve it per request (MPDs are small).
+      const mpd = await readFile(join(deps.mediaDir(contentId), relative), 'utf8').catch(() => null);
+      if (mpd === null) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);
+      res.type('application/dash+xml').send(withAbsoluteLicenseUrls(mpd, requestUrl(req)));
+      return;
+    }
     res.sendFile(relative, { root: deps.mediaDir(contentId), dotfiles: 'deny', cacheControl: false }, (error?: Error & { status?: number }) => {
       if (!error) return;
       if (res.headersSent) return;

@@ -8,7 +8,7 @@ import { buildInitSegment } from './cmaf/init-segment.js';
 import { initSegmentName, segmentName, type SegmentRecord } from './cmaf/segment-writer.js';
 import { Fmp4StreamParser } from './demux/fmp4-stream.js';
 import type { DemuxedTrack } from './demux/fmp4.js';
-import { dashManifestName, writeStaticMpd } from './manifest/dash.js';
+import { clearKeyContentProtection, dashManifestName, writeStaticMpd } from './manifest/dash.js';
 import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist, type HlsKeyTags } from './manifest/hls.js';
 import { packagedRendition, type PackagedRendition } from './manifest/rendition.js';
 import type { Sample } from './media.js';
@@ -19,11 +19,6 @@ export type VodProtection = CencScheme | 'aes-128';
 
 /** The AES-128 key file of a title, next to its playlists (the URI players fetch, with the token). */
 export const aes128KeyName = 'aes128.key';
-/** The ClearKey license endpoint of a title, next to its manifests. */
-export const clearKeyLicenseName = 'clearkey';
-
-/** DASH-IF's ClearKey scheme (the pssh uses the W3C common system id, systemIds.clearKey). */
-const dashClearKeyScheme = 'urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e';
 
 const uuid = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
 
@@ -66,7 +61,7 @@ function contentProtection(scheme: CencScheme, key: SourcedKey): string {
   );
   return [
     `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${scheme}" cenc:default_KID="${uuid(key.kid)}"/>`,
-    `<ContentProtection schemeIdUri="${dashClearKeyScheme}" value="ClearKey1.0"/>`,
+    clearKeyContentProtection,
     ...systems,
   ].join('');
 }

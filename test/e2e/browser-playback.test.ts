@@ -1,7 +1,8 @@
 import t, { type Test } from 'tap';
 import type { Browser } from 'playwright-core';
-import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerKind, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
 import { makeSource } from '../helpers/media.js';
+import { gstreamerMissing, playWithGStreamer, readWithFfmpeg } from '../helpers/players.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 if (chromiumMissing) {
@@ -32,7 +33,7 @@ if (chromiumMissing) {
     return body.sources.find((s) => s.protocol === protocol)!.url.replace('localhost', '127.0.0.1');
   }
 
-  const playAndReport = (kind: 'hls' | 'dash', url: string) => playAndWait(browser, pageServer.url, { kind, url, frames: 60, seconds: 2 });
+  const playAndReport = (kind: PlayerKind, url: string) => playAndWait(browser, pageServer.url, { kind, url, frames: 60, seconds: 2 });
 
   /** What proves playback: frames decoded, time advancing, a rendition's picture, no errors. */
   function assertPlays(t: Test, report: VideoReport): void {
@@ -49,6 +50,24 @@ if (chromiumMissing) {
 
   t.test('Shaka Player in Chromium plays the DASH manifest of the same segments', async (t) => {
     assertPlays(t, await playAndReport('dash', await sourceFor('dash')));
+  });
+
+  t.test('dash.js, the DASH-IF reference player, plays the DASH manifest', async (t) => {
+    assertPlays(t, await playAndReport('dashjs', await sourceFor('dash')));
+  });
+
+  t.test('GStreamer (playbin3, as Linux set-top boxes run it) plays the HLS title to its end', { skip: gstreamerMissing() }, async (t) => {
+    const report = await playWithGStreamer(await sourceFor('hls'), 30);
+    t.same(report.errors, [], 'no errors');
+    t.ok(report.eos, 'reached the end of the stream');
+    t.ok(report.rendered >= 200, `rendered the title's frames (${report.rendered} of 240)`);
+  });
+
+  t.test('ffmpeg reads every stream of the HLS and DASH manifests without an error', async (t) => {
+    for (const protocol of ['hls', 'dash'] as const) {
+      const report = await readWithFfmpeg(await sourceFor(protocol));
+      t.ok(report.ok, `${protocol}: ${report.errors || 'no errors'}`);
+    }
   });
 
   t.test('a player given a forged token decodes nothing', async (t) => {

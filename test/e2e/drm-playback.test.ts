@@ -1,10 +1,13 @@
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { PlaybackTokens } from '../../src/delivery/tokens.js';
-import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerKind, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
 import { makeSource } from '../helpers/media.js';
-import { fetchOk } from '../helpers/playback.js';
+import { fetchOk, joinSegments } from '../helpers/playback.js';
+import { readWithFfmpeg } from '../helpers/players.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 type Source = { protocol: string; url: string; drm: { scheme: string; clearkey?: { licenseUrl: string }; aes128?: { keyUrl: string } } | null };
@@ -42,7 +45,7 @@ async function session(contentId: string): Promise<Session> {
   return body;
 }
 
-const play = (kind: 'hls' | 'dash', url: string, config: unknown): Promise<VideoReport> =>
+const play = (kind: PlayerKind, url: string, config: unknown): Promise<VideoReport> =>
   playAndWait(browser!, pageServer!.url, { kind, url, config, frames: 60, seconds: 2, timeoutMs: 30_000 });
 
 function assertPlays(t: Test, report: VideoReport): void {
@@ -105,16 +108,46 @@ t.test('the license and key endpoints refuse missing, expired, forged and other-
   t.equal((await fetch(keyUrl.replace(aesToken, forged))).status, 401);
 });
 
-t.test('in Chromium with the ClearKey CDM, cenc and cbcs titles play in Shaka (DASH) and hls.js (HLS), and not without the license', { skip: chromiumMissing }, async (t) => {
+t.test('in Chromium with the ClearKey CDM, cenc and cbcs titles play in Shaka (DASH) and hls.js (HLS), and not when the license is refused', { skip: chromiumMissing }, async (t) => {
   for (const scheme of ['cenc', 'cbcs']) {
     const { sources } = await session(titles[scheme]!);
     const licenseUrl = sources[0]!.drm!.clearkey!.licenseUrl;
     t.test(`${scheme} in Shaka Player`, async (t) => assertPlays(t, await play('dash', sources[1]!.url, { drm: { servers: { 'org.w3.clearkey': licenseUrl } } })));
     t.test(`${scheme} in hls.js`, async (t) => assertPlays(t, await play('hls', sources[0]!.url, { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl } } })));
-    t.test(`${scheme} without a license decodes no frames`, async (t) => {
-      const report = await play('dash', sources[1]!.url, {});
+    t.test(`${scheme} with a license server that refuses decodes no frames`, async (t) => {
+      const report = await playAndWait(browser!, pageServer!.url, { kind: 'dash', url: sources[1]!.url, frames: 60, seconds: 2, timeoutMs: 15_000, refuse: /\/clearkey$/ });
       t.equal(report.frames, 0, `no frames (${report.errors.join(', ') || 'no error event'})`);
     });
+  }
+});
+
+t.test('dash.js plays cenc and cbcs titles configured only from the MPD (dashif:Laurl names the session license)', { skip: chromiumMissing }, async (t) => {
+  for (const scheme of ['cenc', 'cbcs']) {
+    const { sources } = await session(titles[scheme]!);
+    const mpd = await (await fetchOk(sources[1]!.url)).text();
+    t.ok(mpd.includes(`<dashif:Laurl>${sources[1]!.drm!.clearkey!.licenseUrl}</dashif:Laurl>`), `${scheme}: the MPD carries this session's license URL`);
+    assertPlays(t, await play('dashjs', sources[1]!.url, {}));
+  }
+});
+
+t.test('ffmpeg decrypts the first segment of every cenc and cbcs rendition, audio included, with the license key', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-decrypt-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const scheme of ['cenc', 'cbcs']) {
+    const { sources } = await session(titles[scheme]!);
+    const base = sources[0]!.url.replace('master.m3u8', '');
+    const kid = /base64,([^"]+)"/.exec(await (await fetchOk(`${base}v0/index.m3u8`)).text())![1]!;
+    const license = (await (await fetch(sources[0]!.drm!.clearkey!.licenseUrl, { method: 'POST', body: JSON.stringify({ kids: [Buffer.from(kid, 'base64').toString('base64url')] }) })).json()) as { keys: { k: string }[] };
+    const key = Buffer.from(license.keys[0]!.k, 'base64url').toString('hex');
+    for (const rendition of ['v0', 'a0']) {
+      const init = Buffer.from(await (await fetchOk(`${base}${rendition}/init.mp4`)).arrayBuffer());
+      const segment = Buffer.from(await (await fetchOk(`${base}${rendition}/seg-1.m4s`)).arrayBuffer());
+      const file = joinSegments(join(dir, `${scheme}-${rendition}.mp4`), init, [segment]);
+      const report = await readWithFfmpeg(file, ['-decryption_key', key]);
+      t.ok(report.ok, `${scheme} ${rendition}: ${report.errors || 'decrypted and decoded without an error'}`);
+      const wrong = await readWithFfmpeg(file, ['-decryption_key', '00'.repeat(16)]);
+      t.notOk(wrong.ok, `${scheme} ${rendition}: a wrong key does not decode cleanly`);
+    }
   }
 });
 

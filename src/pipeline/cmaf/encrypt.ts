@@ -12,7 +12,11 @@ export type ContentKey = {
   iv: Uint8Array;
 };
 
-/** Per-sample auxiliary information (senc): the IV and the clear/protected byte ranges. */
+/**
+ * Per-sample auxiliary information (senc): the IV and the clear/protected byte ranges; no ranges
+ * when the whole sample is protected (audio), as packagers write it and as ffmpeg's cbcs
+ * decryptor requires of samples without a pattern.
+ */
 export type SampleAux = { iv: Uint8Array; subsamples: Subsample[] };
 
 export type EncryptedSamples = { samples: Sample[]; aux: SampleAux[]; ivSize: number };
@@ -135,14 +139,15 @@ export class SampleEncryptor {
     const out: Sample[] = [];
     const aux: SampleAux[] = [];
     for (const sample of samples) {
-      const subsamples = this.kind === 'video' ? videoSubsamples(sample.data) : [{ clear: 0, protected: sample.data.length }];
+      const subsamples = this.kind === 'video' ? videoSubsamples(sample.data) : [];
+      const ranges = this.kind === 'video' ? subsamples : [{ clear: 0, protected: sample.data.length }];
       const data = Buffer.from(sample.data);
       if (this.scheme === 'cenc') {
         const iv = this.nextIv;
         this.nextIv = incrementIv(iv);
         const cipher = createCipheriv('aes-128-ctr', this.key.key, Buffer.concat([iv, Buffer.alloc(8)]));
         let offset = 0;
-        for (const sub of subsamples) {
+        for (const sub of ranges) {
           offset += sub.clear;
           if (sub.protected > 0) cipher.update(data.subarray(offset, offset + sub.protected)).copy(data, offset);
           offset += sub.protected;
@@ -150,7 +155,7 @@ export class SampleEncryptor {
         aux.push({ iv, subsamples });
       } else {
         let offset = 0;
-        for (const sub of subsamples) {
+        for (const sub of ranges) {
           offset += sub.clear;
           if (sub.protected > 0) this.cbcsRange(data, offset, sub.protected);
           offset += sub.protected;

@@ -12,12 +12,14 @@ export type EncodedFragment = { header: Uint8Array; payload: Uint8Array[]; byteL
 export type FragmentProtection = { ivSize: number; aux: readonly SampleAux[] };
 
 function protectionBoxes(protection: FragmentProtection, sencDataOffset: number): Box[] {
-  const sizes = protection.aux.map((a) => protection.ivSize + 2 + 6 * a.subsamples.length);
-  const uniform = sizes.every((size) => size === sizes[0]);
+  const useSubsamples = protection.aux.some((a) => a.subsamples.length > 0);
+  const sizes = protection.aux.map((a) => protection.ivSize + (useSubsamples ? 2 + 6 * a.subsamples.length : 0));
+  // A default size of 0 means "sizes follow", so entries of no bytes (cbcs audio) are listed.
+  const uniform = sizes.every((size) => size === sizes[0]) && (sizes[0] ?? 0) > 0;
   return [
     { type: 'saiz', defaultSize: uniform ? (sizes[0] ?? 0) : 0, sizes: uniform ? [] : sizes, sampleCount: sizes.length },
     { type: 'saio', offsets: [sencDataOffset] },
-    { type: 'senc', ivSize: protection.ivSize, useSubsamples: true, samples: protection.aux.map((a) => ({ iv: a.iv, subsamples: a.subsamples })) },
+    { type: 'senc', ivSize: protection.ivSize, useSubsamples, samples: protection.aux.map((a) => ({ iv: a.iv, subsamples: a.subsamples })) },
   ];
 }
 

@@ -3,12 +3,32 @@ import { measureBandwidth, totalDuration, type PackagedRendition } from './rendi
 
 export const dashManifestName = 'manifest.mpd';
 
+/** The ClearKey license endpoint of protected content, next to its manifests. */
+export const clearKeyLicenseName = 'clearkey';
+
+/** Namespaces an MPD root declares: CENC for default KIDs and pssh, DASH-IF for license URLs. */
+export const mpdNamespaces = 'xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" xmlns:dashif="https://dashif.org/CPS"';
+
+/**
+ * DASH-IF's ClearKey ContentProtection (IOP 4.3 §7.6.2.4) with the license URL in dashif:Laurl:
+ * dash.js and devices without out-of-band configuration find the license only there. The URL
+ * is written relative to the MPD (ISO/IEC 23009-1 §5.6.4); delivery makes it absolute for
+ * each session, since players fetch it as written.
+ */
+export const clearKeyContentProtection = `<ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0"><dashif:Laurl>${clearKeyLicenseName}</dashif:Laurl></ContentProtection>`;
+
+/** Resolves the relative license URLs of an MPD against the URL it was requested at. */
+export function withAbsoluteLicenseUrls(mpd: string, manifestUrl: string): string {
+  return mpd.replace(/<dashif:Laurl>([^<]*)<\/dashif:Laurl>/g, (_whole, url: string) => `<dashif:Laurl>${escapeXml(new URL(url, manifestUrl).href)}</dashif:Laurl>`);
+}
+
+const escapeXml = (text: string): string => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
 /** ISO 8601 duration with millisecond precision, as MPD attributes want (PT12.345S). */
 function isoDuration(milliseconds: number): string {
   return `PT${(milliseconds / 1000).toFixed(3)}S`;
 }
 
-const escapeXml = (text: string): string => text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
 /** S elements with runs of equal durations folded into @r (ISO/IEC 23009-1 §5.3.9.6). */
 function segmentTimeline(rendition: PackagedRendition): string {
@@ -77,7 +97,7 @@ export function writeStaticMpd(renditions: readonly PackagedRendition[], content
   }
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="static" mediaPresentationDuration="${isoDuration(durationMs)}" minBufferTime="PT2S">`,
+    `<MPD ${mpdNamespaces} profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="static" mediaPresentationDuration="${isoDuration(durationMs)}" minBufferTime="PT2S">`,
     `<Period id="0" start="PT0S">`,
     ...sets,
     '</Period>',

@@ -1,5 +1,6 @@
 import type { LiveBroadcast } from '../live/broadcast.js';
 import type { LiveRendition } from '../live/rendition.js';
+import { clearKeyContentProtection, mpdNamespaces } from './dash.js';
 import { liveInitName } from './llhls.js';
 
 export type LiveDashSettings = { partTargetSeconds: number; segmentTargetSeconds: number; windowSeconds: number; utcTimingUrl: string };
@@ -53,7 +54,7 @@ export function writeLiveMpd(broadcast: LiveBroadcast, settings: LiveDashSetting
     const scheme = members[0]!.scheme;
     // Keys may rotate, so no default KID: players take KIDs from each init segment's pssh.
     const protection = scheme
-      ? `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${scheme}"/><ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0"/>`
+      ? `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${scheme}"/>${clearKeyContentProtection}`
       : '';
     return (
       `<AdaptationSet id="${id}" contentType="${kind}" mimeType="${mime}" segmentAlignment="true" startWithSAP="1">` +
@@ -69,7 +70,7 @@ export function writeLiveMpd(broadcast: LiveBroadcast, settings: LiveDashSetting
   const ended = renditions.length > 0 && renditions.every((r) => r.isEnded);
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="${ended ? 'static' : 'dynamic'}"` +
+    `<MPD ${mpdNamespaces} profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="${ended ? 'static' : 'dynamic'}"` +
       (ended
         ? ` mediaPresentationDuration="${duration(Math.max(0, ...renditions.map((r) => r.segments.reduce((s, x) => s + x.duration, 0) / r.track.timescale)))}"`
         : ` availabilityStartTime="${iso(availabilityStart)}" publishTime="${iso(now)}" minimumUpdatePeriod="PT${settings.segmentTargetSeconds}S" timeShiftBufferDepth="${duration(settings.windowSeconds)}" maxSegmentDuration="${duration(settings.segmentTargetSeconds * 2)}"`) +

@@ -45,25 +45,30 @@ function decryptFragment(init: Uint8Array, fragment: Uint8Array, key: Buffer): U
   const saio = findBox(traf, 'saio')!;
   // saio must point at senc's first sample entry, counted from the start of the moof.
   const moofStart = Buffer.from(fragment).readUInt32BE(0); // the moof follows the styp box
-  const firstEntry = Buffer.from(fragment).subarray(moofStart + saio.offsets[0]!, moofStart + saio.offsets[0]! + Math.max(1, tenc.perSampleIvSize));
-  const expectedFirst = tenc.perSampleIvSize > 0 ? Buffer.from(senc.samples[0]!.iv) : Buffer.from([senc.samples[0]!.subsamples.length >> 8]);
-  if (!firstEntry.equals(expectedFirst)) throw new Error('saio does not point at the first senc entry');
+  // With neither IVs nor subsamples (cbcs audio) the entries are empty and there is nothing to point at.
+  if (tenc.perSampleIvSize > 0 || senc.useSubsamples) {
+    const firstEntry = Buffer.from(fragment).subarray(moofStart + saio.offsets[0]!, moofStart + saio.offsets[0]! + Math.max(1, tenc.perSampleIvSize));
+    const expectedFirst = tenc.perSampleIvSize > 0 ? Buffer.from(senc.samples[0]!.iv) : Buffer.from([senc.samples[0]!.subsamples.length >> 8]);
+    if (!firstEntry.equals(expectedFirst)) throw new Error('saio does not point at the first senc entry');
+  }
   const mdat = boxes.find((b) => b.type === 'mdat') as { data: Uint8Array };
   let offset = 0;
   return trun.samples.map((entry, index) => {
     const data = Buffer.from(mdat.data.subarray(offset, offset + entry.size!));
     offset += entry.size!;
     const aux = senc.samples[index]!;
+    // Without subsample entries the whole sample is one protected range (23001-7 §7.2).
+    const ranges = senc.useSubsamples ? aux.subsamples : [{ clear: 0, protected: data.length }];
     let at = 0;
     if (schm.schemeType === 'cenc') {
       const decipher = createDecipheriv('aes-128-ctr', key, Buffer.concat([Buffer.from(aux.iv), Buffer.alloc(8)]));
-      for (const sub of aux.subsamples) {
+      for (const sub of ranges) {
         at += sub.clear;
         decipher.update(data.subarray(at, at + sub.protected)).copy(data, at);
         at += sub.protected;
       }
     } else {
-      for (const sub of aux.subsamples) {
+      for (const sub of ranges) {
         at += sub.clear;
         const decipher = createDecipheriv('aes-128-cbc', key, Buffer.from(tenc.constantIv!)).setAutoPadding(false);
         const blocks = Math.floor(sub.protected / 16);
@@ -114,6 +119,9 @@ for (const scheme of ['cenc', 'cbcs'] as CencScheme[]) {
         const tenc = findBox(initBoxes, 'tenc')!;
         if (scheme === 'cbcs') t.match(tenc, { version: 1, cryptByteBlock: 1, skipByteBlock: 9, perSampleIvSize: 0 }, 'cbcs video: 1:9 pattern, constant IV');
         else t.match(tenc, { version: 0, perSampleIvSize: 8 }, 'cenc: 8-byte per-sample IVs');
+      } else {
+        const sencRaw = filterBoxes((parseBoxes(bytes).find((b) => b.type === 'moof') as { boxes: Box[] }).boxes, 'traf')[0]!.boxes.find((b) => b.type === 'raw' && b.fourcc === 'senc') as { payload: Uint8Array };
+        t.notOk(readSenc(sencRaw.payload, encrypted.ivSize).useSubsamples, 'audio samples are protected whole, with no subsample entries');
       }
     }
   });

@@ -1,0 +1,66 @@
+import { spawn, spawnSync } from 'node:child_process';
+/** Debian's ffmpeg (5.1), the one set-top-box style tooling would have, not the bundled encoder. */
+const debianFfmpeg = '/usr/bin/ffmpeg';
+
+/** Players outside the browser, which forgive less than hls.js and Shaka (see independent-players.md). */
+
+const gstLaunch = '/usr/bin/gst-launch-1.0';
+
+function gstreamerCheck(): string | false {
+  const probe = spawnSync('gst-inspect-1.0', ['hlsdemux2'], { encoding: 'utf8' });
+  if (probe.status === 0 && spawnSync('gst-inspect-1.0', ['avdec_h264']).status === 0) return false;
+  return 'GStreamer with hlsdemux2 and libav is not installed: apt-get update && apt-get install -y gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav';
+}
+
+let gstreamerState: string | false | undefined;
+/** False when GStreamer can play HLS here, else the reason with the command that installs it. */
+export function gstreamerMissing(): string | false {
+  gstreamerState ??= gstreamerCheck();
+  return gstreamerState;
+}
+
+export type GStreamerReport = {
+  /** Video frames the sink rendered (fpsdisplaysink's last count). */
+  rendered: number;
+  /** Whether the pipeline reached end of stream by itself. */
+  eos: boolean;
+  errors: string[];
+  warnings: string[];
+};
+
+/**
+ * Plays a URL with playbin3 in real time until end of stream or `seconds`, as a Linux set-top
+ * box would. GStreamer exits 0 after some errors, so the messages are read, not the exit code.
+ */
+export function playWithGStreamer(url: string, seconds: number): Promise<GStreamerReport> {
+  const child = spawn(
+    'timeout',
+    ['-s', 'INT', String(seconds), gstLaunch, '-m', '-v', 'playbin3', `uri=${url}`, 'video-sink=fpsdisplaysink video-sink=fakesink text-overlay=false sync=true signal-fps-measurements=true', 'audio-sink=fakesink sync=true'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => {
+    child.on('close', () => {
+      const counts = [...output.matchAll(/rendered: (\d+)/g)].map((m) => Number(m[1]));
+      const lines = output.split('\n');
+      resolve({
+        rendered: Math.max(0, ...counts),
+        eos: /Got EOS from element "playbin3/.test(output),
+        errors: lines.filter((l) => /^ERROR:|\(error\):/.test(l)).map((l) => l.slice(0, 400)),
+        warnings: lines.filter((l) => /^WARNING:|\(warning\):/.test(l)).map((l) => l.slice(0, 400)),
+      });
+    });
+  });
+}
+
+export type FfmpegReadReport = { ok: boolean; errors: string };
+
+/** Reads every stream of a URL or file with ffmpeg, decoding into nothing; errors at level "error". */
+export function readWithFfmpeg(input: string, extraInputArgs: string[] = []): Promise<FfmpegReadReport> {
+  const child = spawn(debianFfmpeg, ['-hide_banner', '-v', 'error', ...extraInputArgs, '-i', input, '-map', '0', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let errors = '';
+  child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ ok: code === 0 && errors.trim() === '', errors: errors.trim() })));
+}
