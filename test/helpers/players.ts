@@ -1,6 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-/** Debian's ffmpeg (5.1), the one set-top-box style tooling would have, not the bundled encoder. */
+import { existsSync } from 'node:fs';
+
+/** Debian's ffmpeg (5.1, with cbcs decryption), not the bundled encoder, which reads cenc only. */
 const debianFfmpeg = '/usr/bin/ffmpeg';
+export const debianFfmpegMissing = existsSync(debianFfmpeg) ? false : "Debian's ffmpeg is not installed: apt-get update && apt-get install -y ffmpeg";
 
 /** Players outside the browser, which forgive less than hls.js and Shaka (see independent-players.md). */
 
