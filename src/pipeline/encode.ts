@@ -30,7 +30,9 @@ export function buildEncodeArgs(options: { source: string; outDir: string; ladde
     args.push(
       '-map', `[${r.id}]`,
       '-c:v', 'libx264', '-preset', settings.preset, '-profile:v', 'high',
-      '-b:v', String(r.bitrate), '-maxrate', String(Math.round(r.bitrate * 1.1)), '-bufsize', String(r.bitrate * 2),
+      // Capped CRF: one quality for every rung, so a larger picture costs more bits, and each
+      // rung's rate is capped at its budget (an easy picture uses less).
+      '-crf', '23', '-maxrate', String(Math.round(r.bitrate * 1.1)), '-bufsize', String(r.bitrate * 2),
       '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
       '-force_key_frames', `expr:gte(t,n_forced*${settings.segmentSeconds})`,
       '-an', ...fragmentedMp4, encodedFile(options.outDir, r.id),

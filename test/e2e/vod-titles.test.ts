@@ -37,6 +37,16 @@ async function checkPlayback(t: Test, id: string, expect: { videoRenditions: num
     t.ok(variant.attributes['AVERAGE-BANDWIDTH'], 'AVERAGE-BANDWIDTH is present');
     t.ok(variant.attributes['FRAME-RATE'], 'FRAME-RATE is present');
   }
+  const byPixels = [...(master.playlists ?? [])].sort((a, b) => a.attributes.RESOLUTION!.width * a.attributes.RESOLUTION!.height - b.attributes.RESOLUTION!.width * b.attributes.RESOLUTION!.height);
+  for (let i = 1; i < byPixels.length; i++) {
+    const [lower, higher] = [byPixels[i - 1]!.attributes, byPixels[i]!.attributes];
+    t.ok(higher.BANDWIDTH! > lower.BANDWIDTH!, `${higher.RESOLUTION!.height}p advertises more than ${lower.RESOLUTION!.height}p (${higher.BANDWIDTH} > ${lower.BANDWIDTH})`);
+  }
+  for (const rendition of renditions) {
+    const styp = rendition.segments[0]!.subarray(0, rendition.segments[0]!.readUInt32BE(0));
+    t.equal(styp.subarray(4, 8).toString(), 'styp', 'segments open with styp');
+    t.notOk(styp.includes(Buffer.from('msix')), 'no msix brand, since segments carry no sidx');
+  }
   const videoTimelines: number[][] = [];
   for (const rendition of renditions) {
     t.equal(rendition.playlist.endList, true, `${rendition.playlistUrl} is a finished VOD playlist`);
@@ -57,6 +67,8 @@ async function checkPlayback(t: Test, id: string, expect: { videoRenditions: num
 
   const mpd = await fetchMpd(sourceUrl(session, 'dash'));
   t.equal(mpd.playlists.length, expect.videoRenditions, 'the MPD lists the same video renditions');
+  const dashRates = [...mpd.playlists].sort((a, b) => a.attributes.RESOLUTION!.width - b.attributes.RESOLUTION!.width).map((p) => p.attributes.BANDWIDTH);
+  t.same(dashRates, [...dashRates].sort((a, b) => a - b), 'DASH bandwidths rise with resolution too');
   t.ok(Math.abs(mpd.duration - expect.seconds) < 0.2, 'the MPD duration matches the source');
   const audioPlaylists = Object.values(mpd.mediaGroups.AUDIO).flatMap((group) => Object.values(group).flatMap((r) => r.playlists));
   t.equal(audioPlaylists.length, expect.audio ? 1 : 0);

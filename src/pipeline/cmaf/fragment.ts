@@ -92,7 +92,7 @@ export function encodeFragment(options: { sequenceNumber: number; samples: reado
   const payloadSize = samples.reduce((total, s) => total + s.data.length, 0);
 
   const w = new BoxWriter(moofSize + 64);
-  if (options.withStyp) writeBox(w, { type: 'styp', majorBrand: 'msdh', minorVersion: 0, compatibleBrands: ['msdh', 'msix', 'cmfs'] });
+  if (options.withStyp) writeBox(w, { type: 'styp', majorBrand: 'msdh', minorVersion: 0, compatibleBrands: ['msdh', 'cmfs'] }); // no msix: there is no sidx
   writeBox(w, moofFor(options.sequenceNumber, samples, moofSize + mdatHeaderSize, protection, sencDataOffset));
   w.u32(mdatHeaderSize + payloadSize);
   w.fourcc('mdat');

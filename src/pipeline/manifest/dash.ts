@@ -1,5 +1,5 @@
 import { initSegmentName, segmentTemplate } from '../cmaf/segment-writer.js';
-import { measureBandwidth, totalDuration, type PackagedRendition } from './rendition.js';
+import { measureBandwidth, risingBandwidths, totalDuration, type PackagedRendition } from './rendition.js';
 
 export const dashManifestName = 'manifest.mpd';
 
@@ -46,8 +46,7 @@ function segmentTimeline(rendition: PackagedRendition): string {
   return entries.join('');
 }
 
-function representation(rendition: PackagedRendition): string {
-  const { peak } = measureBandwidth(rendition);
+function representation(rendition: PackagedRendition, peak: number): string {
   const common = `id="${escapeXml(rendition.id)}" bandwidth="${peak}" codecs="${escapeXml(rendition.codec)}"`;
   const media =
     rendition.kind === 'video'
@@ -74,6 +73,8 @@ function representation(rendition: PackagedRendition): string {
  */
 export function writeStaticMpd(renditions: readonly PackagedRendition[], contentProtection = ''): string {
   const durationMs = Math.max(0, ...renditions.map((r) => Math.round((totalDuration(r) * 1000) / r.timescale)));
+  const rates = risingBandwidths(renditions, measureBandwidth);
+  const representations = (members: PackagedRendition[]) => members.map((r) => representation(r, rates.get(r.id)!.peak)).join('');
   const video = renditions.filter((r) => r.kind === 'video');
   const audio = renditions.filter((r) => r.kind === 'audio');
   const maxWidth = Math.max(0, ...video.map((r) => r.width));
@@ -83,7 +84,7 @@ export function writeStaticMpd(renditions: readonly PackagedRendition[], content
     sets.push(
       `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1" maxWidth="${maxWidth}" maxHeight="${maxHeight}">` +
         contentProtection +
-        video.map(representation).join('') +
+        representations(video) +
         '</AdaptationSet>',
     );
   }
@@ -91,7 +92,7 @@ export function writeStaticMpd(renditions: readonly PackagedRendition[], content
     sets.push(
       `<AdaptationSet id="1" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">` +
         contentProtection +
-        audio.map(representation).join('') +
+        representations(audio) +
         '</AdaptationSet>',
     );
   }

@@ -1,5 +1,5 @@
 import { initSegmentName, segmentName } from '../cmaf/segment-writer.js';
-import { measureBandwidth, type PackagedRendition } from './rendition.js';
+import { measureBandwidth, risingBandwidths, type PackagedRendition } from './rendition.js';
 
 export const multivariantName = 'master.m3u8';
 export const mediaPlaylistName = 'index.m3u8';
@@ -59,7 +59,9 @@ export function variantOf(rendition: PackagedRendition): VariantInfo {
 }
 
 /** The multivariant playlist (§4.4): one variant per video rendition, audio as one EXT-X-MEDIA group. */
-export function writeMultivariant(variants: readonly VariantInfo[]): string {
+export function writeMultivariant(measured: readonly VariantInfo[]): string {
+  const rates = risingBandwidths(measured, (v) => ({ peak: v.peakBandwidth, average: v.averageBandwidth }));
+  const variants = measured.map((v) => ({ ...v, peakBandwidth: rates.get(v.id)!.peak, averageBandwidth: rates.get(v.id)!.average }));
   const video = variants.filter((r) => r.kind === 'video');
   const audio = variants.find((r) => r.kind === 'audio');
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];

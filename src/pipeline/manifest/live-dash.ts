@@ -1,6 +1,7 @@
 import type { LiveBroadcast } from '../live/broadcast.js';
 import type { LiveRendition } from '../live/rendition.js';
 import { clearKeyContentProtection, mpdNamespaces } from './dash.js';
+import { risingBandwidths } from './rendition.js';
 import { liveInitName } from './llhls.js';
 
 export type LiveDashSettings = { partTargetSeconds: number; segmentTargetSeconds: number; windowSeconds: number; utcTimingUrl: string };
@@ -45,7 +46,8 @@ function representation(rendition: LiveRendition, bandwidth: number, settings: L
 
 /** A dynamic MPD (LL-DASH, DASH-IF IOP v5 low-latency) over the same CMAF chunks as LL-HLS. */
 export function writeLiveMpd(broadcast: LiveBroadcast, settings: LiveDashSettings, now = Date.now()): string {
-  const variants = new Map(broadcast.variants().map((v) => [v.id, v.peakBandwidth]));
+  const rates = risingBandwidths(broadcast.variants(), (v) => ({ peak: v.peakBandwidth, average: v.averageBandwidth }));
+  const variants = new Map([...rates].map(([id, rate]) => [id, rate.peak]));
   const renditions = [...broadcast.renditions.values()];
   const set = (kind: 'video' | 'audio', id: number) => {
     const members = renditions.filter((r) => r.kind === kind && r.segments.length > 0);

@@ -50,3 +50,27 @@ export function measureBandwidth(rendition: PackagedRendition): { peak: number; 
 export function totalDuration(rendition: PackagedRendition): number {
   return rendition.segments.reduce((sum, s) => sum + s.duration, 0);
 }
+
+/** What a manifest advertises for a rendition, bits per second. */
+export type Bandwidth = { peak: number; average: number };
+
+/**
+ * Advertised bandwidths, rising with resolution: an easy picture can cost a smaller rung more
+ * bits than a larger one, and ABR players then treat the smaller rung as the top. A rung is
+ * advertised at least one bit above the rung below it; declaring more than measured stays a
+ * valid upper bound (RFC 8216 §4.3.4.2), declaring less would not.
+ */
+export function risingBandwidths<R extends { id: string; kind: 'video' | 'audio'; width: number; height: number }>(
+  renditions: readonly R[],
+  measured: (rendition: R) => Bandwidth,
+): Map<string, Bandwidth> {
+  const result = new Map<string, Bandwidth>();
+  for (const rendition of renditions) result.set(rendition.id, measured(rendition));
+  const video = renditions.filter((r) => r.kind === 'video').sort((a, b) => a.width * a.height - b.width * b.height);
+  for (let i = 1; i < video.length; i++) {
+    const below = result.get(video[i - 1]!.id)!;
+    const own = result.get(video[i]!.id)!;
+    result.set(video[i]!.id, { peak: Math.max(own.peak, below.peak + 1), average: Math.max(own.average, below.average + 1) });
+  }
+  return result;
+}

@@ -75,3 +75,16 @@ t.test('the static MPD parses into the same renditions and segment timeline', as
   t.equal(audioPlaylists.length, 1);
   t.same(audioPlaylists[0]!.segments.map((s) => s.duration), [192512 / 48000, 191488 / 48000]);
 });
+
+t.test('a smaller rung that measured more bits than a larger one is still advertised below it, in HLS and DASH', async (t) => {
+  // 480p cost more than 720p on an easy picture: ABR players would take 480p for the top rung.
+  const inverted = [video('v0', 1280, 720, 300_000), video('v1', 854, 480, 400_000), audio];
+  const master = parseM3u8(writeMultivariantPlaylist(inverted));
+  const rate = (height: number) => master.playlists!.find((p) => p.attributes.RESOLUTION!.height === height)!.attributes;
+  t.ok(rate(720).BANDWIDTH! > rate(480).BANDWIDTH!, `HLS: 720p ${rate(720).BANDWIDTH} > 480p ${rate(480).BANDWIDTH}`);
+  t.ok(rate(720)['AVERAGE-BANDWIDTH']! > rate(480)['AVERAGE-BANDWIDTH']!, 'average bandwidth too');
+  const mpd = parseMpd(writeStaticMpd(inverted), { manifestUri: 'http://example.test/manifest.mpd' });
+  const dash = (height: number) => mpd.playlists.find((p) => p.attributes.RESOLUTION!.height === height)!.attributes.BANDWIDTH;
+  t.ok(dash(720) > dash(480), `DASH: 720p ${dash(720)} > 480p ${dash(480)}`);
+  t.equal(master.playlists![0]!.attributes.RESOLUTION!.height, 720, 'the top variant is listed first');
+});
