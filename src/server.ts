@@ -1,20 +1,17 @@
-import { randomUUID } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { lockDataDir, prepareDataDir } from './catalog/data-dir.js';
 import { RateLimiter } from './api/rate-limit.js';
-import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTitleStages, titlePaths } from './actors/title.stages.js';
 import { titleMachine } from './actors/title.machine.js';
 import { TitleRegistry } from './actors/title.registry.js';
 import { StreamRegistry } from './actors/stream.registry.js';
+import { createArchiver } from './actors/stream.archive.js';
 import { streamRoutes } from './api/routes/streams.js';
 import { StreamCatalog } from './catalog/streams.js';
 import { RtmpIngest } from './ingest/rtmp.js';
 import { SrtListener } from './ingest/srt/listener.js';
-import { runFfmpeg } from './pipeline/ffmpeg.js';
 import { createApp } from './api/app.js';
 import { bearerOf } from './api/http.js';
 import { baseUrl, titleResource } from './api/resources.js';
@@ -147,25 +144,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     ladderPreset: config.live.ladderPreset,
     keys,
     keySource,
-    // Live-to-VOD: the recorded renditions are joined (stream copy) into one source for a new title.
-    archive: async (stream, recordingDir, broadcast) => {
-      const video = join(recordingDir, 'v0.mp4');
-      const audio = join(recordingDir, 'a0.mp4');
-      const joined = join(recordingDir, 'archive.mp4');
-      const args = ['-hide_banner', '-nostdin', '-y', '-i', video];
-      if (existsSync(audio)) args.push('-i', audio, '-map', '0:v:0', '-map', '1:a:0');
-      args.push('-c', 'copy', joined);
-      await runFfmpeg({ binary: tools.ffmpeg, args, log });
-      const id = randomUUID();
-      catalog.create({ id, title: `${stream.name} — broadcast ${broadcast}`, description: `Recorded from live stream ${stream.id}.`, tags: ['live-archive'] });
-      registry.create(id);
-      const source = titlePaths(config.dataDir, id).source;
-      mkdirSync(titlePaths(config.dataDir, id).root, { recursive: true });
-      await rename(joined, source);
-      registry.send(id, { type: 'SOURCE_UPLOADED', path: source });
-      log.info({ streamId: stream.id, titleId: id, broadcast }, 'archived broadcast as a title');
-      return id;
-    },
+    archive: createArchiver({ titles: catalog, titleActors: registry, dataDir: config.dataDir, ffmpeg: tools.ffmpeg, log }),
   });
   const restoredStreams = streams.restoreAll();
   if (restoredStreams > 0) log.info({ streams: restoredStreams }, 'restored stream actors');
