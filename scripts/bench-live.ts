@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'weir-bench-live-'));
   const server = await startServer(dataDir);
   try {
-    console.log(`Weir live benchmark: parts ${partMs} ms (PART-TARGET ${((partMs * 1.1) / 1000).toFixed(3)}), segments 1 s, publisher keyframe every ${values.gop} frames at 30 fps, ${seconds} s per latency run, 2 cores`);
+    console.log(`Weir live benchmark: parts ${partMs} ms (PART-TARGET ${(partMs / 1000).toFixed(3)}), segments 1 s, publisher keyframe every ${values.gop} frames at 30 fps, ${seconds} s per latency run, 2 cores`);
     for (const mode of ['passthrough', 'ladder'] as const) {
       if (values.only && values.only !== mode) continue;
       const stream = await liveStream(server, mode, mode === 'ladder' ? 854 : 640, mode === 'ladder' ? 480 : 360);

@@ -238,7 +238,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       liveBroadcast: (id) => streams.broadcast(id),
       contentKeys: (id) => keys.all(id),
       liveSettings: {
-        partTargetSeconds: Math.round(config.live.partTargetMs * 1.1) / 1000,
+        partTargetSeconds: config.live.partTargetMs / 1000,
         segmentTargetSeconds: config.live.segmentSeconds,
         windowSeconds: config.live.dvrWindowSeconds,
         utcTimingPath: '/time',

@@ -20,7 +20,7 @@ export type StreamContext = StreamInput & {
 
 export type StreamEvent =
   | { type: 'PUBLISH_STARTED' }
-  | { type: 'FIRST_PART' }
+  | { type: 'MEDIA_READY' }
   | { type: 'PUBLISHER_GONE' }
   | { type: 'MEDIA_REFUSED'; reason: string }
   | { type: 'SERVER_RESTARTED' }
@@ -63,7 +63,7 @@ export const streamMachine = setup({
     },
     starting: {
       on: {
-        FIRST_PART: 'live',
+        MEDIA_READY: 'live',
         PUBLISHER_GONE: 'ended',
         MEDIA_REFUSED: { target: 'ended', actions: assign({ error: ({ event }) => ({ code: 'LIVE_MEDIA_UNSUPPORTED', message: event.reason }) }) },
         SERVER_RESTARTED: { target: 'ended', actions: assign({ interrupted: true }) },

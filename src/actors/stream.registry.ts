@@ -211,7 +211,7 @@ export class StreamRegistry implements PublishAuthority {
         windowSeconds: this.deps.dvrWindowSeconds,
         log,
         recordDir: stream.archive ? streamPaths(this.deps.dataDir, streamId).recording(number) : null,
-        onFirstPart: () => this.send(streamId, { type: 'FIRST_PART' }),
+        onPlayable: () => this.send(streamId, { type: 'MEDIA_READY' }),
         onUnsupported: (reason) => {
           log.warn({ reason }, 'publisher sends media Weir cannot package; disconnecting');
           this.send(streamId, { type: 'MEDIA_REFUSED', reason });

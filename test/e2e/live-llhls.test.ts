@@ -1,6 +1,9 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { decode } from '../helpers/media.js';
+import { findBox, type Box } from '../../src/pipeline/bmff/boxes.js';
+import { parseBoxes } from '../../src/pipeline/bmff/read.js';
+import { gstreamerMissing, playWithGStreamer } from '../helpers/players.js';
 import { fetchOk, joinSegments, parseM3u8, parseMpd } from '../helpers/playback.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -11,8 +14,10 @@ let streamId: string;
 let streamKey: string;
 let rtmpUrl: string;
 let base: string;
+/** The playlists as a viewer who joined the instant the stream turned live read them. */
+let atGoLive: Record<string, string>;
 
-const partTarget = 0.22; // 200 ms parts, advertised with 10 % headroom
+const partTarget = 0.2; // 200 ms parts, advertised exactly: no part is longer
 t.before(async () => {
   server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 2, reconnectWindowSeconds: 10 } });
   const stream = await server.createStream({ name: 'main' });
@@ -23,6 +28,8 @@ t.before(async () => {
   const session = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: streamId } });
   const body = (await session.json()) as { sources: { protocol: string; url: string }[] };
   base = body.sources.find((s) => s.protocol === 'hls')!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', '');
+  const texts = await Promise.all(['master.m3u8', 'v0/index.m3u8', 'a0/index.m3u8'].map(async (path) => (await fetchOk(base + path)).text()));
+  atGoLive = { master: texts[0]!, video: texts[1]!, audio: texts[2]! };
 });
 t.teardown(async () => {
   await publisher?.stop();
@@ -55,7 +62,7 @@ t.test('a published stream goes live and its LL-HLS playlist carries every low-l
 
   const text = await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 2);
   const media = parseM3u8(text);
-  t.match(media.serverControl, { canBlockReload: true, partHoldBack: 3 * partTarget, canSkipUntil: 6 });
+  t.match(media.serverControl, { canBlockReload: true, partHoldBack: Number((3 * partTarget).toFixed(3)), canSkipUntil: 6 });
   t.same(media.partInf, { partTarget });
   t.equal(media.targetDuration, 1);
   t.ok(media.segments.length >= 2, 'complete segments are listed');
@@ -70,6 +77,24 @@ t.test('a published stream goes live and its LL-HLS playlist carries every low-l
   t.match(media.preloadSegment?.preloadHints?.[0], { type: 'PART', uri: /^part-\d+\.\d+\.m4s$/ }, 'a preload hint names the next part');
   t.equal(media.renditionReports?.[0]?.uri, '../a0/index.m3u8', 'a rendition report names the audio rendition');
   t.notOk(/#EXT-X-ENDLIST/.test(text), 'the live playlist is open');
+});
+
+t.test('the instant a stream turns live, every rendition lists a complete segment, enough for any hold-back', async (t) => {
+  const master = parseM3u8(atGoLive.master!);
+  t.equal(master.playlists?.length, 1, 'the multivariant playlist lists the rendition');
+  t.equal(master.playlists?.[0]?.attributes['FRAME-RATE'], 30, 'with the frame rate measured from the complete segment');
+  for (const kind of ['video', 'audio']) {
+    const media = parseM3u8(atGoLive[kind]!);
+    const listed = media.segments.reduce((sum, s) => sum + (s.duration ?? 0), 0);
+    t.ok(media.segments.some((s) => s.uri), `${kind}: a complete segment (EXTINF) is listed`);
+    t.ok(listed >= media.serverControl!.partHoldBack!, `${kind}: ${listed.toFixed(3)} s of complete segments cover PART-HOLD-BACK`);
+  }
+});
+
+t.test('GStreamer, a plain HLS client that never blocks, plays the stream it joined at go-live', { skip: gstreamerMissing() }, async (t) => {
+  const report = await playWithGStreamer(base + 'master.m3u8', 8);
+  t.same(report.errors, [], 'no errors');
+  t.ok(report.rendered >= 90, `frames rendered in real time (${report.rendered})`);
 });
 
 t.test('a blocking request for the next part is answered once that part exists, about a part duration later', async (t) => {
@@ -100,7 +125,10 @@ t.test('a request for the hinted part waits for it and returns its bytes', async
   const uri = media.preloadSegment!.preloadHints![0]!.uri;
   const response = await fetchOk(base + 'v0/' + uri);
   const bytes = Buffer.from(await response.arrayBuffer());
-  t.equal(bytes.subarray(4, 8).toString('latin1'), 'moof', 'a part is a CMAF chunk: moof then mdat');
+  // The first part of a segment opens with styp, so the joined parts are a whole segment.
+  const first = bytes.subarray(4, 8).toString('latin1') === 'styp' ? bytes.readUInt32BE(0) : 0;
+  t.equal(bytes.subarray(first + 4, first + 8).toString('latin1'), 'moof', 'a part is a CMAF chunk: moof then mdat');
+  t.equal(first > 0, /\.0\.m4s$/.test(uri), 'only the first part of a segment carries styp');
   t.match(response.headers.get('cache-control'), /immutable/);
   const unknown = await fetch(`${base}v0/part-999999.0.m4s`);
   t.equal(unknown.status, 404, 'parts far ahead of the live edge are not waited for');
@@ -152,6 +180,80 @@ t.test('the live segments and parts decode cleanly with ffmpeg', async (t) => {
   t.equal(decoded.errors, '');
   t.ok(decoded.videoFrames >= 80, `three 1 s segments hold about 90 frames (${decoded.videoFrames})`);
   t.same([decoded.width, decoded.height], [640, 360]);
+});
+
+/** Each fragment of a segment: its tfdt and its samples' durations and composition offsets. */
+function fragmentsOf(segment: Buffer): { tfdt: number; durations: number[]; ctos: number[] }[] {
+  const boxes = parseBoxes(segment);
+  return boxes
+    .filter((b): b is Extract<Box, { type: 'moof' }> => b.type === 'moof')
+    .map((moof) => {
+      const trun = findBox([moof], 'trun')!;
+      return { tfdt: Number(findBox([moof], 'tfdt')!.baseMediaDecodeTime), durations: trun.samples.map((x) => x.duration!), ctos: trun.samples.map((x) => x.compositionTimeOffset ?? 0) };
+    });
+}
+
+t.test('a passthrough timeline is exact: segments open with styp, fragments are contiguous, presentation starts at tfdt, PDT follows media time', async (t) => {
+  const text = await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 4);
+  const media = parseM3u8(text);
+  const complete = media.segments.filter((s) => s.uri).slice(-4);
+  const segments = await Promise.all(complete.map(async (s) => Buffer.from(await (await fetchOk(base + 'v0/' + s.uri)).arrayBuffer())));
+  let previousEnd: number | null = null;
+  for (const [i, bytes] of segments.entries()) {
+    t.equal(bytes.subarray(4, 8).toString('latin1'), 'styp', `segment ${complete[i]!.uri} opens with styp`);
+    const fragments = fragmentsOf(bytes);
+    for (const fragment of fragments) {
+      if (previousEnd !== null && fragment.tfdt !== previousEnd) t.fail(`tfdt ${fragment.tfdt} does not continue the previous fragment's end ${previousEnd}`);
+      previousEnd = fragment.tfdt + fragment.durations.reduce((a, b) => a + b, 0);
+    }
+    // The keyframe that opens a segment presents at its tfdt: no offset for players to reconcile.
+    t.equal(fragments[0]!.ctos[0], 0, `segment ${complete[i]!.uri} presents from its tfdt`);
+    const seconds = fragments.reduce((sum, f) => sum + f.durations.reduce((a, b) => a + b, 0), 0) / 90_000;
+    t.ok(Math.abs(seconds - complete[i]!.duration) < 0.0011, `EXTINF ${complete[i]!.duration} is the segment's media duration ${seconds}`);
+  }
+  t.pass('fragments are contiguous across segments');
+  for (let i = 1; i < complete.length; i++) {
+    const step = (Date.parse(complete[i]!.dateTimeString!) - Date.parse(complete[i - 1]!.dateTimeString!)) / 1000;
+    t.ok(Math.abs(step - complete[i - 1]!.duration) < 0.0015, `program date-time advances by the media duration (${step.toFixed(3)} vs ${complete[i - 1]!.duration})`);
+  }
+});
+
+t.test('a publisher with B-frames: the keyframe opening each segment presents at its tfdt, and the frames decode in order', async (t) => {
+  const stream = await server.createStream({ name: 'b-frames' });
+  const bPublisher = publishRtmp({ url: stream.ingest.rtmp, seconds: 30, fps: 30, gop: 30, bframes: true });
+  t.teardown(() => bPublisher.stop());
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } })).json()) as { sources: { url: string }[] };
+  const root = session.sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', '');
+  const text = await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 2, 30_000, root);
+  const media = parseM3u8(text);
+  const complete = media.segments.filter((s) => s.uri);
+  const init = Buffer.from(await (await fetchOk(root + 'v0/' + complete[0]!.map!.uri)).arrayBuffer());
+  const segments = await Promise.all(complete.map(async (s) => Buffer.from(await (await fetchOk(root + 'v0/' + s.uri)).arrayBuffer())));
+  const ctos = segments.flatMap((bytes) => fragmentsOf(bytes).flatMap((f) => f.ctos));
+  t.ok(ctos.some((c) => c !== 0), 'the publisher really sends reordered frames');
+  for (const bytes of segments) t.equal(fragmentsOf(bytes)[0]!.ctos[0], 0, 'the opening keyframe presents at tfdt');
+  const decoded = decode(joinSegments(join(server.dataDir, 'bframes-check.mp4'), init, segments));
+  t.equal(decoded.errors, '', 'the segments decode cleanly');
+  t.ok(decoded.videoFrames >= 55, `with their frames (${decoded.videoFrames})`);
+});
+
+t.test('a publisher GOP longer than the segment target decides TARGETDURATION before go-live, and nothing published changes after', async (t) => {
+  const stream = await server.createStream({ name: 'long gop' });
+  const longGop = publishRtmp({ url: stream.ingest.rtmp, seconds: 30, fps: 30, gop: 60 }); // 2 s GOP, 1 s segments
+  t.teardown(() => longGop.stop());
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  const session = (await (await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } })).json()) as { sources: { url: string }[] };
+  const root = session.sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', '');
+  const first = parseM3u8(await (await fetchOk(root + 'v0/index.m3u8')).text());
+  const later = parseM3u8(await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 4, 30_000, root));
+  t.equal(first.targetDuration, 2, 'the first playlist already carries the GOP-sized target');
+  t.equal(later.targetDuration, first.targetDuration, 'TARGETDURATION never changes');
+  t.equal(later.serverControl!.canSkipUntil, first.serverControl!.canSkipUntil, 'nor does CAN-SKIP-UNTIL');
+  for (const segment of later.segments.filter((s) => s.uri)) t.ok(Math.round(segment.duration) <= later.targetDuration!, `EXTINF ${segment.duration} is within the target`);
+  const earlier = first.segments.filter((s) => s.uri).map((s) => [s.uri, s.duration]);
+  const again = later.segments.filter((s) => s.uri && earlier.some(([uri]) => uri === s.uri)).map((s) => [s.uri, s.duration]);
+  t.same(again, earlier.slice(-again.length), 'segments already announced keep their durations');
 });
 
 t.test('an unknown key is refused at publish, and a duplicate publisher is refused without disturbing the first', async (t) => {
@@ -251,7 +353,7 @@ t.test('the LL-DASH manifest of the same chunks parses, and the open segment arr
   const response = await fetchOk(base + 'manifest.mpd');
   const xml = await response.text();
   t.match(xml, /type="dynamic"/);
-  t.match(xml, /availabilityTimeOffset="0\.780"/, 'segments are announced one (advertised) part target after they start');
+  t.match(xml, /availabilityTimeOffset="0\.800"/, 'segments are announced one (advertised) part target after they start');
   t.match(xml, /availabilityTimeComplete="false"/);
   t.match(xml, /<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014"/);
   t.match(xml, /<Latency referenceId="0" target="\d+"/);

@@ -8,7 +8,7 @@ import type { VariantInfo } from '../manifest/hls.js';
 import type { Sample, TrackInfo } from '../media.js';
 import { aacTrack, avcTrack } from '../sample-entries.js';
 import { LiveTrackPackager, type LiveProtection, type LiveTiming } from './packager.js';
-import { LiveRendition } from './rendition.js';
+import { LiveRendition, type LiveSegment } from './rendition.js';
 import { LiveTranscoder } from './transcoder.js';
 
 export const videoTimescale = 90_000;
@@ -25,8 +25,8 @@ export type BroadcastOptions = {
   log: Logger;
   /** When set, every completed segment is also appended to `<dir>/<rendition>.mp4` (for live-to-VOD). */
   recordDir: string | null;
-  /** Called once, when the first part of the broadcast is published. */
-  onFirstPart: () => void;
+  /** Called once, when every rendition has a complete segment: the stream can be offered. */
+  onPlayable: () => void;
   /** Called when the publisher sends media we cannot package. */
   onUnsupported: (reason: string) => void;
 };
@@ -42,6 +42,24 @@ type TrackState = {
   /** Audio only: decode time of the next frame by sample counting (FLV millisecond stamps jitter). */
   nextAudioDts: number | null;
 };
+
+/** Common frame rates, as a publisher's frames per second are snapped to them (the nearest, within 0.5 %). */
+const commonRates = [
+  { num: 24000, den: 1001 }, { num: 24, den: 1 }, { num: 25, den: 1 }, { num: 30000, den: 1001 }, { num: 30, den: 1 },
+  { num: 50, den: 1 }, { num: 60000, den: 1001 }, { num: 60, den: 1 },
+] as const;
+
+/** Frames per second over complete segments (FRAME-RATE of live variants); null before any. */
+export function measuredFrameRate(segments: readonly Pick<LiveSegment, 'samples' | 'duration'>[], timescale: number): { num: number; den: number } | null {
+  const frames = segments.reduce((sum, s) => sum + s.samples, 0);
+  const ticks = segments.reduce((sum, s) => sum + s.duration, 0);
+  if (frames === 0 || ticks === 0) return null;
+  const fps = (frames * timescale) / ticks;
+  const distance = (rate: { num: number; den: number }) => Math.abs(rate.num / rate.den - fps) / fps;
+  const common = [...commonRates].sort((a, b) => distance(a) - distance(b))[0]!;
+  if (distance(common) < 0.005) return { ...common };
+  return { num: Math.round(fps * 1000), den: 1000 };
+}
 
 const sameBytes = (a: Uint8Array | null, b: Uint8Array): boolean => a !== null && a.length === b.length && a.every((v, i) => v === b[i]);
 
@@ -65,7 +83,7 @@ export class LiveBroadcast {
   private transcoder: LiveTranscoder | null = null;
   private readonly ladder = new Map<string, { rendition: LiveRendition; packager: LiveTrackPackager }>();
   private transcoderOriginMs = 0;
-  private firstPartSeen = false;
+  private offered = false;
   /** Ladder mode: the rungs the transcoder was asked for, by id, with their target bitrates. */
   private readonly plannedRungs = new Map<string, number>();
   private refused = false;
@@ -89,6 +107,7 @@ export class LiveBroadcast {
 
   /** A publisher (first or returning) begins sending. */
   startSession(): void {
+    this.releaseHeldVideo(null); // the last frame belongs to the session before the discontinuity
     if (this.sessions > 0) {
       for (const track of [this.video, this.audio]) track.packager.markDiscontinuity();
       // Continue one frame after the furthest point either track reached.
@@ -100,6 +119,7 @@ export class LiveBroadcast {
     }
     this.sessionFirstMs = null;
     this.sessionAnchor = null;
+    this.ctoShift = null;
     this.stopTranscoder();
     for (const { packager } of this.ladder.values()) if (this.sessions > 0) packager.markDiscontinuity();
     this.sessions++;
@@ -114,6 +134,7 @@ export class LiveBroadcast {
   /** The publisher went away: publish what is buffered. */
   endSession(): void {
     this.stopTranscoder();
+    this.releaseHeldVideo(null);
     for (const packager of [this.video.packager, this.audio.packager, ...[...this.ladder.values()].map((l) => l.packager)]) {
       try {
         packager.flush();
@@ -239,6 +260,10 @@ export class LiveBroadcast {
   }
 
   private pendingConfig: Uint8Array | null = null;
+  /** Passthrough: the newest video frame, until the next one gives its duration. */
+  private heldVideo: Sample | null = null;
+  /** Passthrough: the session's first keyframe composition offset, taken out of every frame. */
+  private ctoShift: number | null = null;
 
   private startTranscoder(width: number, height: number): void {
     const video = this.options.video;
@@ -292,25 +317,46 @@ export class LiveBroadcast {
     this.transcoder.start();
   }
 
+  /**
+   * Passthrough video. Each frame is held until the next arrives, so its duration is the real
+   * gap to the next decode time and fragments stay contiguous (a one-frame delay). Decode times
+   * move later by the session's first keyframe composition offset and offsets earlier by the
+   * same, so presentation is unchanged and a segment's keyframe presents at its tfdt.
+   */
   private pushVideo(dtsMs: number, ctsMs: number, keyframe: boolean, data: Uint8Array, arrivalMs: number): void {
     const track = this.video;
-    const ms = this.broadcastMs(dtsMs);
+    const ms = this.broadcastMs(dtsMs, arrivalMs);
     // Transport streams may carry media stamped before the session's first packet: it has no place.
     if (ms < this.sessionOffsetMs) return;
-    let dts = Math.round(ms * (videoTimescale / 1000));
-    if (track.lastDts !== null) {
-      if (dts <= track.lastDts) dts = track.lastDts + 1; // decode times must rise
-      else track.duration = dts - track.lastDts;
+    const cto = Math.round(ctsMs * (videoTimescale / 1000));
+    if (this.ctoShift === null) {
+      if (!keyframe) return; // nothing before the first keyframe can be decoded
+      this.ctoShift = cto;
     }
+    let dts = Math.round(ms * (videoTimescale / 1000)) + this.ctoShift;
+    if (track.lastDts !== null && dts <= track.lastDts) dts = track.lastDts + 1; // decode times must rise
     track.lastDts = dts;
-    const sample: Sample = { dts, duration: track.duration, cto: ctsMs * (videoTimescale / 1000), isSync: keyframe, data };
-    this.push(track, sample, arrivalMs);
+    const sample: Sample = { dts, duration: track.duration, cto: cto - this.ctoShift, isSync: keyframe, data };
+    this.releaseHeldVideo(dts);
+    this.heldVideo = sample;
+  }
+
+  /** Publishes the held frame, its duration measured up to `nextDts` (or estimated, at the end). */
+  private releaseHeldVideo(nextDts: number | null): void {
+    const held = this.heldVideo;
+    if (!held) return;
+    this.heldVideo = null;
+    if (nextDts !== null) {
+      held.duration = nextDts - held.dts;
+      this.video.duration = held.duration;
+    }
+    this.push(this.video, held, this.mediaWallClock(held.dts, videoTimescale));
   }
 
   private pushAudio(dtsMs: number, data: Uint8Array, arrivalMs: number): void {
     const track = this.audio;
     const rate = track.rendition.track.timescale;
-    const ms = this.broadcastMs(dtsMs);
+    const ms = this.broadcastMs(dtsMs, arrivalMs);
     if (ms < this.sessionOffsetMs) return;
     const measured = Math.round((ms * rate) / 1000);
     // Count samples for a steady clock; jump only when the publisher's clock really moved.
@@ -319,25 +365,43 @@ export class LiveBroadcast {
     if (track.lastDts !== null && dts <= track.lastDts) dts = track.lastDts + track.duration;
     track.nextAudioDts = dts + track.duration;
     track.lastDts = dts;
-    this.push(track, { dts, duration: track.duration, cto: 0, isSync: true, data }, arrivalMs);
+    this.push(track, { dts, duration: track.duration, cto: 0, isSync: true, data }, this.mediaWallClock(dts, rate));
   }
 
-  private push(track: Pick<TrackState, 'packager' | 'rendition'>, sample: Sample, arrivalMs: number): void {
-    track.packager.push(sample, arrivalMs);
-    if (!this.firstPartSeen && this.everyVideoRenditionPublished()) {
-      this.firstPartSeen = true;
-      this.options.onFirstPart();
+  /**
+   * Program date-time of a media instant: one anchor per publisher session (its first packet's
+   * arrival), then media time. Arrival times jitter and burst; media time does not, and audio
+   * and video (and HLS and DASH, which both read it) share the one clock.
+   */
+  private mediaWallClock(dts: number, timescale: number): number {
+    return this.wallClockAt((dts * 1000) / timescale);
+  }
+
+  /** `wallMs`: the program date-time of the sample, from media time. */
+  private push(track: Pick<TrackState, 'packager' | 'rendition'>, sample: Sample, wallMs: number): void {
+    track.packager.push(sample, wallMs);
+    if (!this.offered && this.everyRenditionHasASegment()) {
+      this.offered = true;
+      // What the publisher sent so far (its GOP) decides TARGETDURATION, before anyone reads it.
+      for (const rendition of this.renditions.values()) rendition.fixTarget(this.options.timing.segmentTargetSeconds);
+      this.options.onPlayable();
     }
   }
 
   /**
-   * A stream is offered once every video rendition it will list has a part: players read the
-   * multivariant playlist once, so a rung missing at that moment would be missing for good.
+   * A stream is offered once every rendition it will list has a complete segment. Players read
+   * the multivariant playlist once, so a rung missing then is missing for good; a playlist of
+   * parts alone cannot cover PART-HOLD-BACK, and plain HLS clients (GStreamer, many set-top
+   * boxes) refuse a playlist without one EXTINF.
    */
-  private everyVideoRenditionPublished(): boolean {
-    if (this.options.video.mode === 'passthrough') return this.video.rendition.lastPosition() !== null;
-    if (this.plannedRungs.size === 0) return false;
-    return [...this.plannedRungs.keys()].every((id) => (this.ladder.get(id)?.rendition.lastPosition() ?? null) !== null);
+  private everyRenditionHasASegment(): boolean {
+    const hasSegment = (rendition: LiveRendition | undefined) => rendition?.segments.some((s) => s.complete) ?? false;
+    const video =
+      this.options.video.mode === 'passthrough'
+        ? [this.video.rendition]
+        : [...this.plannedRungs.keys()].map((id) => this.ladder.get(id)?.rendition);
+    if (video.length === 0 || !video.every(hasSegment)) return false;
+    return !this.renditions.has(this.audio.rendition.id) || hasSegment(this.audio.rendition);
   }
 
   /** Renditions as the multivariant playlist describes them; bandwidth from the recent segments. */
@@ -365,7 +429,7 @@ export class LiveBroadcast {
         codec: rendition.track.codec,
         width: rendition.track.width,
         height: rendition.track.height,
-        frameRate: null,
+        frameRate: rendition.kind === 'video' ? measuredFrameRate(complete, timescale) : null,
         channels: rendition.track.channels,
         peakBandwidth: peak || fallback,
         averageBandwidth: average,
@@ -375,9 +439,13 @@ export class LiveBroadcast {
 
   /** Appends to the recording in order, off the ingest path. */
   private record(renditionId: string, segmentBytes: Uint8Array): void {
+    const rendition = this.renditions.get(renditionId);
+    if (rendition && rendition.overlongSegments > 0 && !this.warnedOverlong.has(renditionId)) {
+      this.warnedOverlong.add(renditionId);
+      this.options.log.warn({ renditionId, targetSeconds: rendition.targetSeconds }, 'the publisher lengthened its keyframe interval after going live: segments now exceed TARGETDURATION, which cannot change');
+    }
     const dir = this.options.recordDir;
     if (!dir) return;
-    const rendition = this.renditions.get(renditionId);
     const init = rendition?.init(rendition.currentInitVersion);
     const path = join(dir, `${renditionId}.mp4`);
     this.recordQueue = this.recordQueue
@@ -393,4 +461,5 @@ export class LiveBroadcast {
   }
 
   private readonly recordedInit = new Set<string>();
+  private readonly warnedOverlong = new Set<string>();
 }

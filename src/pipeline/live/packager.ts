@@ -6,7 +6,7 @@ import type { Sample, TrackInfo } from '../media.js';
 import type { LiveRendition, LiveSegment } from './rendition.js';
 
 export type LiveTiming = {
-  /** Target part duration in seconds; parts close within half a sample of it. */
+  /** Part target in seconds (EXT-X-PART-INF PART-TARGET): no part is longer. */
   partTargetSeconds: number;
   /** Target segment duration in seconds; video segments also wait for a keyframe. */
   segmentTargetSeconds: number;
@@ -93,9 +93,10 @@ export class LiveTrackPackager {
     return this.rendition.currentInitVersion >= 0 ? this.rendition.track : null;
   }
 
-  push(sample: Sample, arrivalMs: number): void {
+  push(sample: Sample, wallMs: number): void {
     const timescale = this.rendition.track.timescale;
     const half = sample.duration / 2;
+    const partTarget = Math.round(this.timing.partTargetSeconds * timescale);
     const segment = this.segment;
     if (!segment) {
       // Video starts on a keyframe; nothing before it can be decoded.
@@ -107,12 +108,16 @@ export class LiveTrackPackager {
     }
     if (!this.segment) {
       this.enterPeriodFor(this.nextMsn);
-      this.segment = this.rendition.startSegment(this.nextMsn++, sample.dts, arrivalMs, this.discontinuity);
+      this.segment = this.rendition.startSegment(this.nextMsn++, sample.dts, wallMs, this.discontinuity);
       this.discontinuity = false;
     }
+    // A part never outgrows PART-TARGET (advertised exactly), and every keyframe opens a part, so
+    // players find an INDEPENDENT part at each one rather than only where parts happened to align.
+    if (this.pending.length > 0 && (this.pendingDuration + sample.duration > partTarget || (sample.isSync && this.rendition.kind === 'video'))) this.flushPart();
     this.pending.push(sample);
+    this.segment.samples++;
     this.pendingDuration += sample.duration;
-    if (this.pendingDuration >= this.timing.partTargetSeconds * timescale - half) this.flushPart();
+    if (this.pendingDuration >= partTarget - half) this.flushPart();
   }
 
   private flushPart(): void {
@@ -122,7 +127,8 @@ export class LiveTrackPackager {
     const fragment = encodeFragment({
       sequenceNumber: this.sequence++,
       samples: encrypted?.samples ?? this.pending,
-      withStyp: false,
+      // A segment is its parts joined: its first part opens with the segment type box.
+      withStyp: segment.parts.length === 0,
       protection: encrypted ? { ivSize: encrypted.ivSize, aux: encrypted.aux } : undefined,
     });
     const bytes = Buffer.concat([fragment.header, ...fragment.payload]);

@@ -13,10 +13,12 @@ export type LivePart = {
 export type LiveSegment = {
   msn: number;
   startDts: number;
-  /** Wall-clock time (epoch ms) at which its first sample arrived at ingest. */
+  /** Program date-time (epoch ms) of its first sample: the session's anchor plus media time. */
   pdtMs: number;
   parts: LivePart[];
   duration: number;
+  /** Samples (frames) in the segment so far. */
+  samples: number;
   complete: boolean;
   /** A new publisher session begins here (EXT-X-DISCONTINUITY). */
   discontinuity: boolean;
@@ -45,6 +47,12 @@ export class LiveRendition {
   private ended = false;
   /** Largest complete segment duration seen, in seconds: TARGETDURATION is its ceiling. */
   maxSegmentSeconds = 0;
+  /**
+   * TARGETDURATION, fixed when the stream is offered (RFC 8216 §6.2.2: it MUST NOT change);
+   * null before. A later segment longer than it is published as it is and counted here.
+   */
+  targetSeconds: number | null = null;
+  overlongSegments = 0;
   /** EXT-X-DISCONTINUITY-SEQUENCE: discontinuities that slid out of the window. */
   discontinuitySequence = 0;
   /** The KID new segments are encrypted with (null when clear), and the scheme. */
@@ -89,7 +97,7 @@ export class LiveRendition {
   }
 
   startSegment(msn: number, startDts: number, pdtMs: number, discontinuity: boolean): LiveSegment {
-    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, complete: false, discontinuity, initVersion: this.initVersion, kid: this.currentKid, bytes: null };
+    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, samples: 0, complete: false, discontinuity, initVersion: this.initVersion, kid: this.currentKid, bytes: null };
     this.segments.push(segment);
     return segment;
   }
@@ -104,9 +112,15 @@ export class LiveRendition {
     segment.complete = true;
     segment.bytes = Buffer.concat(segment.parts.map((p) => p.bytes));
     this.maxSegmentSeconds = Math.max(this.maxSegmentSeconds, segment.duration / this.track.timescale);
+    if (this.targetSeconds !== null && Math.round(segment.duration / this.track.timescale) > this.targetSeconds) this.overlongSegments++;
     this.trim();
     this.onSegmentComplete?.(segment);
     this.notify();
+  }
+
+  /** Fixes TARGETDURATION from the segments so far: the publisher's GOP decides it, once. */
+  fixTarget(configuredSeconds: number): void {
+    this.targetSeconds ??= Math.max(Math.ceil(configuredSeconds), Math.round(this.maxSegmentSeconds));
   }
 
   /** The broadcast is over: every waiter is answered with what exists. */

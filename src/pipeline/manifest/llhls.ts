@@ -15,9 +15,12 @@ export type RenditionReport = { uri: string; lastMsn: number; lastPart: number }
 
 const seconds = (value: number): string => value.toFixed(3);
 
-/** TARGETDURATION: "EXTINF duration … rounded to the nearest integer MUST be ≤ the target duration" (§4.4.3.1). */
+/**
+ * TARGETDURATION: "EXTINF duration … rounded to the nearest integer MUST be ≤ the target
+ * duration" (§4.4.3.1) and it MUST NOT change (§6.2.2): fixed when the stream is offered.
+ */
 export function targetDuration(rendition: LiveRendition, settings: LlHlsSettings): number {
-  return Math.max(Math.ceil(settings.segmentTargetSeconds), Math.round(rendition.maxSegmentSeconds));
+  return rendition.targetSeconds ?? Math.max(Math.ceil(settings.segmentTargetSeconds), Math.round(rendition.maxSegmentSeconds));
 }
 
 /**
