@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
+import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
 import { chromiumMissing, launchChromium, servePlayerPage } from './lib/player.js';
 import { cpuSeconds, startWeirProcess, weirApi, type WeirProcess } from './lib/weir-process.js';
 

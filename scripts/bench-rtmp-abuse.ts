@@ -13,7 +13,7 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
+import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
 import { startViewer } from './lib/llhls-viewer.js';
 import { craftedChunkHeaders, handshakeBytes, heldMessage, sendRaw, type AbuseClient } from './lib/rtmp-abuse.js';
 import { residentBytes, startWeirProcess, weirApi } from './lib/weir-process.js';

@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
+import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
 import { cpuSeconds, startWeirProcess, weirApi } from './lib/weir-process.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, steps: { type: 'string', default: '1,10,20,30' } } });

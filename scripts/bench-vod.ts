@@ -12,10 +12,10 @@ import { parseArgs } from 'node:util';
 import { defaultConfig } from '../src/config.js';
 import type { TitleProgressView } from '../src/catalog/titles.js';
 import { createLogger } from '../src/logger.js';
-import { buildEncodeArgs } from '../src/pipeline/encode.js';
-import { locateMediaTools, runFfmpeg } from '../src/pipeline/ffmpeg.js';
-import { chooseLadder } from '../src/pipeline/ladder.js';
-import { probeSource } from '../src/pipeline/probe.js';
+import { buildEncodeArgs } from '../src/pipeline/encode/encode.js';
+import { locateMediaTools, runFfmpeg } from '../src/pipeline/encode/ffmpeg.js';
+import { chooseLadder } from '../src/pipeline/encode/ladder.js';
+import { probeSource } from '../src/pipeline/encode/probe.js';
 import { startServer } from '../src/server.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, runs: { type: 'string', default: '1' } } });

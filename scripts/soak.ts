@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { locateMediaTools } from '../src/pipeline/ffmpeg.js';
+import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
 import { startViewer, type Viewer } from './lib/llhls-viewer.js';
 import { cpuSeconds, residentBytes, startWeirProcess, weirApi, type WeirProcess } from './lib/weir-process.js';
 

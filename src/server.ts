@@ -27,9 +27,10 @@ import { PlaybackTokens } from './delivery/tokens.js';
 import { WeirError } from './errors.js';
 import { createSourcePutHandler, createTusServer, removeAbandonedUploads, type UploadTarget } from './ingest/upload.js';
 import { logSecrets, type Logger } from './logger.js';
-import { locateMediaTools } from './pipeline/ffmpeg.js';
+import { locateMediaTools } from './pipeline/encode/ffmpeg.js';
 import { loadOrCreateSecret, secretsEqual, textSealer } from './secrets.js';
-import { KeyStore, LocalKeySource, parseMasterKey } from './drm/keys.js';
+import { KeyStore } from './catalog/keys.js';
+import { LocalKeySource, parseMasterKey } from './drm/keys.js';
 import { CpixKeySource } from './drm/cpix.js';
 
 export type RunningServer = {

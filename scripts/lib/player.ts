@@ -51,7 +51,7 @@ const page = `<!doctype html><html><body>
       const player = dashjs.MediaPlayer().create();
       window.dashPlayer = player;
       player.on(dashjs.MediaPlayer.events.ERROR, (event) => window.playerErrors.push('dashjs:' + (event.error && (event.error.code + ' ' + event.error.message))));
-      player.updateSettings(Object.assign({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_NONE } }, config && config.settings || {}));
+      player.updateSettings(Object.assign({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_NONE } }, (config && config.settings) || {}));
       if (config && config.protectionData) player.setProtectionData(config.protectionData);
       player.initialize(video, url, true);
     } else {
@@ -64,7 +64,8 @@ const page = `<!doctype html><html><body>
       await player.load(url).catch((e) => window.playerErrors.push('shaka-load:' + (e.code || e.message)));
     }
     // Not awaited: play() stays pending until media arrives, which a refused stream never does.
-    video.play().catch((e) => window.playerErrors.push('play:' + e.message));
+    // dash.js starts playback itself (autoplay) and must see the play event: an early play() hides it.
+    if (kind !== 'dashjs') video.play().catch((e) => window.playerErrors.push('play:' + e.message));
   };
   window.report = () => ({
     frames: video.getVideoPlaybackQuality().totalVideoFrames,
@@ -162,4 +163,20 @@ export async function playAndWait(
   } finally {
     await page.close();
   }
+}
+
+/** A player left running on its page, for tests that change the stream under it. */
+export type OpenPlayer = { report(): Promise<VideoReport>; close(): Promise<void> };
+
+export async function openPlayer(browser: Browser, pageUrl: string, options: { kind: PlayerKind; url: string; config?: unknown }): Promise<OpenPlayer> {
+  const page = await browser.newPage();
+  await page.goto(pageUrl);
+  await page.evaluate(
+    ([kind, url, config]) => (globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void> }).play(kind as string, url as string, config),
+    [options.kind, options.url, options.config ?? {}] as const,
+  );
+  return {
+    report: () => page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report()),
+    close: () => page.close(),
+  };
 }

@@ -4,7 +4,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TitleRecord } from '../catalog/titles.js';
 import type { Logger } from '../logger.js';
-import { runFfmpeg } from '../pipeline/ffmpeg.js';
+import { runFfmpeg } from '../pipeline/encode/ffmpeg.js';
 import type { TitleEvent } from './title.machine.js';
 import { titlePaths } from './title.stages.js';
 

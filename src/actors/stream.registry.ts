@@ -8,7 +8,9 @@ import type { StreamCatalog, StreamRecord, StreamView } from '../catalog/streams
 import type { PublishAuthority, PublishHandler, PublishRefusal, PublishRequest } from '../ingest/rtmp.js';
 import type { Logger } from '../logger.js';
 import { LiveBroadcast } from '../pipeline/live/broadcast.js';
-import type { KeySource, KeyStore, SourcedKey } from '../drm/keys.js';
+import type { KeyStore } from '../catalog/keys.js';
+import type { KeySource } from '../drm/keys.js';
+import type { SourcedKey } from '../pipeline/cmaf/encrypt.js';
 import type { LiveProtection } from '../pipeline/live/packager.js';
 import type { LiveTiming } from '../pipeline/live/packager.js';
 import { publicStreamState, streamMachine, streamMachineVersion, type FinishInput, type StreamEvent } from './stream.machine.js';

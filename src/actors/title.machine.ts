@@ -2,8 +2,8 @@ import { assign, fromCallback, fromPromise, setup, type EventObject } from 'xsta
 import type { PublishedRendition, TitleState } from '../catalog/titles.js';
 import type { CodedError } from '../errors.js';
 import { toCodedError } from '../errors.js';
-import { chooseLadder, type Ladder } from '../pipeline/ladder.js';
-import type { SourceFacts } from '../pipeline/probe.js';
+import { chooseLadder, type Ladder } from '../pipeline/encode/ladder.js';
+import type { SourceFacts } from '../pipeline/encode/probe.js';
 import type { Protection } from '../drm/keys.js';
 
 /** Bump when states or context change shape; restore compares it with the stored one. */

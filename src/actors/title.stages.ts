@@ -5,13 +5,14 @@ import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { PublishedRendition } from '../catalog/titles.js';
 import { hideServerPaths, toCodedError, WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { buildEncodeArgs, type EncodeSettings } from '../pipeline/encode.js';
-import { FfmpegError, killOrphan, runFfmpeg, type MediaTools } from '../pipeline/ffmpeg.js';
-import { measureBandwidth, type PackagedRendition } from '../pipeline/manifest/rendition.js';
-import { packageVod } from '../pipeline/package-vod.js';
-import { probeSource } from '../pipeline/probe.js';
-import { protectVod } from '../pipeline/protect-vod.js';
-import type { KeySource, KeyStore } from '../drm/keys.js';
+import { buildEncodeArgs, type EncodeSettings } from '../pipeline/encode/encode.js';
+import { FfmpegError, killOrphan, runFfmpeg, type MediaTools } from '../pipeline/encode/ffmpeg.js';
+import { measureBandwidth, type PackagedRendition } from '../pipeline/manifest/packaged-rendition.js';
+import { packageVod } from '../pipeline/vod/package-vod.js';
+import { probeSource } from '../pipeline/encode/probe.js';
+import { protectVod } from '../pipeline/vod/protect-vod.js';
+import type { KeyStore } from '../catalog/keys.js';
+import type { KeySource } from '../drm/keys.js';
 import type { StageInput, TitleEvent } from './title.machine.js';
 
 /** Where a title's files live. Each stage writes into a temp dir and renames it when done, so a
@@ -64,7 +65,7 @@ export function createTitleStages(deps: TitleStageDeps) {
   const logFor = (titleId: string, stage: string) => deps.log.child({ titleId, stage });
 
   return {
-    probe: fromPromise<import('../pipeline/probe.js').SourceFacts, { titleId: string; sourcePath: string }>(({ input, signal }) =>
+    probe: fromPromise<import('../pipeline/encode/probe.js').SourceFacts, { titleId: string; sourcePath: string }>(({ input, signal }) =>
       probeSource({ ffprobe: deps.tools.ffprobe, path: input.sourcePath, log: logFor(input.titleId, 'probe'), signal }),
     ),
 

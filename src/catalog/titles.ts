@@ -1,5 +1,5 @@
 import type { CodedError } from '../errors.js';
-import type { SourceFacts } from '../pipeline/probe.js';
+import type { SourceFacts } from '../pipeline/encode/probe.js';
 import type { Db } from './database.js';
 import type { Protection } from '../drm/keys.js';
 

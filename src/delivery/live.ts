@@ -1,11 +1,12 @@
 import type { Request, Response } from 'express';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
-import type { LiveRendition } from '../pipeline/live/rendition.js';
+import type { LiveRendition } from '../pipeline/live/live-rendition.js';
 import { multivariantName, writeMultivariant } from '../pipeline/manifest/hls.js';
 import { dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { requestOrigin, requestUrl } from './request-url.js';
 import { writeLiveMpd } from '../pipeline/manifest/live-dash.js';
+import { blockingWaitSeconds, judgeBlockingRequest, judgePartRequest } from '../pipeline/live/llhls-rules.js';
 import { nextPart, targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
 
 export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
@@ -27,9 +28,9 @@ function clientGone(req: Request): AbortSignal {
   return controller.signal;
 }
 
-/** How long a request may wait for media that does not exist yet: three target durations (§6.2.5.2). */
+/** How long a request may wait for media that does not exist yet. */
 function waitLimitMs(rendition: LiveRendition, settings: LiveDeliverySettings): number {
-  return 3 * targetDuration(rendition, settings) * 1000;
+  return blockingWaitSeconds(targetDuration(rendition, settings)) * 1000;
 }
 
 async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings): Promise<void> {
@@ -39,17 +40,8 @@ async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadca
   const skip = req.query._HLS_skip === 'YES' || req.query._HLS_skip === 'v2';
   if (part !== null && msn === null) throw new WeirError('LIVE_REQUEST_INVALID', '_HLS_part was given without _HLS_msn.');
   if (msn !== null) {
-    // "greater than the last Media Segment in the Playlist plus two" → 400 (RFC 8216bis §6.2.5.2).
-    const open = rendition.segments[rendition.segments.length - 1];
-    const lastComplete = open ? (open.complete ? open.msn : open.msn - 1) : -1;
-    if (msn > lastComplete + 2) {
-      throw new WeirError('LIVE_REQUEST_INVALID', `_HLS_msn=${msn} is beyond the next segments; the last complete segment is ${lastComplete}.`);
-    }
-    const position = rendition.lastPosition();
-    // The Advance Part Limit is 3 parts past the last one.
-    if (part !== null && position && msn === position.msn && part > position.part + 3) {
-      throw new WeirError('LIVE_REQUEST_INVALID', `_HLS_part=${part} is more than 3 parts past the last part (${position.part}) of segment ${msn}.`);
-    }
+    const verdict = judgeBlockingRequest(rendition, { msn, part });
+    if (verdict.kind === 'refuse') throw new WeirError('LIVE_REQUEST_INVALID', verdict.reason);
     const outcome = await rendition.waitFor({ msn, part }, waitLimitMs(rendition, settings), clientGone(req));
     if (outcome === 'timeout') {
       if (req.destroyed) return;
@@ -110,10 +102,8 @@ function sendBytes(res: Response, bytes: Uint8Array, contentType: string): void 
 async function servePart(req: Request, res: Response, rendition: LiveRendition, settings: LiveDeliverySettings, msn: number, index: number): Promise<void> {
   let part = rendition.segment(msn)?.parts[index];
   if (!part) {
-    // Only the hinted part (or one just behind it) may be waited for; others do not exist.
-    const hint = nextPart(rendition);
-    const hinted = hint !== null && ((msn === hint.msn && index <= hint.part + 1) || (msn === hint.msn + 1 && index === 0));
-    if (!hinted || rendition.isEnded) throw new WeirError('NOT_FOUND', `Part ${index} of segment ${msn} does not exist.`);
+    const verdict = judgePartRequest(rendition, msn, index, rendition.isEnded);
+    if (verdict.kind !== 'wait') throw new WeirError('NOT_FOUND', `Part ${index} of segment ${msn} does not exist.`);
     part = await rendition.waitForPart(msn, index, waitLimitMs(rendition, settings), clientGone(req));
     if (!part) {
       if (req.destroyed) return;

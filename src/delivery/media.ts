@@ -1,7 +1,7 @@
 import express, { Router, type Response } from 'express';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { aes128KeyName } from '../pipeline/protect-vod.js';
+import { aes128KeyName } from '../pipeline/vod/protect-vod.js';
 import { clearKeyLicenseName, dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';

@@ -3,7 +3,8 @@ import { XMLParser } from 'fast-xml-parser';
 import type { Pssh } from '../pipeline/bmff/boxes.js';
 import { parseBoxes } from '../pipeline/bmff/read.js';
 import { systemIds } from '../pipeline/cmaf/encrypt.js';
-import type { KeySource, Protection, SourcedKey } from './keys.js';
+import type { SourcedKey } from '../pipeline/cmaf/encrypt.js';
+import type { KeySource, Protection } from './keys.js';
 
 export type CpixOptions = {
   /** The key server's CPIX endpoint (SPEKE v2 style: the request document is POSTed). */

@@ -12,6 +12,11 @@ export type TrackInfo = {
   height: number;
   channels: number;
   sampleRate: number;
+  /**
+   * Media time at which presentation starts (an edit list's media_time): AAC encoders prime
+   * with samples that are decoded but not meant to be heard. Absent or 0: from the start.
+   */
+  mediaStart?: number;
 };
 
 /**

@@ -2,7 +2,7 @@ import t from 'tap';
 import { createActor, fromCallback, fromPromise, waitFor, type EventObject } from 'xstate';
 import { titleMachine, type StageInput, type TitleEvent } from '../../src/actors/title.machine.js';
 import type { PublishedRendition } from '../../src/catalog/titles.js';
-import type { SourceFacts } from '../../src/pipeline/probe.js';
+import type { SourceFacts } from '../../src/pipeline/encode/probe.js';
 
 const facts: SourceFacts = {
   sizeBytes: 1000,

@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap';
 import type { Browser } from 'playwright-core';
-import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { chromiumMissing, launchChromium, openPlayer, playAndWait, servePlayerPage, type PlayerKind, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
+import { parseMpd } from '../helpers/playback.js';
+import { waitUntil } from '../helpers/wait.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -36,7 +38,7 @@ if (chromiumMissing) {
     return body.sources.find((s) => s.protocol === protocol)!.url.replace('localhost', '127.0.0.1');
   }
 
-  const playLive = (kind: 'hls' | 'dash', url: string, config: unknown): Promise<LiveReport> => playAndWait(browser, pageServer.url, { kind, url, config, frames: 90, seconds: 3 });
+  const playLive = (kind: PlayerKind, url: string, config: unknown): Promise<LiveReport> => playAndWait(browser, pageServer.url, { kind, url, config, frames: 90, seconds: 3 });
 
   function assertLivePlays(t: Test, report: LiveReport): void {
     t.same(report.errors, [], 'no player errors');
@@ -56,5 +58,37 @@ if (chromiumMissing) {
   t.test('Shaka Player in low-latency mode plays the LL-DASH manifest of the same chunks', async (t) => {
     const report = await playLive('dash', await sourceFor('dash'), { streaming: { lowLatencyMode: true } });
     assertLivePlays(t, report);
+  });
+
+  t.test('dash.js, the DASH-IF reference player, plays the LL-DASH manifest with low-latency catch-up, without stalls', async (t) => {
+    const report = await playLive('dashjs', await sourceFor('dash'), { settings: { streaming: { delay: { liveDelay: 1.5 }, liveCatchup: { enabled: true } } } });
+    assertLivePlays(t, report);
+    t.equal(report.stalls, 0, 'no rebuffering once playing');
+    t.ok(report.dashLatency !== null && report.dashLatency < 4, `dash.js measures its latency against UTCTiming (${report.dashLatency?.toFixed(2)} s)`);
+  });
+
+  t.test('a publisher returning at another resolution starts a new DASH Period, and Shaka plays across it', async (t) => {
+    const stream = await server.createStream({ name: 'resolution change', reconnectWindowSeconds: 20 });
+    let first = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, fps: 30, gop: 30, width: 640, height: 360 });
+    t.teardown(() => first.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    const response = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } });
+    const mpdUrl = ((await response.json()) as { sources: { protocol: string; url: string }[] }).sources.find((s) => s.protocol === 'dash')!.url.replace('localhost', '127.0.0.1');
+    const player = await openPlayer(browser, pageServer.url, { kind: 'dash', url: mpdUrl, config: { streaming: { lowLatencyMode: true } } });
+    t.teardown(() => player.close());
+    await waitUntil(async () => (await player.report()).videoWidth === 640 && (await player.report()).frames > 30, 'Shaka playing the first session', 30_000);
+    await first.stop();
+    await server.waitForStream(stream.id, (v) => v.state === 'reconnecting');
+    first = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, fps: 30, gop: 30, width: 480, height: 270 });
+    await waitUntil(async () => /<Period id="1"/.test(await (await fetch(mpdUrl)).text()), 'a second Period in the MPD', 30_000);
+    const xml = await (await fetch(mpdUrl)).text();
+    const periods = [...xml.matchAll(/<Period id="(\d+)"[^>]*>(.*?)<\/Period>/gs)].map((m) => ({ id: m[1], width: /<Representation [^>]*width="(\d+)"/.exec(m[2]!)?.[1] }));
+    t.same(periods.slice(-2), [{ id: '0', width: '640' }, { id: '1', width: '480' }], 'each session is its own Period, with its own picture');
+    t.equal(parseMpd(xml, { manifestUri: mpdUrl }).playlists.length > 0, true, 'the multi-Period MPD parses');
+    const framesBefore = (await player.report()).frames;
+    await waitUntil(async () => (await player.report()).videoWidth === 480, 'Shaka showing the new picture', 30_000);
+    const after = await player.report();
+    t.same(after.errors, [], 'no player errors');
+    t.ok(after.frames > framesBefore, `frames kept coming (${framesBefore} → ${after.frames})`);
   });
 }

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
-import { decode, makeSource } from '../helpers/media.js';
+import { decode, firstPresentation, makeSource } from '../helpers/media.js';
 import { fetchHlsTree, fetchMpd, fetchOk, joinSegments } from '../helpers/playback.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -60,6 +60,10 @@ async function checkPlayback(t: Test, id: string, expect: { videoRenditions: num
       videoTimelines.push(rendition.playlist.segments.map((s) => s.duration));
     } else {
       t.ok(decoded.audioFrames > 0, 'audio rendition decodes to audio frames');
+      // The AAC encoder's 1024 priming samples are trimmed by an edit list, so audio starts with video.
+      const audioFile = joinSegments(join(server.dataDir, `audio-start-${Math.random()}.mp4`), rendition.init, rendition.segments.slice(0, 1));
+      const start = firstPresentation(audioFile).audio!;
+      t.ok(Math.abs(start + 1024 / 48_000) < 0.001, `the priming presents before 0, so the first heard sample is at 0 (first packet at ${start})`);
     }
   }
   t.equal(videoTimelines.length, expect.videoRenditions);

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { locateMediaTools } from '../../src/pipeline/ffmpeg.js';
+import { locateMediaTools } from '../../src/pipeline/encode/ffmpeg.js';
 
 export const tools = locateMediaTools();
 
@@ -64,4 +64,17 @@ export function decode(path: string): DecodeResult {
     height: video?.height ?? 0,
     errors: result.stderr.trim(),
   };
+}
+
+/**
+ * Where a file's first audio and video packets present, in seconds, as ffprobe reads them with
+ * the edit list applied: primed audio that is trimmed presents before 0.
+ */
+export function firstPresentation(path: string): { audio: number | null; video: number | null } {
+  const first = (stream: 'a' | 'v') => {
+    const result = spawnSync(tools.ffprobe, ['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=pts_time', '-read_intervals', '%+#1', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+    const value = Number.parseFloat(result.stdout.trim().split('\n')[0] ?? '');
+    return Number.isFinite(value) ? value : null;
+  };
+  return { audio: first('a'), video: first('v') };
 }

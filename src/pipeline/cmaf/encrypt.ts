@@ -12,6 +12,9 @@ export type ContentKey = {
   iv: Uint8Array;
 };
 
+/** A key as a key source hands it out: the content key plus any DRM systems' pssh boxes. */
+export type SourcedKey = ContentKey & { pssh: Pssh[] };
+
 /**
  * Per-sample auxiliary information (senc): the IV and the clear/protected byte ranges; no ranges
  * when the whole sample is protected (audio), as packagers write it and as ffmpeg's cbcs

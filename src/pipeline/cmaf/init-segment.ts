@@ -5,6 +5,10 @@ import type { TrackInfo } from '../media.js';
 /** Every output file carries one track, always with id 1. */
 export const outputTrackId = 1;
 
+function editList(mediaStart: number): Box {
+  return { type: 'edts', boxes: [{ type: 'elst', entries: [{ segmentDuration: 0n, mediaTime: BigInt(mediaStart), rateInteger: 1, rateFraction: 0 }] }] };
+}
+
 /**
  * A CMAF header (ISO/IEC 23000-19 §7.3.2.2): ftyp + moov with empty sample tables and an mvex,
  * so all samples live in fragments.
@@ -21,6 +25,9 @@ export function buildInitSegment(track: TrackInfo, pssh: readonly Box[] = []): U
           type: 'trak',
           boxes: [
             { type: 'tkhd', flags: 0x3, trackId: outputTrackId, duration: 0, volume: video ? 0 : 0x0100, width: track.width, height: track.height },
+            // One edit skipping the priming: players present media time mediaStart at 0. Its
+            // duration is 0 ("the rest", ISO/IEC 14496-12 §8.6.6) since fragments follow.
+            ...(track.mediaStart ? [editList(track.mediaStart)] : []),
             {
               type: 'mdia',
               boxes: [

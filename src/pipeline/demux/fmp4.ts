@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { filterBoxes, findBox, isSyncSampleFlags, type Box, type Trex } from '../bmff/boxes.js';
 import { BoxParseError, BoxReader, parseBoxes, readBoxHeader } from '../bmff/read.js';
-import { aacCodecString, avcCodecString } from '../codecs.js';
+import { aacCodecString, avcCodecString } from '../codecs/codec-strings.js';
 import type { Sample, TrackInfo } from '../media.js';
 
 export type DemuxedTrack = TrackInfo & { trackId: number };
@@ -44,6 +44,9 @@ function describeTrack(trak: Box[]): DemuxedTrack | null {
   if (!tkhd || !mdhd || !hdlr || !stsd) throw new BoxParseError('a trak lacks tkhd, mdhd, hdlr or stsd');
   const entry = stsd.entries[0];
   if (!entry) throw new BoxParseError(`track ${tkhd.trackId} has no sample entry`);
+  // A single edit that starts later in the media (priming), as written for encoded audio.
+  const edits = findBox(trak, 'elst')?.entries ?? [];
+  const mediaStart = edits.length === 1 && edits[0]!.mediaTime > 0n ? Number(edits[0]!.mediaTime) : 0;
   if (hdlr.handlerType === 'vide' && (entry.type === 'avc1' || entry.type === 'avc3')) {
     const avcC = findBox(entry.boxes, 'avcC');
     if (!avcC) throw new BoxParseError(`track ${tkhd.trackId} is ${entry.type} without avcC`);
@@ -72,6 +75,7 @@ function describeTrack(trak: Box[]): DemuxedTrack | null {
       height: 0,
       channels: entry.channelCount,
       sampleRate: entry.sampleRate,
+      ...(mediaStart > 0 ? { mediaStart } : {}),
     };
   }
   return null; // a track we do not package (timed text, data): skipped

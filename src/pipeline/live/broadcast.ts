@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { parseAudioSpecificConfig } from '../codecs/aac.js';
 import { parseFlvTag, flvTagType } from '../demux/flv.js';
-import { videoLadder } from '../ladder.js';
+import { videoLadder } from '../encode/ladder.js';
 import type { VariantInfo } from '../manifest/hls.js';
 import type { Sample, TrackInfo } from '../media.js';
-import { aacTrack, avcTrack } from '../sample-entries.js';
+import { aacTrack, avcTrack } from '../codecs/sample-entries.js';
 import { LiveTrackPackager, type LiveProtection, type LiveTiming } from './packager.js';
-import { LiveRendition, type LiveSegment } from './rendition.js';
+import { LiveRendition, type LiveSegment } from './live-rendition.js';
 import { LiveTranscoder } from './transcoder.js';
 
 export const videoTimescale = 90_000;
@@ -79,6 +79,8 @@ export class LiveBroadcast {
   private sessionFirstMs: number | null = null;
   /** Wall clock and broadcast time of the session's first packet: maps media time to ingest time. */
   private sessionAnchor: { wallMs: number; broadcastMs: number } | null = null;
+  /** Wall-clock time of broadcast time 0 by the first session's anchor: LL-DASH availabilityStartTime. */
+  timelineOriginMs: number | null = null;
   /** Ladder mode: the running transcoder, its renditions, and its output's time origin. */
   private transcoder: LiveTranscoder | null = null;
   private readonly ladder = new Map<string, { rendition: LiveRendition; packager: LiveTrackPackager }>();
@@ -109,19 +111,19 @@ export class LiveBroadcast {
   startSession(): void {
     this.releaseHeldVideo(null); // the last frame belongs to the session before the discontinuity
     if (this.sessions > 0) {
-      for (const track of [this.video, this.audio]) track.packager.markDiscontinuity();
       // Continue one frame after the furthest point either track reached.
       const ends = [this.video, this.audio]
         .filter((t) => t.lastDts !== null)
         .map((t) => ((t.lastDts! + t.duration) * 1000) / t.rendition.track.timescale);
       this.sessionOffsetMs = Math.ceil(Math.max(0, ...ends)) + 1;
+      for (const track of [this.video, this.audio]) track.packager.markDiscontinuity(this.sessionOffsetMs);
       this.audio.nextAudioDts = null;
     }
     this.sessionFirstMs = null;
     this.sessionAnchor = null;
     this.ctoShift = null;
     this.stopTranscoder();
-    for (const { packager } of this.ladder.values()) if (this.sessions > 0) packager.markDiscontinuity();
+    for (const { packager } of this.ladder.values()) if (this.sessions > 0) packager.markDiscontinuity(this.sessionOffsetMs);
     this.sessions++;
   }
 
@@ -218,7 +220,10 @@ export class LiveBroadcast {
   private broadcastMs(packetMs: number, arrivalMs = Date.now()): number {
     this.sessionFirstMs ??= packetMs;
     const ms = packetMs - this.sessionFirstMs + this.sessionOffsetMs;
-    this.sessionAnchor ??= { wallMs: arrivalMs, broadcastMs: ms };
+    if (!this.sessionAnchor) {
+      this.sessionAnchor = { wallMs: arrivalMs, broadcastMs: ms };
+      this.timelineOriginMs ??= arrivalMs - ms;
+    }
     return ms;
   }
 

@@ -1,9 +1,8 @@
 import { buildInitSegment } from '../cmaf/init-segment.js';
-import { protectTrack, psshBoxes, SampleEncryptor, type CencScheme } from '../cmaf/encrypt.js';
+import { protectTrack, psshBoxes, SampleEncryptor, type CencScheme, type SourcedKey } from '../cmaf/encrypt.js';
 import { encodeFragment } from '../cmaf/fragment.js';
-import type { SourcedKey } from '../../drm/keys.js';
 import type { Sample, TrackInfo } from '../media.js';
-import type { LiveRendition, LiveSegment } from './rendition.js';
+import type { LiveRendition, LiveSegment } from './live-rendition.js';
 
 export type LiveTiming = {
   /** Part target in seconds (EXT-X-PART-INF PART-TARGET): no part is longer. */
@@ -33,6 +32,7 @@ export class LiveTrackPackager {
   private pendingDuration = 0;
   private sequence = 1;
   private discontinuity = false;
+  private sessionStartMs = 0;
   private clearTrack: TrackInfo | null = null;
   private period = -1;
   private encryptor: SampleEncryptor | null = null;
@@ -82,10 +82,11 @@ export class LiveTrackPackager {
     this.protection.onPeriod(period);
   }
 
-  /** The next segment starts a new publisher session (EXT-X-DISCONTINUITY). */
-  markDiscontinuity(): void {
+  /** The next segment starts a new publisher session (EXT-X-DISCONTINUITY) at broadcast time `sessionStartMs`. */
+  markDiscontinuity(sessionStartMs: number): void {
     if (this.segment) this.closeSegment();
     this.discontinuity = true;
+    this.sessionStartMs = sessionStartMs;
   }
 
   /** The track this packager writes, once configured. */
@@ -108,7 +109,7 @@ export class LiveTrackPackager {
     }
     if (!this.segment) {
       this.enterPeriodFor(this.nextMsn);
-      this.segment = this.rendition.startSegment(this.nextMsn++, sample.dts, wallMs, this.discontinuity);
+      this.segment = this.rendition.startSegment(this.nextMsn++, sample.dts, wallMs, this.discontinuity, this.sessionStartMs);
       this.discontinuity = false;
     }
     // A part never outgrows PART-TARGET (advertised exactly), and every keyframe opens a part, so

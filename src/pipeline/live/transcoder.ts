@@ -3,7 +3,7 @@ import type { Writable, Readable } from 'node:stream';
 import type { Logger } from '../../logger.js';
 import { Fmp4StreamParser } from '../demux/fmp4-stream.js';
 import { flvTagType } from '../demux/flv.js';
-import type { VideoRendition } from '../ladder.js';
+import type { VideoRendition } from '../encode/ladder.js';
 import type { Sample, TrackInfo } from '../media.js';
 
 export type TranscoderOutput = {

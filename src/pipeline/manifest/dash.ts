@@ -1,5 +1,5 @@
 import { initSegmentName, segmentTemplate } from '../cmaf/segment-writer.js';
-import { measureBandwidth, risingBandwidths, totalDuration, type PackagedRendition } from './rendition.js';
+import { measureBandwidth, risingBandwidths, totalDuration, type PackagedRendition } from './packaged-rendition.js';
 
 export const dashManifestName = 'manifest.mpd';
 

@@ -1,5 +1,5 @@
 import { initSegmentName, segmentName } from '../cmaf/segment-writer.js';
-import { measureBandwidth, risingBandwidths, type PackagedRendition } from './rendition.js';
+import { measureBandwidth, risingBandwidths, type PackagedRendition } from './packaged-rendition.js';
 
 export const multivariantName = 'master.m3u8';
 export const mediaPlaylistName = 'index.m3u8';

@@ -1,4 +1,5 @@
-import type { LiveRendition, LiveSegment } from '../live/rendition.js';
+import { canSkipUntil, hintedPart, partHoldBack, partListingSeconds } from '../live/llhls-rules.js';
+import type { LiveRendition, LiveSegment } from '../live/live-rendition.js';
 
 export const liveSegmentName = (msn: number): string => `seg-${msn}.m4s`;
 export const livePartName = (msn: number, index: number): string => `part-${msn}.${index}.m4s`;
@@ -23,12 +24,9 @@ export function targetDuration(rendition: LiveRendition, settings: LlHlsSettings
   return rendition.targetSeconds ?? Math.max(Math.ceil(settings.segmentTargetSeconds), Math.round(rendition.maxSegmentSeconds));
 }
 
-/**
- * Server-control values (RFC 8216bis §4.4.3.8): PART-HOLD-BACK is three part targets (the spec's
- * SHOULD; at least two is a MUST); CAN-SKIP-UNTIL six target durations (the minimum allowed).
- */
+/** Server-control values (RFC 8216bis §4.4.3.8), by the rules in llhls-rules.ts. */
 export function serverControl(rendition: LiveRendition, settings: LlHlsSettings) {
-  return { partHoldBack: 3 * settings.partTargetSeconds, canSkipUntil: 6 * targetDuration(rendition, settings) };
+  return { partHoldBack: partHoldBack(settings.partTargetSeconds), canSkipUntil: canSkipUntil(targetDuration(rendition, settings)) };
 }
 
 /**
@@ -68,7 +66,7 @@ export function writeLlHlsPlaylist(rendition: LiveRendition, settings: LlHlsSett
 
   let mapVersion = -1;
   let keyKid: string | null = null;
-  const partWindow = 3 * target * timescale;
+  const partWindow = partListingSeconds(target) * timescale;
   for (const segment of segments.slice(skipped)) {
     if (segment.discontinuity && segment !== first) lines.push('#EXT-X-DISCONTINUITY');
     if (segment.kid && segment.kid !== keyKid) {
@@ -108,9 +106,5 @@ function partLines(segment: LiveSegment, timescale: number): string[] {
   );
 }
 
-/** The part a preload hint names: the next one of the open segment, or the first of the next. */
-export function nextPart(rendition: LiveRendition): { msn: number; part: number } | null {
-  const last = rendition.segments[rendition.segments.length - 1];
-  if (!last) return null;
-  return last.complete ? { msn: last.msn + 1, part: 0 } : { msn: last.msn, part: last.parts.length };
-}
+/** The part a preload hint names. */
+export const nextPart = (rendition: LiveRendition) => hintedPart(rendition);

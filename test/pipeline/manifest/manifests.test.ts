@@ -1,7 +1,7 @@
 import t from 'tap';
 import { writeStaticMpd } from '../../../src/pipeline/manifest/dash.js';
 import { writeMultivariantPlaylist, writeVodMediaPlaylist } from '../../../src/pipeline/manifest/hls.js';
-import type { PackagedRendition } from '../../../src/pipeline/manifest/rendition.js';
+import type { PackagedRendition } from '../../../src/pipeline/manifest/packaged-rendition.js';
 import { parseM3u8, parseMpd } from '../../helpers/playback.js';
 
 const video = (id: string, width: number, height: number, bytes: number): PackagedRendition => ({

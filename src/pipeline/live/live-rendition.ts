@@ -1,4 +1,5 @@
 import type { TrackInfo } from '../media.js';
+import { lastPart, reached, type PlaylistPosition } from './llhls-rules.js';
 
 /** A CMAF chunk published as an LL-HLS part: one moof+mdat. */
 export type LivePart = {
@@ -20,6 +21,8 @@ export type LiveSegment = {
   /** Samples (frames) in the segment so far. */
   samples: number;
   complete: boolean;
+  /** Broadcast time (ms) at which this segment's publisher session began: its DASH Period's start. */
+  sessionStartMs: number;
   /** A new publisher session begins here (EXT-X-DISCONTINUITY). */
   discontinuity: boolean;
   initVersion: number;
@@ -29,8 +32,7 @@ export type LiveSegment = {
   bytes: Uint8Array | null;
 };
 
-/** Where a blocking request wants the playlist to have reached. */
-export type PlaylistPosition = { msn: number; part: number | null };
+export type { PlaylistPosition };
 
 type Waiter = { ready: () => boolean; wake: () => void };
 
@@ -42,6 +44,7 @@ type Waiter = { ready: () => boolean; wake: () => void };
 export class LiveRendition {
   readonly segments: LiveSegment[] = [];
   private readonly inits = new Map<number, Uint8Array>();
+  private readonly initTracks = new Map<number, TrackInfo>();
   private readonly waiters = new Set<Waiter>();
   private initVersion = -1;
   private ended = false;
@@ -82,6 +85,7 @@ export class LiveRendition {
     this.track = track;
     this.initVersion++;
     this.inits.set(this.initVersion, bytes);
+    this.initTracks.set(this.initVersion, track);
     this.version++; // the track (size, codec) shows in manifests
     return this.initVersion;
   }
@@ -90,14 +94,19 @@ export class LiveRendition {
     return this.inits.get(version);
   }
 
+  /** The track an init segment describes (its picture size, codec): older periods keep theirs. */
+  trackOf(version: number): TrackInfo {
+    return this.initTracks.get(version) ?? this.track;
+  }
+
   /** The segment being produced, if any. */
   get open(): LiveSegment | undefined {
     const last = this.segments[this.segments.length - 1];
     return last && !last.complete ? last : undefined;
   }
 
-  startSegment(msn: number, startDts: number, pdtMs: number, discontinuity: boolean): LiveSegment {
-    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, samples: 0, complete: false, discontinuity, initVersion: this.initVersion, kid: this.currentKid, bytes: null };
+  startSegment(msn: number, startDts: number, pdtMs: number, discontinuity: boolean, sessionStartMs = 0): LiveSegment {
+    const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, samples: 0, complete: false, discontinuity, sessionStartMs, initVersion: this.initVersion, kid: this.currentKid, bytes: null };
     this.segments.push(segment);
     return segment;
   }
@@ -138,7 +147,12 @@ export class LiveRendition {
       if (this.segments[0]?.discontinuity) this.discontinuitySequence++;
     }
     const oldest = this.segments[0]?.initVersion ?? this.initVersion;
-    for (const version of this.inits.keys()) if (version < oldest) this.inits.delete(version);
+    for (const version of this.inits.keys()) {
+      if (version < oldest) {
+        this.inits.delete(version);
+        this.initTracks.delete(version);
+      }
+    }
   }
 
   private notify(): void {
@@ -159,32 +173,14 @@ export class LiveRendition {
 
   /** The last complete part: the playlist's newest position. */
   lastPosition(): { msn: number; part: number } | null {
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const segment = this.segments[i]!;
-      if (segment.parts.length > 0) return { msn: segment.msn, part: segment.parts.length - 1 };
-    }
-    return null;
+    return lastPart(this);
   }
 
-  /** Whether a playlist answering `_HLS_msn`/`_HLS_part` can be produced now (RFC 8216bis §6.2.5.2). */
+  /** Whether a playlist answering `_HLS_msn`/`_HLS_part` can be produced now. */
   reached(position: PlaylistPosition): boolean {
-    const last = this.segments[this.segments.length - 1];
-    if (!last) return false;
-    if (position.part === null) {
-      // The playlist must contain Media Segment M (complete) or a later one.
-      return this.segments.some((s) => s.msn >= position.msn && s.complete) || last.msn > position.msn;
-    }
-    const segment = this.segment(position.msn);
-    if (segment) {
-      if (segment.parts.length > position.part) return true;
-      // A part index past the end of a finished segment means part 0 of the next one.
-      if (segment.complete) return (this.segment(position.msn + 1)?.parts.length ?? 0) > 0;
-      return false;
-    }
-    return last.msn > position.msn;
+    return reached(this, position);
   }
 
-  /** Resolves when the position is reached, the broadcast ends, or the time runs out. */
   waitFor(position: PlaylistPosition, timeoutMs: number, signal?: AbortSignal): Promise<'ready' | 'ended' | 'timeout'> {
     if (this.reached(position)) return Promise.resolve('ready');
     if (this.ended) return Promise.resolve('ended');

@@ -1,4 +1,4 @@
-import type { Rate } from '../probe.js';
+import type { Rate } from '../encode/probe.js';
 import type { TrackInfo } from '../media.js';
 import type { SegmentRecord } from '../cmaf/segment-writer.js';
 

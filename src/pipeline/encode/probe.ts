@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
-import { WeirError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { WeirError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import { FfmpegError, runFfmpeg } from './ffmpeg.js';
 
 /** A frame rate as an integer ratio, so 30000/1001 stays exact. */

@@ -1,19 +1,18 @@
 import { createCipheriv } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serializeBoxes } from './bmff/write.js';
-import { protectTrack, psshBoxes, SampleEncryptor, type CencScheme } from './cmaf/encrypt.js';
-import { encodeFragment } from './cmaf/fragment.js';
-import { buildInitSegment } from './cmaf/init-segment.js';
-import { initSegmentName, segmentName, type SegmentRecord } from './cmaf/segment-writer.js';
-import { Fmp4StreamParser } from './demux/fmp4-stream.js';
-import type { DemuxedTrack } from './demux/fmp4.js';
-import { clearKeyContentProtection, dashManifestName, writeStaticMpd } from './manifest/dash.js';
-import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist, type HlsKeyTags } from './manifest/hls.js';
-import { packagedRendition, type PackagedRendition } from './manifest/rendition.js';
-import type { Sample } from './media.js';
-import type { Rate } from './probe.js';
-import type { SourcedKey } from '../drm/keys.js';
+import { serializeBoxes } from '../bmff/write.js';
+import { protectTrack, psshBoxes, SampleEncryptor, type CencScheme, type SourcedKey } from '../cmaf/encrypt.js';
+import { encodeFragment } from '../cmaf/fragment.js';
+import { buildInitSegment } from '../cmaf/init-segment.js';
+import { initSegmentName, segmentName, type SegmentRecord } from '../cmaf/segment-writer.js';
+import { Fmp4StreamParser } from '../demux/fmp4-stream.js';
+import type { DemuxedTrack } from '../demux/fmp4.js';
+import { clearKeyContentProtection, dashManifestName, writeStaticMpd } from '../manifest/dash.js';
+import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist, type HlsKeyTags } from '../manifest/hls.js';
+import { packagedRendition, type PackagedRendition } from '../manifest/packaged-rendition.js';
+import type { Sample } from '../media.js';
+import type { Rate } from '../encode/probe.js';
 
 export type VodProtection = CencScheme | 'aes-128';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 
 export type MediaTools = { ffmpeg: string; ffprobe: string };
 

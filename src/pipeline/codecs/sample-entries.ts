@@ -1,8 +1,8 @@
-import type { Box } from './bmff/boxes.js';
-import { parseAudioSpecificConfig } from './codecs/aac.js';
-import { aacCodecString, avcCodecString } from './codecs.js';
-import { parseAvcConfig, parseSpsDimensions } from './codecs/h264.js';
-import type { TrackInfo } from './media.js';
+import type { Box } from '../bmff/boxes.js';
+import { parseAudioSpecificConfig } from './aac.js';
+import { aacCodecString, avcCodecString } from './codec-strings.js';
+import { parseAvcConfig, parseSpsDimensions } from './h264.js';
+import type { TrackInfo } from '../media.js';
 
 /** Track description for H.264 from its decoder configuration record, as a live ingest receives it. */
 export function avcTrack(avcC: Uint8Array, timescale: number): TrackInfo {

@@ -1,16 +1,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../logger.js';
-import { Chunker } from './cmaf/chunker.js';
-import { buildInitSegment } from './cmaf/init-segment.js';
-import { initSegmentName, SegmentFileWriter, type SegmentRecord } from './cmaf/segment-writer.js';
-import { openFragmentedMp4 } from './demux/fmp4.js';
-import { encodedFile } from './encode.js';
-import { runFfmpeg } from './ffmpeg.js';
-import type { Ladder } from './ladder.js';
-import { dashManifestName, writeStaticMpd } from './manifest/dash.js';
-import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist } from './manifest/hls.js';
-import { packagedRendition, type PackagedRendition } from './manifest/rendition.js';
+import type { Logger } from '../../logger.js';
+import { Chunker } from '../cmaf/chunker.js';
+import { buildInitSegment } from '../cmaf/init-segment.js';
+import { initSegmentName, SegmentFileWriter, type SegmentRecord } from '../cmaf/segment-writer.js';
+import { openFragmentedMp4 } from '../demux/fmp4.js';
+import { aacEncoderDelaySamples, encodedFile } from '../encode/encode.js';
+import { runFfmpeg } from '../encode/ffmpeg.js';
+import type { Ladder } from '../encode/ladder.js';
+import { dashManifestName, writeStaticMpd } from '../manifest/dash.js';
+import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist } from '../manifest/hls.js';
+import { packagedRendition, type PackagedRendition } from '../manifest/packaged-rendition.js';
 
 export const posterName = 'poster.jpg';
 
@@ -28,8 +28,10 @@ export type PackageVodOptions = {
 async function packageRendition(options: PackageVodOptions, id: string, frameRate: PackagedRendition['frameRate']): Promise<PackagedRendition> {
   const input = await openFragmentedMp4(encodedFile(options.encodedDir, id));
   try {
-    const track = input.tracks[0];
-    if (!track) throw new Error(`encoded rendition ${id} holds no video or audio track`);
+    const encoded = input.tracks[0];
+    if (!encoded) throw new Error(`encoded rendition ${id} holds no video or audio track`);
+    // Our audio comes from ffmpeg's AAC encoder: trim its priming so audio starts with video.
+    const track = encoded.kind === 'audio' && !encoded.mediaStart ? { ...encoded, mediaStart: aacEncoderDelaySamples } : encoded;
     const dir = join(options.outDir, id);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, initSegmentName), buildInitSegment(track));

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { chooseLadder } from '../../src/pipeline/ladder.js';
-import type { SourceFacts } from '../../src/pipeline/probe.js';
+import { chooseLadder } from '../../../src/pipeline/encode/ladder.js';
+import type { SourceFacts } from '../../../src/pipeline/encode/probe.js';
 
 const facts = (width: number, height: number, fps = { num: 30, den: 1 }, audio = true): SourceFacts => ({
   sizeBytes: 1,

@@ -8,6 +8,12 @@ export function encodedFile(dir: string, renditionId: string): string {
   return join(dir, `${renditionId}.mp4`);
 }
 
+/**
+ * Samples ffmpeg's AAC encoder primes each stream with (its initial padding). Fragmented MP4
+ * output carries no edit list for them, so the packager writes one.
+ */
+export const aacEncoderDelaySamples = 1024;
+
 const fragmentedMp4 = ['-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof'];
 
 /**
