@@ -67,6 +67,24 @@ if (chromiumMissing) {
     t.ok(report.dashLatency !== null && report.dashLatency < 4, `dash.js measures its latency against UTCTiming (${report.dashLatency?.toFixed(2)} s)`);
   });
 
+  t.test('dash.js plays a publisher whose GOP is twice the segment target without stalls, the announced durations holding', async (t) => {
+    const stream = await server.createStream({ name: 'long gop dash' });
+    const longGop = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, fps: 30, gop: 60 });
+    t.teardown(() => longGop.stop());
+    await server.waitForStream(stream.id, (v) => v.state === 'live');
+    const response = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } });
+    const mpdUrl = ((await response.json()) as { sources: { protocol: string; url: string }[] }).sources.find((s) => s.protocol === 'dash')!.url.replace('localhost', '127.0.0.1');
+    // The video representation's announced segment durations, in order.
+    const durations = (xml: string) => [...(/<Representation id="v0".*?<\/Representation>/s.exec(xml)?.[0] ?? '').matchAll(/<S (?:t="\d+" )?d="(\d+)"\/>/g)].map((m) => Number(m[1]));
+    const before = durations(await (await fetch(mpdUrl)).text());
+    const report = await playAndWait(browser, pageServer.url, { kind: 'dashjs', url: mpdUrl, config: { settings: { streaming: { delay: { liveDelay: 3 }, liveCatchup: { enabled: true } } } }, frames: 150, seconds: 5 });
+    const after = durations(await (await fetch(mpdUrl)).text());
+    t.same(after.slice(0, before.length), before, 'segments announced before (the open one included) kept their durations');
+    t.same(report.errors, [], 'no player errors');
+    t.ok(report.frames > 150, `frames were decoded (${report.frames})`);
+    t.equal(report.stalls, 0, 'no rebuffering at segment boundaries');
+  });
+
   t.test('a publisher returning at another resolution starts a new DASH Period, and Shaka plays across it', async (t) => {
     const stream = await server.createStream({ name: 'resolution change', reconnectWindowSeconds: 20 });
     let first = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, fps: 30, gop: 30, width: 640, height: 360 });

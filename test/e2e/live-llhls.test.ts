@@ -1,6 +1,6 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { decode } from '../helpers/media.js';
+import { decode, firstPresentation } from '../helpers/media.js';
 import { findBox, type Box } from '../../src/pipeline/bmff/boxes.js';
 import { parseBoxes } from '../../src/pipeline/bmff/read.js';
 import { gstreamerMissing, playWithGStreamer } from '../helpers/players.js';
@@ -89,6 +89,20 @@ t.test('the instant a stream turns live, every rendition lists a complete segmen
     t.ok(media.segments.some((s) => s.uri), `${kind}: a complete segment (EXTINF) is listed`);
     t.ok(listed >= media.serverControl!.partHoldBack!, `${kind}: ${listed.toFixed(3)} s of complete segments cover PART-HOLD-BACK`);
   }
+});
+
+t.test("audio keeps the publisher's alignment: its first heard sample (after the AAC priming the publisher stamped before its video) presents with the first frame", async (t) => {
+  const starts: Record<string, number> = {};
+  for (const [kind, rendition] of [['video', 'v0'], ['audio', 'a0']] as const) {
+    const first = parseM3u8(atGoLive[kind]!).segments[0]!;
+    const init = Buffer.from(await (await fetchOk(`${base}${rendition}/${first.map!.uri}`)).arrayBuffer());
+    const segment = Buffer.from(await (await fetchOk(`${base}${rendition}/${first.uri}`)).arrayBuffer());
+    const presented = firstPresentation(joinSegments(join(server.dataDir, `first-${rendition}.mp4`), init, [segment]));
+    starts[kind] = (kind === 'video' ? presented.video : presented.audio)!;
+  }
+  // ffmpeg, like most encoders, stamps its 1024 priming samples before the first video frame.
+  const heard = starts.audio! + 1024 / 48_000;
+  t.ok(Math.abs(heard - starts.video!) < 0.012, `first heard audio at ${heard.toFixed(3)} s, first frame at ${starts.video!.toFixed(3)} s`);
 });
 
 t.test('GStreamer, a plain HLS client that never blocks, plays the stream it joined at go-live', { skip: gstreamerMissing() }, async (t) => {
