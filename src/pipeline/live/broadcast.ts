@@ -78,7 +78,8 @@ export class LiveBroadcast {
   private sessionOffsetMs = 0;
   private sessionFirstMs: number | null = null;
   /** Wall clock and broadcast time of the session's first packet: maps media time to ingest time. */
-  private sessionAnchor: { wallMs: number; broadcastMs: number } | null = null;
+  /** Wall clock minus broadcast time for the current publisher session: PDT = media time + offset. */
+  private sessionAnchor: { offsetMs: number } | null = null;
   /** Wall-clock time of broadcast time 0 by the first session's anchor: LL-DASH availabilityStartTime. */
   timelineOriginMs: number | null = null;
   /** Ladder mode: the running transcoder, its renditions, and its output's time origin. */
@@ -220,17 +221,32 @@ export class LiveBroadcast {
   private broadcastMs(packetMs: number, arrivalMs = Date.now()): number {
     this.sessionFirstMs ??= packetMs;
     const ms = packetMs - this.sessionFirstMs + this.sessionOffsetMs;
+    const offsetMs = arrivalMs - ms;
     if (!this.sessionAnchor) {
-      this.sessionAnchor = { wallMs: arrivalMs, broadcastMs: ms };
-      this.timelineOriginMs ??= arrivalMs - ms;
+      this.sessionAnchor = { offsetMs };
+      this.timelineOriginMs ??= offsetMs;
+    } else if (!this.offered && offsetMs < this.sessionAnchor.offsetMs) {
+      // An encoder starts in a burst: its first packets arrive late for their media time. Until
+      // the stream is offered (nothing is visible yet), the anchor follows the packet that
+      // arrived earliest for its time, closest to when it was captured.
+      this.sessionAnchor.offsetMs = offsetMs;
+      this.timelineOriginMs = offsetMs;
+      this.restampProgramDateTimes();
     }
     return ms;
   }
 
-  /** Ingest wall-clock time of a broadcast instant (for PDT of transcoded media). */
+  /** Program date-time of a broadcast instant: the session's anchor plus media time. */
   private wallClockAt(broadcastMs: number): number {
     const anchor = this.sessionAnchor;
-    return anchor ? anchor.wallMs + (broadcastMs - anchor.broadcastMs) : Date.now();
+    return anchor ? anchor.offsetMs + broadcastMs : Date.now();
+  }
+
+  /** Before the stream is offered: the segments made so far take the improved anchor. */
+  private restampProgramDateTimes(): void {
+    for (const rendition of this.renditions.values()) {
+      for (const segment of rendition.segments) segment.pdtMs = this.wallClockAt((segment.startDts * 1000) / rendition.track.timescale);
+    }
   }
 
   /** Ladder mode: start the transcoder on the first configuration, then feed it video from a keyframe. */
