@@ -8,6 +8,7 @@ import { titleMachine } from './actors/title.machine.js';
 import { TitleRegistry } from './actors/title.registry.js';
 import { StreamRegistry } from './actors/stream.registry.js';
 import { createArchiver } from './actors/stream.archive.js';
+import { partHoldBack } from './pipeline/live/llhls-rules.js';
 import { streamRoutes } from './api/routes/streams.js';
 import { StreamCatalog } from './catalog/streams.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -230,6 +231,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       publicUrl: config.http.publicUrl,
       limiter: new RateLimiter({ perMinute: config.playback.sessionsPerMinutePerAddress }),
       adminToken,
+      liveTiming: (id) => (streams.broadcast(id) ? { partHoldBackSeconds: partHoldBack(config.live.partTargetMs / 1000), segmentSeconds: config.live.segmentSeconds } : null),
     }),
     media: mediaRoutes({
       tokens,

@@ -55,6 +55,19 @@ if (chromiumMissing) {
     t.ok(report.latency! < 5, 'and plays within a few seconds of ingest');
   });
 
+  t.test('the playback session hands out player settings fitted to the playlist, and hls.js plays with them', async (t) => {
+    const response = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: streamId } });
+    const session = (await response.json()) as { sources: { protocol: string; url: string }[]; live: { targetLatencySeconds: number; hlsjs: Record<string, number | boolean> } | null };
+    const url = session.sources[0]!.url.replace('localhost', '127.0.0.1');
+    const playlist = await (await fetch(url.replace('master.m3u8', 'v0/index.m3u8'))).text();
+    const partHoldBack = Number(/PART-HOLD-BACK=([\d.]+)/.exec(playlist)![1]);
+    t.equal(session.live?.targetLatencySeconds, partHoldBack, 'the target is the advertised PART-HOLD-BACK');
+    t.match(session.live?.hlsjs, { lowLatencyMode: true, liveSyncDuration: partHoldBack, maxLiveSyncPlaybackRate: 1.5 });
+    const report = await playLive('hls', url, session.live!.hlsjs);
+    assertLivePlays(t, report);
+    t.ok(report.latency !== null && report.latency < 5, `hls.js plays near the edge (latency by program date-time ${report.latency?.toFixed(2)} s)`);
+  });
+
   t.test('Shaka Player in low-latency mode plays the LL-DASH manifest of the same chunks', async (t) => {
     const report = await playLive('dash', await sourceFor('dash'), { streaming: { lowLatencyMode: true } });
     assertLivePlays(t, report);

@@ -27,6 +27,7 @@ async function checkPlayback(t: Test, id: string, expect: { videoRenditions: num
   t.equal(session.contentId, id);
   t.ok(Date.parse(session.expiresAt) > Date.now(), 'the session expires in the future');
   t.same(session.sources.map((s) => s.protocol), ['hls', 'dash']);
+  t.equal((session as Session & { live: unknown }).live, null, 'no live player settings for a title');
 
   const { master, renditions } = await fetchHlsTree(sourceUrl(session, 'hls'));
   t.equal(master.playlists?.length, expect.videoRenditions, 'one variant per video rendition');

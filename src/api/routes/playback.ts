@@ -28,7 +28,24 @@ export type PlaybackRoutesDeps = {
   limiter: RateLimiter;
   /** Admins may learn why content cannot play; anonymous callers may not. */
   adminToken: string;
+  /** For a live stream: its advertised PART-HOLD-BACK, from which player settings follow. */
+  liveTiming: (contentId: string) => { partHoldBackSeconds: number; segmentSeconds: number } | null;
 };
+
+/**
+ * Player settings fitted to a live stream's playlist, for the players Weir is tested with:
+ * aim at PART-HOLD-BACK and catch up when behind, since at their defaults hls.js and dash.js
+ * keep their start-up time as permanent latency.
+ */
+export function livePlayerSettings(timing: { partHoldBackSeconds: number; segmentSeconds: number }) {
+  const target = Number(timing.partHoldBackSeconds.toFixed(3));
+  return {
+    targetLatencySeconds: target,
+    hlsjs: { lowLatencyMode: true, liveSyncDuration: target, liveMaxLatencyDuration: Number((target + timing.segmentSeconds).toFixed(3)), maxLiveSyncPlaybackRate: 1.5 },
+    dashjs: { streaming: { delay: { liveDelay: target }, liveCatchup: { enabled: true, maxDrift: timing.segmentSeconds, playbackRate: { min: -0.2, max: 0.5 } } } },
+    shaka: { streaming: { lowLatencyMode: true } },
+  };
+}
 
 /** POST /v1/playback-sessions: the first step of playback start, so it does one lookup and one signature. */
 export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
@@ -64,12 +81,15 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
       { protocol: 'hls', url: `${media}/${multivariantName}`, mimeType: 'application/vnd.apple.mpegurl', drm },
       { protocol: 'dash', url: `${media}/${dashManifestName}`, mimeType: 'application/dash+xml', drm },
     ].filter((source) => !(protection === 'aes-128' && source.protocol === 'dash')); // AES-128 is HLS only
+    const timing = deps.liveTiming(contentId);
     res.status(201).json({
       id: session.id,
       contentId,
       expiresAt: new Date(session.expiresAt).toISOString(),
       posterUrl: `${media}/${posterName}`,
       sources,
+      // Live only: how to configure each player for low latency (null for titles).
+      live: timing ? livePlayerSettings(timing) : null,
     });
   });
   return router;
