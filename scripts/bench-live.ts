@@ -5,6 +5,10 @@
  *  2. how fast N waiting blocking-reload requests are answered once the awaited part completes
  *     (N = 100, 500, 1000; median and p99);
  *  3. server CPU per viewer with --viewers simulated LL-HLS players (default 100).
+ *  0. glass to glass (--only glass): a feed stamped with the time each frame was drawn goes to
+ *     Weir and to node-media-server at once; the stamp read off each displayed frame gives what
+ *     the viewer sees, for HTTP-FLV (the reference), hls.js at defaults and with the settings the
+ *     playback session hands out, Shaka and dash.js on LL-DASH.
  * The server runs as its own process (dist/src/main.js) so its CPU is measured alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +18,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
-import { chromiumMissing, launchChromium, servePlayerPage } from './lib/player.js';
+import { chromiumMissing, launchChromium, openPlayer, servePlayerPage, type PlayerKind } from './lib/player.js';
+import { startReferenceFlv } from './lib/reference-flv.js';
+import { publishStampedFeed } from './lib/stamped-feed.js';
 import { cpuSeconds, startWeirProcess, weirApi, type WeirProcess } from './lib/weir-process.js';
 
 const { values } = parseArgs({
@@ -165,11 +171,66 @@ async function measureCpuPerViewer(server: Server, playlistUrl: string): Promise
   return { perViewer: (busy - idle) / viewers, idle };
 }
 
+type GlassRun = { label: string; kind: PlayerKind; url: string; config: unknown };
+
+/** Glass-to-glass latency of each player in turn on the same stamped feed, beside HTTP-FLV. */
+async function measureGlass(server: Server, dataDir: string): Promise<void> {
+  const reference = await startReferenceFlv(dataDir);
+  const stream = await api<{ id: string; streamKey: string }>(server, '/v1/live-streams', { name: 'bench glass' });
+  const feed = publishStampedFeed(tools.ffmpeg, [`rtmp://127.0.0.1:${server.rtmpPort}/live/${stream.streamKey}`, reference.rtmpUrl('reference')]);
+  const [browser, page] = await Promise.all([launchChromium(), servePlayerPage()]);
+  try {
+    for (;;) {
+      const state = await api<{ state: string }>(server, `/v1/live-streams/${stream.id}`);
+      if (state.state === 'live') break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    type Settings = { hlsjs: unknown; dashjs: unknown; shaka: unknown };
+    const session = await api<{ sources: { protocol: string; url: string }[]; live: Settings }>(server, '/v1/playback-sessions', { contentId: stream.id });
+    const url = (protocol: string) => session.sources.find((s) => s.protocol === protocol)!.url.replace('localhost', '127.0.0.1');
+    const flv = { label: 'HTTP-FLV (node-media-server, mpegts.js)', kind: 'flv', url: reference.flvUrl('reference'), config: {} } as const;
+    const runs: GlassRun[] = [
+      flv,
+      { label: 'hls.js LL-HLS, defaults', kind: 'hls', url: url('hls'), config: {} },
+      { label: 'hls.js LL-HLS, session settings', kind: 'hls', url: url('hls'), config: session.live.hlsjs },
+      { label: 'Shaka LL-DASH, session settings', kind: 'dash', url: url('dash'), config: session.live.shaka },
+      { label: 'dash.js LL-DASH, session settings', kind: 'dashjs', url: url('dash'), config: { settings: session.live.dashjs } },
+      { ...flv, label: 'HTTP-FLV again' },
+    ];
+    const medians = new Map<string, number>();
+    for (const run of runs) {
+      const player = await openPlayer(browser, page.url, run);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 10_000)); // start-up, as a viewer joins
+        await player.takeGlass();
+        const before = await player.report();
+        await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+        const glass = summary(await player.takeGlass());
+        const after = await player.report();
+        medians.set(run.label, glass.median);
+        const errors = after.errors.length > 0 ? `, errors ${after.errors.join(' ')}` : '';
+        console.log(`glass ${run.label.padEnd(40)}: median ${(glass.median / 1000).toFixed(3)} s, p95 ${(glass.p95 / 1000).toFixed(3)} s over ${glass.n} frames, ${after.stalls - before.stalls} stalls${errors}`);
+      } finally {
+        await player.close();
+      }
+    }
+    const flvMedian = Math.min(medians.get(flv.label)!, medians.get('HTTP-FLV again')!);
+    const over = (label: string) => (medians.get(label)! - flvMedian) / 1000;
+    console.log(`glass vs HTTP-FLV (${(flvMedian / 1000).toFixed(3)} s, the better of two runs): hls.js defaults +${over('hls.js LL-HLS, defaults').toFixed(3)} s (target ≤ +1.0, ratio ${(over('hls.js LL-HLS, defaults') / 1).toFixed(2)}); hls.js with session settings +${over('hls.js LL-HLS, session settings').toFixed(3)} s (target ≤ +0.5, ratio ${(over('hls.js LL-HLS, session settings') / 0.5).toFixed(2)})`);
+  } finally {
+    feed.stop();
+    await browser.close();
+    await page.close();
+    await reference.stop();
+  }
+}
+
 async function main(): Promise<void> {
   if (chromiumMissing) console.log(`(latency skipped: ${chromiumMissing})`);
   const dataDir = mkdtempSync(join(tmpdir(), 'weir-bench-live-'));
   const server = await startServer(dataDir);
   try {
+    if (!chromiumMissing && (!values.only || values.only === 'glass')) await measureGlass(server, dataDir);
     console.log(`Weir live benchmark: parts ${partMs} ms (PART-TARGET ${(partMs / 1000).toFixed(3)}), segments 1 s, publisher keyframe every ${values.gop} frames at 30 fps, ${seconds} s per latency run, 2 cores`);
     for (const mode of ['passthrough', 'ladder'] as const) {
       if (values.only && values.only !== mode) continue;

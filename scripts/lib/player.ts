@@ -32,7 +32,8 @@ export function launchChromium(): Promise<Browser> {
  */
 const page = `<!doctype html><html><body>
 <video id="v" muted playsinline width="640"></video>
-<script src="/hls.js"></script><script src="/shaka.js"></script><script src="/dash.js"></script>
+<canvas id="stamp" width="640" height="40" hidden></canvas>
+<script src="/hls.js"></script><script src="/shaka.js"></script><script src="/dash.js"></script><script src="/mpegts.js"></script>
 <script>
   const video = document.getElementById('v');
   window.playerErrors = [];
@@ -47,6 +48,12 @@ const page = `<!doctype html><html><body>
       hls.on(Hls.Events.ERROR, (_e, data) => { if (data.fatal) window.playerErrors.push(data.type + ':' + data.details); });
       hls.loadSource(url);
       hls.attachMedia(video);
+    } else if (kind === 'flv') {
+      // HTTP-FLV with mpegts.js chasing the live edge: the low-latency reference.
+      const player = mpegts.createPlayer({ type: 'flv', isLive: true, url }, { enableStashBuffer: false, liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 0.8, liveBufferLatencyMinRemain: 0.2 });
+      player.on(mpegts.Events.ERROR, (type, detail) => window.playerErrors.push('flv:' + type + ':' + detail));
+      player.attachMediaElement(video);
+      player.load();
     } else if (kind === 'dashjs') {
       const player = dashjs.MediaPlayer().create();
       window.dashPlayer = player;
@@ -67,6 +74,25 @@ const page = `<!doctype html><html><body>
     // dash.js starts playback itself (autoplay) and must see the play event: an early play() hides it.
     if (kind !== 'dashjs') video.play().catch((e) => window.playerErrors.push('play:' + e.message));
   };
+  // Glass to glass: each displayed frame of a stamped feed shows when it was drawn (stamped-feed.ts).
+  window.glass = [];
+  const stampCanvas = document.getElementById('stamp').getContext('2d', { willReadFrequently: true });
+  const readStamp = () => {
+    if (video.videoWidth === 640) {
+      stampCanvas.drawImage(video, 0, 0, 640, 40, 0, 0, 640, 40);
+      const pixels = stampCanvas.getImageData(0, 0, 640, 40).data;
+      let value = 0;
+      for (let bit = 0; bit < 32; bit++) {
+        const x = bit * 20 + 10;
+        value = value * 2 + (pixels[(5 * 640 + x) * 4] > pixels[(25 * 640 + x) * 4] ? 1 : 0);
+      }
+      let latency = (Date.now() % 2 ** 32) - value;
+      if (latency < 0) latency += 2 ** 32;
+      if (latency < 60000) window.glass.push(latency);
+    }
+    video.requestVideoFrameCallback(readStamp);
+  };
+  video.requestVideoFrameCallback(readStamp);
   window.report = () => ({
     frames: video.getVideoPlaybackQuality().totalVideoFrames,
     currentTime: video.currentTime,
@@ -88,6 +114,7 @@ export async function servePlayerPage(): Promise<PlayerPageServer> {
     '/shaka.js': require.resolve('shaka-player/dist/shaka-player.compiled.js'),
     // dashjs's CommonJS entry is its UMD bundle.
     '/dash.js': require.resolve('dashjs'),
+    '/mpegts.js': require.resolve('mpegts.js/dist/mpegts.js'),
   };
   const server: Server = createServer((req, res) => {
     const script = playerScripts[req.url ?? ''];
@@ -121,8 +148,8 @@ export type VideoReport = {
   mediaError: string | null;
 };
 
-/** hls.js and Shaka (the forgiving pair), and dash.js, the DASH-IF reference player. */
-export type PlayerKind = 'hls' | 'dash' | 'dashjs';
+/** hls.js and Shaka (the forgiving pair), dash.js (the DASH-IF reference), mpegts.js for HTTP-FLV. */
+export type PlayerKind = 'hls' | 'dash' | 'dashjs' | 'flv';
 
 export type PlayReport = VideoReport & { latency: number | null };
 
@@ -166,7 +193,12 @@ export async function playAndWait(
 }
 
 /** A player left running on its page, for tests that change the stream under it. */
-export type OpenPlayer = { report(): Promise<VideoReport>; close(): Promise<void> };
+export type OpenPlayer = {
+  report(): Promise<VideoReport>;
+  /** Glass-to-glass samples (ms) read off a stamped feed since the last call. */
+  takeGlass(): Promise<number[]>;
+  close(): Promise<void>;
+};
 
 export async function openPlayer(browser: Browser, pageUrl: string, options: { kind: PlayerKind; url: string; config?: unknown }): Promise<OpenPlayer> {
   const page = await browser.newPage();
@@ -177,6 +209,13 @@ export async function openPlayer(browser: Browser, pageUrl: string, options: { k
   );
   return {
     report: () => page.evaluate(() => (globalThis as unknown as { report: () => VideoReport }).report()),
+    takeGlass: () =>
+      page.evaluate(() => {
+        const g = globalThis as unknown as { glass: number[] };
+        const taken = g.glass;
+        g.glass = [];
+        return taken;
+      }),
     close: () => page.close(),
   };
 }
