@@ -32,6 +32,7 @@ import { locateMediaTools } from './pipeline/encode/ffmpeg.js';
 import { loadOrCreateSecret, secretsEqual, textSealer } from './secrets.js';
 import { KeyStore } from './catalog/keys.js';
 import { LocalKeySource, parseMasterKey } from './drm/keys.js';
+import { keyRoutes } from './drm/routes.js';
 import { CpixKeySource } from './drm/cpix.js';
 
 export type RunningServer = {
@@ -233,13 +234,13 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       adminToken,
       liveTiming: (id) => (streams.broadcast(id) ? { partHoldBackSeconds: partHoldBack(config.live.partTargetMs / 1000), segmentSeconds: config.live.segmentSeconds } : null),
     }),
+    keys: keyRoutes({ tokens, isPlayable, contentKeys: (id) => keys.all(id) }),
     media: mediaRoutes({
       tokens,
       isPlayable,
       mediaDir: (id) => titlePaths(config.dataDir, id).media,
       protectionOf,
       liveBroadcast: (id) => streams.broadcast(id),
-      contentKeys: (id) => keys.all(id),
       liveSettings: {
         partTargetSeconds: config.live.partTargetMs / 1000,
         segmentTargetSeconds: config.live.segmentSeconds,

@@ -11,6 +11,8 @@ export type AppParts = {
   titles: express.Router;
   streams: express.Router;
   playback: express.Router;
+  /** License and key endpoints under /media (before the media files they sit beside). */
+  keys: express.Router;
   media: express.Router;
   sourcePut: (req: Request, res: Response) => Promise<void>;
   tus: TusServer;
@@ -69,6 +71,7 @@ export function createApp(parts: AppParts): Express {
   app.use('/v1/playback-sessions', playerCors);
   app.use(parts.playback);
   app.use('/media', playerCors);
+  app.use(parts.keys);
   app.use(parts.media);
 
   const admin = requireAdmin(parts.adminToken);

@@ -1,8 +1,7 @@
-import express, { Router, type Response } from 'express';
+import { Router, type Response } from 'express';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { aes128KeyName } from '../pipeline/vod/protect-vod.js';
-import { clearKeyLicenseName, dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
+import { dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import { serveLive, type LiveDeliverySettings } from './live.js';
@@ -19,8 +18,6 @@ export type MediaRoutesDeps = {
   /** The broadcast of a live stream, if the content is one that has broadcast. */
   liveBroadcast: (contentId: string) => LiveBroadcast | undefined;
   liveSettings: LiveDeliverySettings;
-  /** All keys of a content item (decrypted), for its license and key endpoints only. */
-  contentKeys: (contentId: string) => { kid: Uint8Array; key: Uint8Array; protection: string }[];
 };
 
 const manifestPattern = /\.(m3u8|mpd)$/;
@@ -56,14 +53,6 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     }
     if (!deps.isPlayable(contentId)) throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is not ready for playback.`);
     const relative = segments.join('/');
-    if (relative === aes128KeyName) {
-      const key = deps.contentKeys(contentId).find((k) => k.protection === 'aes-128');
-      if (!key) throw new WeirError('NOT_FOUND', `Content ${contentId} has no AES-128 key.`);
-      // The key must never sit in a shared cache.
-      res.setHeader('cache-control', 'private, no-store');
-      res.type('application/octet-stream').send(Buffer.from(key.key));
-      return;
-    }
     setCaching(res, relative);
     if (relative === dashManifestName && deps.protectionOf(contentId) !== 'none') {
       // The license URL carries this session's token: resolve it per request (MPDs are small).
@@ -78,24 +67,6 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
       // Whatever send refused is the client's error (the errorHandler maps its 400/403/416).
       next(error.status === 404 ? new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`) : error);
     });
-  });
-  // W3C EME ClearKey license (https://www.w3.org/TR/encrypted-media/#clear-key-request-format):
-  // { kids: [base64url] } → { keys: [{ kty: "oct", kid, k }] }, only this content's keys.
-  router.post('/media/:contentId/:token/' + clearKeyLicenseName, express.json({ limit: '16kb', type: () => true }), async (req, res) => {
-    const contentId = String(req.params.contentId);
-    await deps.tokens.verify(String(req.params.token), contentId);
-    const body = req.body as { kids?: unknown };
-    if (!Array.isArray(body?.kids) || !body.kids.every((k) => typeof k === 'string')) {
-      throw new WeirError('VALIDATION_FAILED', 'A ClearKey license request is JSON { "kids": [base64url KID, ...] }.');
-    }
-    const wanted = new Set((body.kids as string[]).map((k) => Buffer.from(k, 'base64url').toString('hex')));
-    const keys = deps
-      .contentKeys(contentId)
-      .filter((k) => (k.protection === 'cenc' || k.protection === 'cbcs') && wanted.has(Buffer.from(k.kid).toString('hex')))
-      .map((k) => ({ kty: 'oct', kid: Buffer.from(k.kid).toString('base64url'), k: Buffer.from(k.key).toString('base64url') }));
-    if (keys.length === 0) throw new WeirError('NOT_FOUND', `None of the requested keys belong to content ${contentId}.`);
-    res.setHeader('cache-control', 'private, no-store');
-    res.json({ keys, type: 'temporary' });
   });
   router.get('/media/:contentId', () => {
     throw new WeirError('PLAYBACK_TOKEN_MISSING', 'Media URLs need a playback token: start a playback session first.');
