@@ -186,14 +186,14 @@ export class StreamRegistry implements PublishAuthority {
   }
 
   authorize(request: PublishRequest, disconnect: () => void): PublishHandler | PublishRefusal {
-    if (this.stopping) return { refused: 'the server is stopping', kind: 'try_later' };
-    if (request.app !== 'live') return { refused: `unknown application "${request.app.slice(0, 64)}"; publish to /live/<stream key>`, kind: 'bad_app' };
+    if (this.stopping) return { refused: 'the server is stopping', code: 'PUBLISH_UNAVAILABLE' };
+    if (request.app !== 'live') return { refused: `unknown application "${request.app.slice(0, 64)}"; publish to /live/<stream key>`, code: 'PUBLISH_APP_UNKNOWN' };
     const streamId = this.byKey.get(request.streamKey);
-    if (!streamId) return { refused: 'unknown or reset stream key', kind: 'unknown_key' };
-    if (this.publishers.has(streamId)) return { refused: 'the stream is already being published', kind: 'busy' };
+    if (!streamId) return { refused: 'unknown or reset stream key', code: 'PUBLISH_KEY_UNKNOWN' };
+    if (this.publishers.has(streamId)) return { refused: 'the stream is already being published', code: 'PUBLISH_CONFLICT' };
     const state = this.state(streamId);
     if (state === 'ended' && this.actors.get(streamId)?.actor.getSnapshot().matches({ ended: 'finishing' })) {
-      return { refused: 'the previous broadcast is still being finished; publish again in a moment', kind: 'try_later' };
+      return { refused: 'the previous broadcast is still being finished; publish again in a moment', code: 'PUBLISH_UNAVAILABLE' };
     }
     const stream = this.deps.catalog.get(streamId)!;
     const log = this.deps.log.child({ streamId, session: request.sessionId });
@@ -204,7 +204,7 @@ export class StreamRegistry implements PublishAuthority {
       const protection = this.liveProtection(stream, number);
       if (protection && !protection.keyFor(0)) {
         this.prepareKey(stream, number, 0);
-        return { refused: 'the stream keys are being prepared; publish again in a moment', kind: 'try_later' };
+        return { refused: 'the stream keys are being prepared; publish again in a moment', code: 'PUBLISH_UNAVAILABLE' };
       }
       const broadcast = new LiveBroadcast({
         video: stream.mode === 'ladder' ? { mode: 'ladder', ffmpeg: this.deps.ffmpeg, preset: this.deps.ladderPreset } : { mode: 'passthrough' },

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import NodeMediaServer, { type NmsPacket, type NmsSession } from 'node-media-server';
+import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RefusalLog } from './refusal-log.js';
 import { RtmpChunkGuard, type ChunkLimits } from './rtmp-guard.js';
@@ -14,9 +15,9 @@ export type PublishHandler = {
 
 export type PublishRequest = { app: string; streamKey: string; sessionId: string; ip: string };
 
-/** Why a publish was refused, so each protocol can answer in its own terms. */
-export type RefusalKind = 'unknown_key' | 'bad_app' | 'busy' | 'try_later';
-export type PublishRefusal = { refused: string; kind: RefusalKind };
+/** Why a publish was refused, as an error-catalog code each protocol maps to its own answer. */
+export type RefusalCode = Extract<ErrorCode, 'PUBLISH_KEY_UNKNOWN' | 'PUBLISH_APP_UNKNOWN' | 'PUBLISH_CONFLICT' | 'PUBLISH_UNAVAILABLE'>;
+export type PublishRefusal = { refused: string; code: RefusalCode };
 
 /** The stream world as RTMP ingest needs it: declared here, by its user. */
 export type PublishAuthority = {
@@ -40,11 +41,11 @@ type NmsContext = { sessions: Map<string, unknown> };
 
 /** The onStatus code an RTMP publisher gets for each refusal (as Flash Media Server and Wowza answer). */
 const statusOfRefusal = {
-  unknown_key: 'NetStream.Publish.BadName',
-  bad_app: 'NetStream.Publish.BadName',
-  busy: 'NetStream.Publish.BadName',
-  try_later: 'NetStream.Publish.Denied',
-} as const satisfies Record<RefusalKind, string>;
+  PUBLISH_KEY_UNKNOWN: 'NetStream.Publish.BadName',
+  PUBLISH_APP_UNKNOWN: 'NetStream.Publish.BadName',
+  PUBLISH_CONFLICT: 'NetStream.Publish.BadName',
+  PUBLISH_UNAVAILABLE: 'NetStream.Publish.Denied',
+} as const satisfies Record<RefusalCode, string>;
 
 // node-media-server's own messages name stream paths (/app/<stream key>): never pass those on.
 const nmsStreamPath = /(?<=[\s=])\/[\w-]+\/[^\s,]+/g;
@@ -223,14 +224,14 @@ export class RtmpIngest {
         disconnect,
       );
     } catch (error) {
-      decision = { refused: `internal error: ${(error as Error).message}`, kind: 'try_later' };
+      decision = { refused: `internal error: ${(error as Error).message}`, code: 'PUBLISH_UNAVAILABLE' };
     }
     if ('refused' in decision) {
-      log.warn({ reason: decision.refused }, 'refused RTMP publish');
+      log.warn({ code: decision.code, reason: decision.refused }, 'refused RTMP publish');
       // Drop whatever arrives before the socket closes.
       session.rtmp.onPacketCallback = () => {};
       // Tell the encoder why, as an onStatus error, then close once it is written.
-      rtmp.sendStatusMessage(rtmp.streamId, 'error', statusOfRefusal[decision.kind], `Publish refused: ${decision.refused}.`);
+      rtmp.sendStatusMessage(rtmp.streamId, 'error', statusOfRefusal[decision.code], `Publish refused: ${decision.refused} (${decision.code}).`);
       // Closed as soon as that is flushed: node-media-server counts it as the path's publisher until then.
       session.socket.end(disconnect);
       return;

@@ -102,19 +102,19 @@ t.test('refused publishers are told why in an RTMP status, and no log line shows
   const stream = await server.createStream();
   const wrongKey = publishRtmp({ url: stream.ingest.rtmp.replace(stream.streamKey, 'NotTheKeyAtAllXYZ12345'), seconds: 10 });
   t.not(await wrongKey.exited, 0);
-  t.match(wrongKey.stderr(), /Publish refused: unknown or reset stream key/, 'ffmpeg prints the reason');
+  t.match(wrongKey.stderr(), /Publish refused: unknown or reset stream key \(PUBLISH_KEY_UNKNOWN\)/, 'ffmpeg prints the reason and its code');
 
   const first = publishRtmp({ url: stream.ingest.rtmp, seconds: 60 });
   t.teardown(() => first.stop());
   await server.waitForStream(stream.id, (v) => v.state === 'live');
   const second = publishRtmp({ url: stream.ingest.rtmp, seconds: 10 });
   t.not(await second.exited, 0);
-  t.match(second.stderr(), /Publish refused: the stream is already being published/);
+  t.match(second.stderr(), /Publish refused: the stream is already being published \(PUBLISH_CONFLICT\)/);
   t.equal(first.child.exitCode, null, 'the first publisher carries on');
 
   const wrongApp = publishRtmp({ url: stream.ingest.rtmp.replace('/live/', '/other/'), seconds: 10 });
   t.not(await wrongApp.exited, 0);
-  t.match(wrongApp.stderr(), /Publish refused: unknown application/);
+  t.match(wrongApp.stderr(), /Publish refused: unknown application.*\(PUBLISH_APP_UNKNOWN\)/);
 
   const log = readFileSync(server.logFile, 'utf8');
   t.match(log, /refused RTMP publish/);

@@ -3,7 +3,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { RefusalLog } from '../refusal-log.js';
 import type { Logger } from '../../logger.js';
 import { TsDemuxer, tsUnitToFlvTag } from '../../pipeline/demux/mpegts.js';
-import type { PublishAuthority, PublishHandler } from '../rtmp.js';
+import type { PublishAuthority, PublishHandler, RefusalCode } from '../rtmp.js';
 import { kmCipher, parseKeyMaterial, SrtDecryptor } from './crypto.js';
 import {
   controlPacket,
@@ -35,6 +35,14 @@ export type SrtListenerOptions = {
   /** Sees each publisher's transport stream exactly as delivered, in order, before demuxing (raw capture). */
   capture?: (streamKey: string, payload: Buffer) => void;
 };
+
+/** The SRT rejection code (srt.h SRT_REJX_*) a publisher gets for each refusal in the error catalog. */
+const rejectionOfRefusal = {
+  PUBLISH_KEY_UNKNOWN: rejection.unauthorized,
+  PUBLISH_APP_UNKNOWN: rejection.unauthorized,
+  PUBLISH_CONFLICT: rejection.conflict,
+  PUBLISH_UNAVAILABLE: rejection.unavailable,
+} as const satisfies Record<RefusalCode, number>;
 
 /** What SRT also needs of the stream world: the passphrase of the stream a key publishes to. */
 export type SrtPublishAuthority = PublishAuthority & { srtPassphraseFor(streamKey: string): string | null | undefined };
@@ -459,7 +467,7 @@ export class SrtListener {
     );
     if ('refused' in decision) {
       // A refusal that clears by itself (keys being prepared, server stopping) says "try again".
-      const code = decision.kind === 'busy' ? rejection.conflict : decision.kind === 'try_later' ? rejection.unavailable : rejection.unauthorized;
+      const code = rejectionOfRefusal[decision.code];
       return reject(code, decision.refused);
     }
     const callerRcv = hsreq.body.readUInt16BE(8);

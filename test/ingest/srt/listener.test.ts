@@ -28,8 +28,8 @@ async function startListener(t: Test, latencyMs: number, options: Partial<SrtLis
     log: createLogger('silent'),
     authority: {
       authorize: (request) => {
-        if (request.streamKey === 'busy-key') return { refused: 'the stream keys are being prepared; publish again in a moment', kind: 'try_later' };
-        if (request.streamKey !== 'the-key' && request.streamKey !== 'secret-key') return { refused: 'unknown stream key', kind: 'unknown_key' };
+        if (request.streamKey === 'busy-key') return { refused: 'the stream keys are being prepared; publish again in a moment', code: 'PUBLISH_UNAVAILABLE' };
+        if (request.streamKey !== 'the-key' && request.streamKey !== 'secret-key') return { refused: 'unknown stream key', code: 'PUBLISH_KEY_UNKNOWN' };
         sessions.push(request.sessionId);
         return handler(request.sessionId);
       },
