@@ -6,8 +6,8 @@ import { multivariantName, writeMultivariant } from '../pipeline/manifest/hls.js
 import { dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { requestOrigin, requestUrl } from './request-url.js';
 import { writeLiveMpd } from '../pipeline/manifest/live-dash.js';
-import { blockingWaitSeconds, judgeBlockingRequest, judgePartRequest } from '../pipeline/live/llhls-rules.js';
-import { nextPart, targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
+import { blockingWaitSeconds, hintedPart, judgeBlockingRequest, judgePartRequest } from '../pipeline/live/llhls-rules.js';
+import { targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
 
 export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
 
@@ -125,7 +125,7 @@ async function serveSegment(req: Request, res: Response, rendition: LiveRenditio
     sendBytes(res, segment.bytes!, 'video/iso.segment');
     return;
   }
-  const hint = nextPart(rendition);
+  const hint = hintedPart(rendition);
   if (!segment && !(hint && msn === hint.msn)) throw new WeirError('NOT_FOUND', `Segment ${msn} does not exist.`);
   const signal = clientGone(req);
   res.setHeader('cache-control', immutable);

@@ -77,7 +77,6 @@ export class LiveBroadcast {
   /** Maps a publisher session's millisecond stamps onto the broadcast timeline. */
   private sessionOffsetMs = 0;
   private sessionFirstMs: number | null = null;
-  /** Wall clock and broadcast time of the session's first packet: maps media time to ingest time. */
   /** Wall clock minus broadcast time for the current publisher session: PDT = media time + offset. */
   private sessionAnchor: { offsetMs: number } | null = null;
   /** Wall-clock time of broadcast time 0 by the first session's anchor: LL-DASH availabilityStartTime. */
@@ -103,7 +102,7 @@ export class LiveBroadcast {
   private trackState(id: string, kind: 'video' | 'audio'): TrackState {
     const placeholder: TrackInfo = { kind, timescale: kind === 'video' ? videoTimescale : 48_000, codec: '', sampleEntry: { type: 'raw', fourcc: 'none', payload: new Uint8Array() }, width: 0, height: 0, channels: 0, sampleRate: 0 };
     const rendition = new LiveRendition(id, kind, placeholder, this.options.windowSeconds);
-    rendition.onSegmentComplete = (segment) => this.record(id, segment.bytes!);
+    rendition.onSegmentComplete = (segment) => this.segmentCompleted(rendition, segment);
     const packager = new LiveTrackPackager(rendition, this.options.timing, 0, this.options.protection);
     return { packager, rendition, config: null, lastDts: null, duration: kind === 'video' ? 3000 : 1024, nextAudioDts: null };
   }
@@ -303,7 +302,7 @@ export class LiveBroadcast {
           let entry = this.ladder.get(id);
           if (!entry) {
             const rendition = new LiveRendition(id, 'video', track, this.options.windowSeconds);
-            rendition.onSegmentComplete = (segment) => this.record(id, segment.bytes!);
+            rendition.onSegmentComplete = (segment) => this.segmentCompleted(rendition, segment);
             entry = { rendition, packager: new LiveTrackPackager(rendition, this.options.timing, 0, this.options.protection) };
             this.ladder.set(id, entry);
             this.renditions.set(id, rendition);
@@ -390,9 +389,9 @@ export class LiveBroadcast {
   }
 
   /**
-   * Program date-time of a media instant: one anchor per publisher session (its first packet's
-   * arrival), then media time. Arrival times jitter and burst; media time does not, and audio
-   * and video (and HLS and DASH, which both read it) share the one clock.
+   * Program date-time of a media instant: the session's anchor (see broadcastMs) plus media
+   * time. Arrival times jitter and burst; media time does not, and audio and video (and HLS and
+   * DASH, which both read it) share the one clock.
    */
   private mediaWallClock(dts: number, timescale: number): number {
     return this.wallClockAt((dts * 1000) / timescale);
@@ -458,16 +457,20 @@ export class LiveBroadcast {
     });
   }
 
-  /** Appends to the recording in order, off the ingest path. */
-  private record(renditionId: string, segmentBytes: Uint8Array): void {
-    const rendition = this.renditions.get(renditionId);
-    if (rendition && rendition.overlongSegments > 0 && !this.warnedOverlong.has(renditionId)) {
-      this.warnedOverlong.add(renditionId);
-      this.options.log.warn({ renditionId, targetSeconds: rendition.targetSeconds }, 'the publisher lengthened its keyframe interval after going live: segments now exceed TARGETDURATION, which cannot change');
+  private segmentCompleted(rendition: LiveRendition, segment: LiveSegment): void {
+    if (rendition.overlongSegments > 0 && !this.warnedOverlong.has(rendition.id)) {
+      this.warnedOverlong.add(rendition.id);
+      this.options.log.warn({ renditionId: rendition.id, targetSeconds: rendition.targetSeconds }, 'the publisher lengthened its keyframe interval after going live: segments now exceed TARGETDURATION, which cannot change');
     }
+    this.record(rendition, segment.bytes!);
+  }
+
+  /** Appends to the recording in order, off the ingest path. */
+  private record(rendition: LiveRendition, segmentBytes: Uint8Array): void {
+    const renditionId = rendition.id;
     const dir = this.options.recordDir;
     if (!dir) return;
-    const init = rendition?.init(rendition.currentInitVersion);
+    const init = rendition.init(rendition.currentInitVersion);
     const path = join(dir, `${renditionId}.mp4`);
     this.recordQueue = this.recordQueue
       .then(async () => {

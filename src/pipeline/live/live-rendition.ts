@@ -43,8 +43,8 @@ type Waiter = { ready: () => boolean; wake: () => void };
  */
 export class LiveRendition {
   readonly segments: LiveSegment[] = [];
-  private readonly inits = new Map<number, Uint8Array>();
-  private readonly initTracks = new Map<number, TrackInfo>();
+  /** Init segments by version, with the track each describes (older periods keep theirs). */
+  private readonly inits = new Map<number, { bytes: Uint8Array; track: TrackInfo }>();
   private readonly waiters = new Set<Waiter>();
   private initVersion = -1;
   private ended = false;
@@ -84,19 +84,18 @@ export class LiveRendition {
   setInit(track: TrackInfo, bytes: Uint8Array): number {
     this.track = track;
     this.initVersion++;
-    this.inits.set(this.initVersion, bytes);
-    this.initTracks.set(this.initVersion, track);
+    this.inits.set(this.initVersion, { bytes, track });
     this.version++; // the track (size, codec) shows in manifests
     return this.initVersion;
   }
 
   init(version: number): Uint8Array | undefined {
-    return this.inits.get(version);
+    return this.inits.get(version)?.bytes;
   }
 
   /** The track an init segment describes (its picture size, codec): older periods keep theirs. */
   trackOf(version: number): TrackInfo {
-    return this.initTracks.get(version) ?? this.track;
+    return this.inits.get(version)?.track ?? this.track;
   }
 
   /** The segment being produced, if any. */
@@ -147,12 +146,7 @@ export class LiveRendition {
       if (this.segments[0]?.discontinuity) this.discontinuitySequence++;
     }
     const oldest = this.segments[0]?.initVersion ?? this.initVersion;
-    for (const version of this.inits.keys()) {
-      if (version < oldest) {
-        this.inits.delete(version);
-        this.initTracks.delete(version);
-      }
-    }
+    for (const version of this.inits.keys()) if (version < oldest) this.inits.delete(version);
   }
 
   private notify(): void {

@@ -33,10 +33,10 @@ function timeline(rendition: LiveRendition, segments: LiveSegment[], segmentTarg
   const timescale = rendition.track.timescale;
   const entries: string[] = [];
   let previousEnd: number | null = null;
+  // The open segment is announced at the stream's fixed target (the publisher's GOP), so a
+  // steady publisher's announced durations are the ones its segments then have.
+  const announced = Math.round((rendition.targetSeconds ?? segmentTargetSeconds) * timescale);
   for (const segment of segments) {
-    // The open segment is announced at the stream's fixed target (the publisher's GOP), so a
-    // steady publisher's announced durations are the ones its segments then have.
-    const announced = Math.round((rendition.targetSeconds ?? segmentTargetSeconds) * timescale);
     const d = segment.complete ? segment.duration : Math.max(segment.duration, announced);
     const t = previousEnd === null || segment.startDts !== previousEnd ? ` t="${segment.startDts}"` : '';
     entries.push(`<S${t} d="${d}"/>`);

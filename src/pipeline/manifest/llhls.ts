@@ -91,7 +91,7 @@ export function writeLlHlsPlaylist(rendition: LiveRendition, settings: LlHlsSett
     lines.push('#EXT-X-ENDLIST', '');
     return lines.join('\n');
   }
-  const next = nextPart(rendition);
+  const next = hintedPart(rendition);
   if (next) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${livePartName(next.msn, next.part)}"`);
   for (const report of options.reports) {
     lines.push(`#EXT-X-RENDITION-REPORT:URI="${report.uri}",LAST-MSN=${report.lastMsn},LAST-PART=${report.lastPart}`);
@@ -105,6 +105,3 @@ function partLines(segment: LiveSegment, timescale: number): string[] {
     (part) => `#EXT-X-PART:DURATION=${seconds(part.duration / timescale)},URI="${livePartName(segment.msn, part.index)}"${part.independent ? ',INDEPENDENT=YES' : ''}`,
   );
 }
-
-/** The part a preload hint names. */
-export const nextPart = (rendition: LiveRendition) => hintedPart(rendition);
