@@ -75,11 +75,11 @@ class SrtConnection {
   lastSent = Date.now();
   nextExpected: number;
   private readonly buffer = new Map<number, { payload: Buffer; deadline: number }>();
-  private readonly lost = new Map<number, number>(); // seq → deadline
+  /** Missing packets: when each stops being useful, and when it was last reported (NAK). */
+  private readonly lost = new Map<number, { deadline: number; reportedAt: number }>();
   private ackNumber = 1;
   private readonly acksSent = new Map<number, number>();
   private lastAckedSeq = -1;
-  private lastNakAt = 0;
   private timeBase: number | null = null;
   rttUs = 100_000;
   rttVarUs = 50_000;
@@ -155,7 +155,7 @@ class SrtConnection {
       const newlyLost: number[] = [];
       for (let s = this.nextExpected; seqDiff(s, packet.seq) < 0; s = seqAdd(s, 1)) {
         if (!this.buffer.has(s) && !this.lost.has(s)) {
-          this.lost.set(s, deadline);
+          this.lost.set(s, { deadline, reportedAt: Date.now() });
           newlyLost.push(s);
         }
       }
@@ -187,7 +187,7 @@ class SrtConnection {
   /** Too-late drop: a gap whose packets can no longer be played in time is skipped (ACKed past). */
   dropLate(now: number): void {
     if (this.buffer.size === 0) return;
-    const deadline = this.lost.get(this.nextExpected);
+    const deadline = this.lost.get(this.nextExpected)?.deadline;
     if (deadline === undefined || deadline > now) return;
     while (!this.buffer.has(this.nextExpected) && this.buffer.size > 0) {
       this.lost.delete(this.nextExpected);
@@ -223,7 +223,6 @@ class SrtConnection {
     const body = Buffer.alloc(words.length * 4);
     words.forEach((w, k) => body.writeUInt32BE(w >>> 0, k * 4));
     this.control(controlType.nak, 0, body);
-    this.lastNakAt = Date.now();
   }
 
   /** Bytes received at one-second marks over the last few seconds, for the current bitrate. */
@@ -245,7 +244,15 @@ class SrtConnection {
     this.dropLate(now);
     if (this.nextExpected !== this.lastAckedSeq) this.sendAck();
     const nakPeriod = Math.max(20, (this.rttUs + 4 * this.rttVarUs) / 2000);
-    if (this.lost.size > 0 && now - this.lastNakAt >= nakPeriod) this.sendNak([...this.lost.keys()].sort((a, b) => seqDiff(a, b)));
+    // Each loss is reported again once a period has passed since its own last report: a timer
+    // shared by all losses would be pushed back by every new loss and starve the old ones.
+    const due: number[] = [];
+    for (const [seq, loss] of this.lost) {
+      if (now - loss.reportedAt < nakPeriod) continue;
+      loss.reportedAt = now;
+      due.push(seq);
+    }
+    if (due.length > 0) this.sendNak(due.sort((a, b) => seqDiff(a, b)));
     if (now - this.lastSent >= keepaliveMs) this.control(controlType.keepalive, 0, Buffer.alloc(4));
   }
 

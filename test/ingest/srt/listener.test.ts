@@ -334,6 +334,24 @@ t.test('a gap is NAKed again periodically while it stays open', async (t) => {
   t.equal(caller.naks.length, naks, 'once repaired, the gap is no longer NAKed');
 });
 
+t.test('an old gap is still NAKed on its own schedule while new gaps keep opening after it', async (t) => {
+  const srt = await startListener(t, 3000);
+  const caller = await connect(srt.port, 10, 3000);
+  t.teardown(() => caller.close());
+  caller.sendData(10, 0, payload(0));
+  // Packet 11 stays missing; every 10 ms a new gap opens further on, each with its own immediate NAK,
+  // as on a lossy link. Those must not keep postponing the repeat report of 11.
+  const naksOf11 = () => caller.naks.filter((nak) => nak.includes(11)).length;
+  let seq = 12;
+  for (let i = 0; i < 200 && naksOf11() < 3; i++) {
+    caller.sendData(seq + 1, (seq + 1) * 10_000, payload(seq + 1 - 10)); // seq itself never comes
+    seq += 2;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  t.ok(naksOf11() >= 3, `11 was reported again while ${(seq - 12) / 2} later gaps opened (${naksOf11()} reports)`);
+  t.ok(caller.naks.filter((nak) => nak.includes(seq - 2)).length >= 1, 'and the newest gap was reported too');
+});
+
 t.test('the listener keeps an idle link alive with keepalives, and a SHUTDOWN from the caller ends it at once', async (t) => {
   const srt = await startListener(t, 120);
   const caller = await connect(srt.port, 10, 120);
