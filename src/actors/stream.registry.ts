@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createActor, fromPromise, type Actor, type SnapshotFrom } from 'xstate';
 import type { SnapshotStore } from '../catalog/snapshots.js';
 import type { StreamCatalog, StreamRecord, StreamView } from '../catalog/streams.js';
-import type { PublishAuthority, PublishHandler, PublishRefusal, PublishRequest } from '../ingest/rtmp.js';
+import type { PublishAuthority, PublishHandler, PublishRefusal, PublishRequest } from '../ingest/contract.js';
 import type { Logger } from '../logger.js';
 import { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import type { KeyStore } from '../catalog/keys.js';
@@ -231,7 +231,7 @@ export class StreamRegistry implements PublishAuthority {
     this.send(streamId, { type: 'PUBLISH_STARTED' });
     log.info({ ip: request.ip, continuing }, continuing ? 'publisher returned within the reconnect window' : 'publisher started');
     return {
-      onPacket: (tagType, timestampMs, body, arrivalMs) => broadcast.ingestTag(tagType, timestampMs, body, arrivalMs),
+      onUnit: (unit, arrivalMs) => broadcast.ingest(unit, arrivalMs),
       onClose: () => {
         if (this.publishers.get(streamId)?.sessionId !== request.sessionId) return;
         this.publishers.delete(streamId);

@@ -2,28 +2,11 @@ import { createRequire } from 'node:module';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import NodeMediaServer, { type NmsPacket, type NmsSession } from 'node-media-server';
-import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { PublishAuthority, PublishHandler, PublishRefusal, RefusalCode } from './contract.js';
+import { flvTagToUnit } from '../pipeline/demux/flv.js';
 import { RefusalLog } from './refusal-log.js';
 import { RtmpChunkGuard, type ChunkLimits } from './rtmp-guard.js';
-
-/** What an accepted publisher's packets go to. */
-export type PublishHandler = {
-  onPacket(tagType: number, timestampMs: number, body: Uint8Array, arrivalMs: number): void;
-  onClose(): void;
-};
-
-export type PublishRequest = { app: string; streamKey: string; sessionId: string; ip: string };
-
-/** Why a publish was refused, as an error-catalog code each protocol maps to its own answer. */
-export type RefusalCode = Extract<ErrorCode, 'PUBLISH_KEY_UNKNOWN' | 'PUBLISH_APP_UNKNOWN' | 'PUBLISH_CONFLICT' | 'PUBLISH_UNAVAILABLE'>;
-export type PublishRefusal = { refused: string; code: RefusalCode };
-
-/** The stream world as RTMP ingest needs it: declared here, by its user. */
-export type PublishAuthority = {
-  /** Decides synchronously (node-media-server cannot wait): a handler, or why not. */
-  authorize(request: PublishRequest, disconnect: () => void): PublishHandler | PublishRefusal;
-};
 
 /** Bounds on what a connection may cost before and after it publishes. */
 export type RtmpLimits = ChunkLimits & {
@@ -244,8 +227,9 @@ export class RtmpIngest {
     const handler = decision;
     session.rtmp.onPacketCallback = (packet: NmsPacket) => {
       try {
-        // The parser reuses its buffer: the handler copies what it keeps.
-        handler.onPacket(packet.codec_type, packet.dts, packet.data.subarray(0, packet.size), Date.now());
+        // The parser reuses its buffer: the unit is copied out of it.
+        const unit = flvTagToUnit(packet.codec_type, packet.dts, packet.data.subarray(0, packet.size));
+        if (unit) handler.onUnit(unit, Date.now());
       } catch (error) {
         // node-media-server would close the session silently; say why first.
         log.error({ err: error }, 'RTMP packet could not be ingested; disconnecting');

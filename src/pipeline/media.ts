@@ -30,3 +30,16 @@ export type Sample = {
   isSync: boolean;
   data: Uint8Array;
 };
+
+/**
+ * What a live publisher hands its broadcast, whatever the protocol (RTMP, SRT): decoder
+ * configurations, then access units with integer times in the publisher's own `timescale`
+ * (1000 for FLV's milliseconds, 90 000 for MPEG-TS). Video data is AVC length-prefixed NAL
+ * units; audio data one raw AAC frame. The broadcast converts to its track timescales.
+ */
+export type MediaUnit =
+  | { kind: 'video-config'; avcC: Uint8Array }
+  | { kind: 'audio-config'; asc: Uint8Array }
+  | { kind: 'video'; timescale: number; dts: number; pts: number; keyframe: boolean; data: Uint8Array }
+  | { kind: 'audio'; timescale: number; dts: number; data: Uint8Array }
+  | { kind: 'unsupported'; reason: string };

@@ -2,8 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { RefusalLog } from '../refusal-log.js';
 import type { Logger } from '../../logger.js';
-import { TsDemuxer, tsUnitToFlvTag } from '../../pipeline/demux/mpegts.js';
-import type { PublishAuthority, PublishHandler, RefusalCode } from '../rtmp.js';
+import { TsDemuxer } from '../../pipeline/demux/mpegts.js';
+import type { PublishAuthority, PublishHandler, RefusalCode } from '../contract.js';
 import { kmCipher, parseKeyMaterial, SrtDecryptor } from './crypto.js';
 import {
   controlPacket,
@@ -100,10 +100,7 @@ class SrtConnection {
     private readonly capture?: (payload: Buffer) => void,
   ) {
     this.nextExpected = initialSeq;
-    this.demuxer = new TsDemuxer((unit) => {
-      const tag = tsUnitToFlvTag(unit);
-      if (tag) this.handler.onPacket(tag.tagType, tag.timestampMs, tag.body, Date.now());
-    });
+    this.demuxer = new TsDemuxer((unit) => this.handler.onUnit(unit, Date.now()));
   }
 
   now(): number {

@@ -3,15 +3,15 @@
  * and AAC in ADTS (0x0f). Access units come out with 90 kHz timestamps unwrapped past 2^33.
  */
 
+import type { MediaUnit } from '../media.js';
+
 export const tsPacketSize = 188;
 const syncByte = 0x47;
 const wrap33 = 2 ** 33;
 
-export type TsAccessUnit =
-  | { kind: 'video-config'; avcC: Uint8Array }
-  | { kind: 'video'; dts: number; pts: number; keyframe: boolean; data: Uint8Array }
-  | { kind: 'audio-config'; asc: Uint8Array }
-  | { kind: 'audio'; pts: number; data: Uint8Array };
+/** What comes out: the ingest media units, timed at the transport stream's 90 kHz. */
+export type TsAccessUnit = Exclude<MediaUnit, { kind: 'unsupported' }>;
+const tsTimescale = 90_000;
 
 export type TsStats = { packets: number; continuityErrors: number; resyncs: number; unsupportedStreams: number[] };
 
@@ -231,7 +231,7 @@ export class TsDemuxer {
       }
     }
     if (parts.length === 0 || !this.avcC) return;
-    this.emit({ kind: 'video', dts, pts, keyframe, data: Buffer.concat(parts) });
+    this.emit({ kind: 'video', timescale: tsTimescale, dts, pts, keyframe, data: Buffer.concat(parts) });
   }
 
   private audio(adts: Uint8Array, pts: number): void {
@@ -256,30 +256,10 @@ export class TsDemuxer {
         this.asc = key;
         this.emit({ kind: 'audio-config', asc });
       }
-      this.emit({ kind: 'audio', pts: pts + Math.round((index * 1024 * 90000) / rate), data: Uint8Array.from(adts.subarray(offset + headerLength, offset + frameLength)) });
+      // A PES may carry several frames: each after the last by 1024 samples.
+      this.emit({ kind: 'audio', timescale: tsTimescale, dts: pts + Math.round((index * 1024 * tsTimescale) / rate), data: Uint8Array.from(adts.subarray(offset + headerLength, offset + frameLength)) });
       offset += frameLength;
       index++;
     }
-  }
-}
-
-/**
- * The same access units as the FLV tag bodies RTMP carries (FLV spec §E.4.2–E.4.3), so SRT
- * ingest feeds the live broadcast exactly as RTMP does. Timestamps become milliseconds.
- */
-export function tsUnitToFlvTag(unit: TsAccessUnit): { tagType: 8 | 9; timestampMs: number; body: Uint8Array } | null {
-  const ms = (ticks: number) => Math.round(ticks / 90);
-  switch (unit.kind) {
-    case 'video-config':
-      return { tagType: 9, timestampMs: 0, body: Buffer.concat([Uint8Array.of(0x17, 0, 0, 0, 0), unit.avcC]) };
-    case 'video': {
-      const cts = ms(unit.pts - unit.dts);
-      const header = Uint8Array.of(unit.keyframe ? 0x17 : 0x27, 1, (cts >> 16) & 0xff, (cts >> 8) & 0xff, cts & 0xff);
-      return { tagType: 9, timestampMs: ms(unit.dts), body: Buffer.concat([header, unit.data]) };
-    }
-    case 'audio-config':
-      return { tagType: 8, timestampMs: 0, body: Buffer.concat([Uint8Array.of(0xaf, 0), unit.asc]) };
-    case 'audio':
-      return { tagType: 8, timestampMs: ms(unit.pts), body: Buffer.concat([Uint8Array.of(0xaf, 1), unit.data]) };
   }
 }

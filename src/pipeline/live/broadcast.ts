@@ -2,16 +2,18 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { parseAudioSpecificConfig } from '../codecs/aac.js';
-import { parseFlvTag, flvTagType } from '../demux/flv.js';
 import { videoLadder } from '../encode/ladder.js';
 import type { VariantInfo } from '../manifest/hls.js';
-import type { Sample, TrackInfo } from '../media.js';
+import type { MediaUnit, Sample, TrackInfo } from '../media.js';
 import { aacTrack, avcTrack } from '../codecs/sample-entries.js';
 import { LiveTrackPackager, type LiveProtection, type LiveTiming } from './packager.js';
 import { LiveRendition, type LiveSegment } from './live-rendition.js';
 import { LiveTranscoder } from './transcoder.js';
 
 export const videoTimescale = 90_000;
+/** The broadcast timeline, which every publisher session's units are placed on: 90 kHz ticks. */
+const ticksPerSecond = 90_000;
+const ticksPerMs = ticksPerSecond / 1000;
 
 /** How video reaches the players: as the publisher sent it, or re-encoded into a ladder. */
 export type BroadcastVideo = { mode: 'passthrough' } | { mode: 'ladder'; ffmpeg: string; preset: string };
@@ -39,7 +41,7 @@ type TrackState = {
   lastDts: number | null;
   /** Estimated sample duration (video: last delta; audio: samples per frame). */
   duration: number;
-  /** Audio only: decode time of the next frame by sample counting (FLV millisecond stamps jitter). */
+  /** Audio only: decode time of the next frame by sample counting (a publisher clock coarser than the sample rate jitters). */
   nextAudioDts: number | null;
 };
 
@@ -74,9 +76,9 @@ export class LiveBroadcast {
   private readonly video: TrackState;
   private readonly audio: TrackState;
   private sessions = 0;
-  /** Maps a publisher session's millisecond stamps onto the broadcast timeline. */
-  private sessionOffsetMs = 0;
-  private sessionFirstMs: number | null = null;
+  /** Where the current publisher session starts on the broadcast timeline, and its first unit's own time (both in ticks). */
+  private sessionOffset = 0;
+  private sessionFirst: number | null = null;
   /** Wall clock minus broadcast time for the current publisher session: PDT = media time + offset. */
   private sessionAnchor: { offsetMs: number } | null = null;
   /** Wall-clock time of broadcast time 0 by the first session's anchor: LL-DASH availabilityStartTime. */
@@ -84,7 +86,8 @@ export class LiveBroadcast {
   /** Ladder mode: the running transcoder, its renditions, and its output's time origin. */
   private transcoder: LiveTranscoder | null = null;
   private readonly ladder = new Map<string, { rendition: LiveRendition; packager: LiveTrackPackager }>();
-  private transcoderOriginMs = 0;
+  /** Ladder mode: the broadcast time of the transcoder's first input, its output's zero (ticks). */
+  private transcoderOrigin = 0;
   private offered = false;
   /** Ladder mode: the rungs the transcoder was asked for, by id, with their target bitrates. */
   private readonly plannedRungs = new Map<string, number>();
@@ -111,19 +114,19 @@ export class LiveBroadcast {
   startSession(): void {
     this.releaseHeldVideo(null); // the last frame belongs to the session before the discontinuity
     if (this.sessions > 0) {
-      // Continue one frame after the furthest point either track reached.
+      // Continue one frame after the furthest point either track reached, on a whole millisecond.
       const ends = [this.video, this.audio]
         .filter((t) => t.lastDts !== null)
-        .map((t) => ((t.lastDts! + t.duration) * 1000) / t.rendition.track.timescale);
-      this.sessionOffsetMs = Math.ceil(Math.max(0, ...ends)) + 1;
-      for (const track of [this.video, this.audio]) track.packager.markDiscontinuity(this.sessionOffsetMs);
+        .map((t) => ((t.lastDts! + t.duration) * ticksPerSecond) / t.rendition.track.timescale);
+      this.sessionOffset = (Math.ceil(Math.max(0, ...ends) / ticksPerMs) + 1) * ticksPerMs;
+      for (const track of [this.video, this.audio]) track.packager.markDiscontinuity(this.sessionOffset / ticksPerMs);
       this.audio.nextAudioDts = null;
     }
-    this.sessionFirstMs = null;
+    this.sessionFirst = null;
     this.sessionAnchor = null;
     this.ctoShift = null;
     this.stopTranscoder();
-    for (const { packager } of this.ladder.values()) if (this.sessions > 0) packager.markDiscontinuity(this.sessionOffsetMs);
+    for (const { packager } of this.ladder.values()) if (this.sessions > 0) packager.markDiscontinuity(this.sessionOffset / ticksPerMs);
     this.sessions++;
   }
 
@@ -155,11 +158,11 @@ export class LiveBroadcast {
     return this.recordQueue;
   }
 
-  /** One FLV tag body from the publisher, as it arrived. Never throws: a failure cuts the publisher. */
-  ingestTag(tagType: number, timestampMs: number, body: Uint8Array, arrivalMs: number): void {
+  /** One unit from the publisher, as it arrived. Never throws: a failure cuts the publisher. */
+  ingest(unit: MediaUnit, arrivalMs: number): void {
     if (this.refused) return;
     try {
-      this.ingestOrThrow(tagType, timestampMs, body, arrivalMs);
+      this.ingestOrThrow(unit, arrivalMs);
     } catch (error) {
       this.refused = true;
       this.options.log.error({ err: error }, 'live packaging failed');
@@ -167,36 +170,32 @@ export class LiveBroadcast {
     }
   }
 
-  private ingestOrThrow(tagType: number, timestampMs: number, body: Uint8Array, arrivalMs: number): void {
-    this.bytesIn += body.length;
-    const event = parseFlvTag(tagType, timestampMs, body);
-    if (this.options.video.mode === 'ladder' && tagType === flvTagType.video && event.kind !== 'unsupported') {
-      this.feedLadder(event.kind, timestampMs, body, arrivalMs);
-      if (event.kind === 'video') this.lastMediaAt = arrivalMs;
+  private ingestOrThrow(unit: MediaUnit, arrivalMs: number): void {
+    if ('data' in unit) this.bytesIn += unit.data.length;
+    if (this.options.video.mode === 'ladder' && (unit.kind === 'video' || unit.kind === 'video-config')) {
+      this.feedLadder(unit, arrivalMs);
       return;
     }
-    switch (event.kind) {
+    switch (unit.kind) {
       case 'unsupported':
         this.refused = true;
-        this.options.onUnsupported(event.reason);
+        this.options.onUnsupported(unit.reason);
         return;
       case 'video-config':
-        this.configure(this.video, event.avcC, () => avcTrack(event.avcC, videoTimescale));
+        this.configure(this.video, unit.avcC, () => avcTrack(unit.avcC, videoTimescale));
         return;
       case 'audio-config':
-        this.configure(this.audio, event.asc, () => aacTrack(event.asc));
+        this.configure(this.audio, unit.asc, () => aacTrack(unit.asc));
         return;
       case 'video':
         this.lastMediaAt = arrivalMs;
         if (!this.video.config) return;
-        this.pushVideo(event.dtsMs, event.ctsMs, event.keyframe, event.data, arrivalMs);
+        this.pushVideo(unit, arrivalMs);
         return;
       case 'audio':
         this.lastMediaAt = arrivalMs;
         if (!this.audio.config) return;
-        this.pushAudio(event.dtsMs, event.data, arrivalMs);
-        return;
-      default:
+        this.pushAudio(unit, arrivalMs);
         return;
     }
   }
@@ -217,10 +216,12 @@ export class LiveBroadcast {
     if (!this.renditions.has(track.rendition.id)) this.renditions.set(track.rendition.id, track.rendition);
   }
 
-  private broadcastMs(packetMs: number, arrivalMs = Date.now()): number {
-    this.sessionFirstMs ??= packetMs;
-    const ms = packetMs - this.sessionFirstMs + this.sessionOffsetMs;
-    const offsetMs = arrivalMs - ms;
+  /** A publisher time on the broadcast timeline, in ticks; the first unit of a session starts it. */
+  private broadcastTicks(time: number, timescale: number, arrivalMs: number): number {
+    const own = Math.round((time * ticksPerSecond) / timescale);
+    this.sessionFirst ??= own;
+    const ticks = own - this.sessionFirst + this.sessionOffset;
+    const offsetMs = arrivalMs - ticks / ticksPerMs;
     if (!this.sessionAnchor) {
       this.sessionAnchor = { offsetMs };
       this.timelineOriginMs ??= offsetMs;
@@ -232,51 +233,51 @@ export class LiveBroadcast {
       this.timelineOriginMs = offsetMs;
       this.restampProgramDateTimes();
     }
-    return ms;
+    return ticks;
   }
 
-  /** Program date-time of a broadcast instant: the session's anchor plus media time. */
-  private wallClockAt(broadcastMs: number): number {
+  /** Program date-time of a broadcast instant (ticks): the session's anchor plus media time. */
+  private wallClockAt(ticks: number): number {
     const anchor = this.sessionAnchor;
-    return anchor ? anchor.offsetMs + broadcastMs : Date.now();
+    return anchor ? anchor.offsetMs + ticks / ticksPerMs : Date.now();
   }
 
   /** Before the stream is offered: the segments made so far take the improved anchor. */
   private restampProgramDateTimes(): void {
     for (const rendition of this.renditions.values()) {
-      for (const segment of rendition.segments) segment.pdtMs = this.wallClockAt((segment.startDts * 1000) / rendition.track.timescale);
+      for (const segment of rendition.segments) segment.pdtMs = this.mediaWallClock(segment.startDts, rendition.track.timescale);
     }
   }
 
   /** Ladder mode: start the transcoder on the first configuration, then feed it video from a keyframe. */
-  private feedLadder(kind: string, timestampMs: number, body: Uint8Array, arrivalMs: number): void {
-    if (kind === 'video-config') {
+  private feedLadder(unit: Extract<MediaUnit, { kind: 'video' | 'video-config' }>, arrivalMs: number): void {
+    if (unit.kind === 'video-config') {
       if (this.transcoder) return;
-      const avcC = Uint8Array.from(body.subarray(5));
       let width: number;
       let height: number;
       try {
-        ({ width, height } = avcTrack(avcC, videoTimescale));
+        ({ width, height } = avcTrack(unit.avcC, videoTimescale));
       } catch (error) {
         this.refused = true;
         this.options.onUnsupported(`the video decoder configuration cannot be read: ${(error as Error).message}`);
         return;
       }
-      this.video.config = avcC;
-      this.pendingConfig = Uint8Array.from(body);
+      this.video.config = unit.avcC;
+      this.pendingConfig = unit.avcC;
       this.startTranscoder(width, height);
       return;
     }
-    if (kind !== 'video' || !this.transcoder) return;
-    const keyframe = body[0]! >> 4 === 1;
-    const ms = this.broadcastMs(timestampMs, arrivalMs);
+    this.lastMediaAt = arrivalMs;
+    if (!this.transcoder) return;
+    const ticks = this.broadcastTicks(unit.dts, unit.timescale, arrivalMs);
     if (this.pendingConfig) {
-      if (!keyframe) return; // the encoder's first input must be decodable
-      this.transcoderOriginMs = ms;
-      this.transcoder.writeVideo(ms, this.pendingConfig);
+      if (!unit.keyframe) return; // the encoder's first input must be decodable
+      this.transcoderOrigin = ticks;
+      this.transcoder.writeConfig(this.pendingConfig);
       this.pendingConfig = null;
     }
-    this.transcoder.writeVideo(ms, body);
+    const cto = Math.round(((unit.pts - unit.dts) * ticksPerSecond) / unit.timescale);
+    this.transcoder.writeVideo({ dts: ticks - this.transcoderOrigin, cto, keyframe: unit.keyframe, data: unit.data }, ticksPerSecond);
   }
 
   private pendingConfig: Uint8Array | null = null;
@@ -314,11 +315,11 @@ export class LiveBroadcast {
           if (!entry || this.refused) return;
           const timescale = entry.rendition.track.timescale;
           // ffmpeg's MP4 output starts at zero: put it back at the broadcast time it was fed.
-          const origin = Math.round((this.transcoderOriginMs * timescale) / 1000);
+          const origin = Math.round((this.transcoderOrigin * timescale) / ticksPerSecond);
           try {
             for (const sample of samples) {
               const shifted = { ...sample, dts: sample.dts + origin };
-              this.push({ packager: entry.packager, rendition: entry.rendition }, shifted, this.wallClockAt((shifted.dts * 1000) / timescale));
+              this.push({ packager: entry.packager, rendition: entry.rendition }, shifted, this.mediaWallClock(shifted.dts, timescale));
             }
           } catch (error) {
             this.refused = true;
@@ -343,17 +344,18 @@ export class LiveBroadcast {
    * move later by the session's first keyframe composition offset and offsets earlier by the
    * same, so presentation is unchanged and a segment's keyframe presents at its tfdt.
    */
-  private pushVideo(dtsMs: number, ctsMs: number, keyframe: boolean, data: Uint8Array, arrivalMs: number): void {
+  private pushVideo(unit: Extract<MediaUnit, { kind: 'video' }>, arrivalMs: number): void {
     const track = this.video;
-    const ms = this.broadcastMs(dtsMs, arrivalMs);
+    const { keyframe, data } = unit;
+    const ticks = this.broadcastTicks(unit.dts, unit.timescale, arrivalMs);
     // Transport streams may carry media stamped before the session's first packet: it has no place.
-    if (ms < this.sessionOffsetMs) return;
-    const cto = Math.round(ctsMs * (videoTimescale / 1000));
+    if (ticks < this.sessionOffset) return;
+    const cto = Math.round(((unit.pts - unit.dts) * videoTimescale) / unit.timescale);
     if (this.ctoShift === null) {
       if (!keyframe) return; // nothing before the first keyframe can be decoded
       this.ctoShift = cto;
     }
-    let dts = Math.round(ms * (videoTimescale / 1000)) + this.ctoShift;
+    let dts = Math.round((ticks * videoTimescale) / ticksPerSecond) + this.ctoShift;
     if (track.lastDts !== null && dts <= track.lastDts) dts = track.lastDts + 1; // decode times must rise
     track.lastDts = dts;
     const sample: Sample = { dts, duration: track.duration, cto: cto - this.ctoShift, isSync: keyframe, data };
@@ -373,13 +375,15 @@ export class LiveBroadcast {
     this.push(this.video, held, this.mediaWallClock(held.dts, videoTimescale));
   }
 
-  private pushAudio(dtsMs: number, data: Uint8Array, arrivalMs: number): void {
+  private pushAudio(unit: Extract<MediaUnit, { kind: 'audio' }>, arrivalMs: number): void {
     const track = this.audio;
+    const { data } = unit;
     const rate = track.rendition.track.timescale;
-    const ms = this.broadcastMs(dtsMs, arrivalMs);
-    if (ms < this.sessionOffsetMs) return;
-    const measured = Math.round((ms * rate) / 1000);
-    // Count samples for a steady clock; jump only when the publisher's clock really moved.
+    const ticks = this.broadcastTicks(unit.dts, unit.timescale, arrivalMs);
+    if (ticks < this.sessionOffset) return;
+    const measured = Math.round((ticks * rate) / ticksPerSecond);
+    // Count samples for a steady clock where the publisher's clock is coarser than the sample
+    // rate (FLV's milliseconds: 1024 samples at 48 kHz are 21.33 ms); jump only when it really moved.
     let dts = track.nextAudioDts ?? measured;
     if (Math.abs(measured - dts) > 2 * track.duration) dts = measured;
     if (track.lastDts !== null && dts <= track.lastDts) dts = track.lastDts + track.duration;
@@ -394,7 +398,7 @@ export class LiveBroadcast {
    * DASH, which both read it) share the one clock.
    */
   private mediaWallClock(dts: number, timescale: number): number {
-    return this.wallClockAt((dts * 1000) / timescale);
+    return this.wallClockAt((dts * ticksPerSecond) / timescale);
   }
 
   /** `wallMs`: the program date-time of the sample, from media time. */

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Writable, Readable } from 'node:stream';
 import type { Logger } from '../../logger.js';
 import { Fmp4StreamParser } from '../demux/fmp4-stream.js';
-import { flvTagType } from '../demux/flv.js';
 import type { VideoRendition } from '../encode/ladder.js';
 import type { Sample, TrackInfo } from '../media.js';
 
@@ -24,6 +23,18 @@ export type TranscoderOptions = {
 /** FLV file header for a video-only stream, then PreviousTagSize0 (FLV spec §E.2–E.3). */
 const flvHeader = Buffer.from([0x46, 0x4c, 0x56, 0x01, 0x01, 0, 0, 0, 9, 0, 0, 0, 0]);
 
+const flvVideoTag = 9;
+
+/** One FLV video tag (FLV spec §E.4.3.1): H.264, its frame type and AVC packet type, then the payload. */
+function flvVideoTagOf(timestampMs: number, frameType: 1 | 2, packetType: 0 | 1, ctsMs: number, payload: Uint8Array): Buffer {
+  const body = Buffer.alloc(5 + payload.length);
+  body.writeUInt8((frameType << 4) | 7, 0);
+  body.writeUInt8(packetType, 1);
+  body.writeIntBE(ctsMs, 2, 3);
+  body.set(payload, 5);
+  return flvTag(flvVideoTag, timestampMs, body);
+}
+
 function flvTag(type: number, timestampMs: number, body: Uint8Array): Buffer {
   const tag = Buffer.alloc(11 + body.length + 4);
   tag.writeUInt8(type, 0);
@@ -36,7 +47,7 @@ function flvTag(type: number, timestampMs: number, body: Uint8Array): Buffer {
 }
 
 /**
- * The live ABR ladder: the publisher's video is fed to one ffmpeg as FLV on stdin, decoded once,
+ * The live ABR ladder: the publisher's video is muxed here as FLV onto one ffmpeg's stdin, decoded once,
  * scaled per rendition and encoded with keyframes forced at every segment boundary, so all
  * renditions cut at the same instants. Each rendition comes back as fragmented MP4 (a fragment
  * per frame, to add no delay) on its own pipe. Audio does not pass through ffmpeg.
@@ -101,10 +112,21 @@ export class LiveTranscoder {
     this.options.log.info({ renditions: renditions.map((r) => `${r.width}x${r.height}@${r.bitrate}`) }, 'live transcoder started');
   }
 
-  /** Feeds one video tag body at its broadcast time. */
-  writeVideo(timestampMs: number, body: Uint8Array): void {
+  /** The decoder configuration (avcC), before the first frame. */
+  writeConfig(avcC: Uint8Array): void {
     if (!this.stdin || this.stopped) return;
-    this.stdin.write(flvTag(flvTagType.video, timestampMs, body));
+    this.stdin.write(flvVideoTagOf(0, 1, 0, 0, avcC));
+  }
+
+  /**
+   * One frame (AVC length-prefixed NAL units), `dts` and `cto` in `timescale` counted from the
+   * first frame fed: FLV carries milliseconds, and the output starts at zero whatever it is fed.
+   */
+  writeVideo(frame: { dts: number; cto: number; keyframe: boolean; data: Uint8Array }, timescale: number): void {
+    if (!this.stdin || this.stopped) return;
+    const ms = (ticks: number) => Math.round((ticks * 1000) / timescale);
+    const dtsMs = ms(frame.dts);
+    this.stdin.write(flvVideoTagOf(dtsMs, frame.keyframe ? 1 : 2, 1, ms(frame.dts + frame.cto) - dtsMs, frame.data));
   }
 
   stop(): void {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../../src/logger.js';
 import { SrtListener, type SrtListenerOptions } from '../../../src/ingest/srt/listener.js';
 import { controlType, encodeExtensionString, extensionType, handshakeType, hsFlags, parseHandshake, parsePacket, rejection, seqAdd, type Handshake } from '../../../src/ingest/srt/packet.js';
-import type { PublishHandler } from '../../../src/ingest/rtmp.js';
+import type { PublishHandler } from '../../../src/ingest/contract.js';
 import { tools } from '../../helpers/media.js';
 import { callSrt, type CallerOptions, type SrtTestCaller } from '../../helpers/srt-caller.js';
 import { publishSrt, srtFfmpeg as srtPeerFfmpeg, srtPeersMissing } from '../../helpers/srt-peers.js';
@@ -20,7 +20,7 @@ async function startListener(t: Test, latencyMs: number, options: Partial<SrtLis
   const received: Buffer[] = [];
   const sessions: string[] = [];
   const closed: string[] = [];
-  const handler = (session: string): PublishHandler => ({ onPacket: () => {}, onClose: () => closed.push(session) });
+  const handler = (session: string): PublishHandler => ({ onUnit: () => {}, onClose: () => closed.push(session) });
   const listener = new SrtListener({
     host: '127.0.0.1',
     port: 0,

@@ -1,10 +1,13 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/logger.js';
-import { flvTagType } from '../../../src/pipeline/demux/flv.js';
+import { flvTagToUnit } from '../../../src/pipeline/demux/flv.js';
+import { Fmp4StreamParser } from '../../../src/pipeline/demux/fmp4-stream.js';
+import { TsDemuxer } from '../../../src/pipeline/demux/mpegts.js';
+import type { Sample } from '../../../src/pipeline/media.js';
 import { LiveBroadcast, measuredFrameRate } from '../../../src/pipeline/live/broadcast.js';
 import { tools } from '../../helpers/media.js';
 
@@ -31,30 +34,36 @@ function flvTags(path: string): { type: number; ms: number; body: Uint8Array }[]
   return tags;
 }
 
-t.test('program date-time is anchored on the packet that arrived earliest for its media time, not on an encoder start-up burst', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-broadcast-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const flv = join(dir, 'feed.flv');
-  execFileSync(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-c:a', 'aac', '-f', 'flv', flv]);
-  let offered = false;
-  const broadcast = new LiveBroadcast({
+/** A clear passthrough broadcast with 1 s segments of 0.2 s parts; media it cannot package fails the test. */
+function passthroughBroadcast(t: Test, onPlayable: () => void): LiveBroadcast {
+  return new LiveBroadcast({
     video: { mode: 'passthrough' },
     protection: null,
     timing: { partTargetSeconds: 0.2, segmentTargetSeconds: 1 },
     windowSeconds: 30,
     log: createLogger('silent'),
     recordDir: null,
-    onPlayable: () => (offered = true),
+    onPlayable,
     onUnsupported: (reason) => t.fail(reason),
   });
+}
+
+t.test('program date-time is anchored on the packet that arrived earliest for its media time, not on an encoder start-up burst', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-broadcast-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const flv = join(dir, 'feed.flv');
+  execFileSync(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '30', '-c:a', 'aac', '-f', 'flv', flv]);
+  let offered = false;
+  const broadcast = passthroughBroadcast(t, () => (offered = true));
   broadcast.startSession();
   // Captured from wall-clock 1 000 000 on; the first half second arrives in one burst at +600 ms
   // (the encoder starting), then every packet 40 ms after its capture.
   const captured = 1_000_000;
   for (const tag of flvTags(flv)) {
-    if (tag.type !== flvTagType.audio && tag.type !== flvTagType.video) continue;
+    const unit = flvTagToUnit(tag.type, tag.ms, tag.body);
+    if (!unit) continue;
     const arrival = tag.ms < 500 ? captured + 600 : captured + tag.ms + 40;
-    broadcast.ingestTag(tag.type, tag.ms, tag.body, arrival);
+    broadcast.ingest(unit, arrival);
   }
   t.ok(offered, 'the stream was offered');
   const video = broadcast.renditions.get('v0')!;
@@ -65,4 +74,33 @@ t.test('program date-time is anchored on the packet that arrived earliest for it
     t.equal(Math.round(segment.pdtMs - (segment.startDts * 1000) / video.track.timescale), captured + 40, `segment ${segment.msn} follows the same anchor`);
   }
   await broadcast.end();
+});
+
+t.test('a transport stream keeps its 90 kHz times into the packaged segments: frame durations are exact, not rounded through milliseconds', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-broadcast-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ts = join(dir, 'feed.ts');
+  // 30 fps: 3000 ticks a frame, which milliseconds (33 or 34) cannot carry.
+  execFileSync(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2', '-g', '30', '-c:a', 'aac', '-f', 'mpegts', ts]);
+  const broadcast = passthroughBroadcast(t, () => {});
+  broadcast.startSession();
+  const demuxer = new TsDemuxer((unit) => broadcast.ingest(unit, 1_000_000 + ('dts' in unit ? unit.dts / 90 : 0)));
+  demuxer.push(readFileSync(ts));
+  demuxer.flush();
+  await broadcast.end();
+  const samplesOf = (id: string): Sample[] => {
+    const rendition = broadcast.renditions.get(id)!;
+    const samples: Sample[] = [];
+    const parser = new Fmp4StreamParser((event) => event.kind === 'samples' && samples.push(...event.samples));
+    parser.push(Buffer.from(rendition.init(rendition.currentInitVersion)!));
+    for (const segment of rendition.segments.filter((s) => s.complete)) parser.push(Buffer.from(segment.bytes!));
+    return samples;
+  };
+  const video = samplesOf('v0');
+  t.ok(video.length >= 80, `most of 90 frames were packaged (${video.length})`);
+  t.same([...new Set(video.slice(0, -1).map((s) => s.duration))], [3000], 'every frame lasts exactly 3000 ticks');
+  t.ok(video.every((s) => s.cto % 3000 === 0), 'composition offsets are whole frames');
+  t.ok(video.every((s, i) => i === 0 || s.dts === video[i - 1]!.dts + video[i - 1]!.duration), 'decode times are contiguous');
+  const audio = samplesOf('a0');
+  t.same([...new Set(audio.map((s) => s.duration))], [1024], 'every AAC frame lasts 1024 samples');
 });
