@@ -1,8 +1,8 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createActor, fromPromise, type Actor, type SnapshotFrom } from 'xstate';
+import { fromPromise, type SnapshotFrom } from 'xstate';
 import type { SnapshotStore } from '../catalog/snapshots.js';
 import type { StreamCatalog, StreamRecord, StreamView } from '../catalog/streams.js';
 import type { PublishAuthority, PublishHandler, PublishRefusal, PublishRequest } from '../ingest/contract.js';
@@ -13,9 +13,10 @@ import type { KeySource } from '../drm/keys.js';
 import type { SourcedKey } from '../pipeline/cmaf/encrypt.js';
 import type { LiveProtection } from '../pipeline/live/packager.js';
 import type { LiveTiming } from '../pipeline/live/packager.js';
-import { publicStreamState, streamMachine, streamMachineVersion, type FinishInput, type StreamEvent } from './stream.machine.js';
+import { ActorRegistry } from './actor-registry.js';
+import { publicStreamState, streamMachine, streamMachineVersion, type ArchiveInput, type FinishInput, type KeyInput, type ResetKeyParams, type StreamEvent } from './stream.machine.js';
 
-type StreamActor = Actor<typeof streamMachine>;
+type StreamMachine = typeof streamMachine;
 
 export type StreamRegistryDeps = {
   catalog: StreamCatalog;
@@ -46,48 +47,52 @@ export function streamPaths(dataDir: string, streamId: string) {
 
 type Publisher = { sessionId: string; disconnect: () => void };
 
+function viewOf(snapshot: SnapshotFrom<StreamMachine>): StreamView {
+  return { state: publicStreamState(snapshot.value), error: snapshot.context.error, archiveTitleIds: snapshot.context.archiveTitleIds };
+}
+
 /**
- * Holds one actor per live stream, the broadcast each is packaging, and who is publishing.
- * It is also the RTMP (and later SRT) publish authority: a synchronous, in-memory decision.
+ * Holds one actor per live stream (on the shared actor registry), the broadcast each is
+ * packaging, and who is publishing. It provides the machine's side effects (key preparation,
+ * finishing, archiving, cutting a publisher, replacing the key) and is the publish authority of
+ * RTMP and SRT: a synchronous, in-memory decision.
  */
 export class StreamRegistry implements PublishAuthority {
-  private readonly actors = new Map<string, { actor: StreamActor; unsubscribe: () => void }>();
+  private readonly actors: ActorRegistry<StreamMachine, StreamView>;
   private readonly broadcasts = new Map<string, { number: number; broadcast: LiveBroadcast }>();
   private readonly publishers = new Map<string, Publisher>();
   private readonly byKey = new Map<string, string>();
   /** Prepared live keys by stream and period: parts are encrypted on the ingest path, which cannot wait. */
   private readonly keyring = new Map<string, Map<number, SourcedKey>>();
-  readonly events = new EventEmitter();
-  private stallTimer: NodeJS.Timeout | null = null;
+  /** Emits ('change', streamId, view) after each persisted transition. */
+  readonly events: EventEmitter;
   private stopping = false;
-  private readonly machine;
 
   constructor(private readonly deps: StreamRegistryDeps) {
-    this.machine = streamMachine.provide({
-      actors: { finishBroadcast: fromPromise<string | null, FinishInput>(({ input }) => this.finishBroadcast(input)) },
-    });
-  }
-
-  private attach(stream: StreamRecord, actor: StreamActor): void {
-    const log = this.deps.log.child({ streamId: stream.id, actor: 'stream' });
-    let lastState = '';
-    const subscription = actor.subscribe({
-      next: (snapshot) => {
-        if (this.stopping) return;
-        const view: StreamView = { state: publicStreamState(snapshot.value), error: snapshot.context.error, archiveTitleIds: snapshot.context.archiveTitleIds };
-        if (view.state !== lastState) {
-          log.info({ state: view.state, broadcast: snapshot.context.broadcast, error: view.error ?? undefined }, 'stream state');
-          lastState = view.state;
-        }
-        if (view.state === 'deleted') return;
-        this.deps.snapshots.save({ actorId: stream.id, kind: snapshotKind, machineVersion: streamMachineVersion, snapshot: actor.getPersistedSnapshot() });
-        this.deps.catalog.updateView(stream.id, view);
-        this.events.emit('change', stream.id, view);
+    const machine = streamMachine.provide({
+      actors: {
+        prepareKey: fromPromise<void, KeyInput>(({ input }) => this.prepareKey(input)),
+        finishBroadcast: fromPromise<void, FinishInput>(({ input }) => this.finishBroadcast(input)),
+        archiveBroadcast: fromPromise<string | null, ArchiveInput>(({ input }) => this.archiveBroadcast(input)),
       },
-      error: (error) => log.error({ err: error }, 'stream actor crashed'),
+      actions: {
+        disconnectPublisher: ({ context }) => {
+          const silentMs = Date.now() - (this.broadcasts.get(context.streamId)?.broadcast.lastMediaAt ?? 0);
+          this.deps.log.warn({ streamId: context.streamId, silentMs }, 'publisher stalled: no media; disconnecting');
+          this.publishers.get(context.streamId)?.disconnect();
+        },
+        replaceStreamKey: ({ context }, params: ResetKeyParams) => this.replaceStreamKey(context.streamId, params),
+      },
+      // The watchdog hears MEDIA_FLOWING at most once a second, up to a second before the last
+      // media: a second more makes "silent this long" hold, never less.
+      delays: { stallTimeout: deps.stallTimeoutMs + 1000 },
     });
-    this.actors.set(stream.id, { actor, unsubscribe: () => subscription.unsubscribe() });
-    this.byKey.set(stream.streamKey, stream.id);
+    this.actors = new ActorRegistry<StreamMachine, StreamView>(
+      { kind: snapshotKind, machine, machineVersion: streamMachineVersion, viewOf, saveView: (streamId, view) => deps.catalog.updateView(streamId, view) },
+      deps.snapshots,
+      deps.log,
+    );
+    this.events = this.actors.events;
   }
 
   private input(stream: StreamRecord) {
@@ -95,23 +100,23 @@ export class StreamRegistry implements PublishAuthority {
   }
 
   create(stream: StreamRecord): void {
-    const actor = createActor(this.machine, { input: this.input(stream) });
-    this.attach(stream, actor);
-    actor.start();
-    this.prepareKey(stream, 1, 0);
+    this.byKey.set(stream.streamKey, stream.id);
+    this.actors.start(stream.id, { input: this.input(stream) });
   }
 
-  /** Fetches (or makes) a key ahead of need; the stream refuses publishing until its first is ready. */
-  private prepareKey(stream: StreamRecord, broadcast: number, period: number): void {
-    if (stream.protection === 'none' || stream.protection === 'aes-128') return;
+  /** Fetches (or makes) a key ahead of need; the stream refuses publishing until its first is ready. Never fails: a failure is logged and asked for again. */
+  private async prepareKey({ streamId, broadcast, period }: KeyInput): Promise<void> {
+    const stream = this.deps.catalog.get(streamId);
+    if (!stream || (stream.protection !== 'cenc' && stream.protection !== 'cbcs')) return;
     const absolute = broadcast * periodsPerBroadcast + period;
-    const ring = this.keyring.get(stream.id) ?? new Map<number, SourcedKey>();
-    this.keyring.set(stream.id, ring);
+    const ring = this.keyring.get(streamId) ?? new Map<number, SourcedKey>();
+    this.keyring.set(streamId, ring);
     if (ring.has(absolute)) return;
-    this.deps.keys.getOrCreate(this.deps.keySource, stream.id, absolute, stream.protection).then(
-      (key) => ring.set(absolute, key),
-      (error: unknown) => this.deps.log.error({ streamId: stream.id, period: absolute, err: (error as Error).message }, 'could not prepare a live key'),
-    );
+    try {
+      ring.set(absolute, await this.deps.keys.getOrCreate(this.deps.keySource, streamId, absolute, stream.protection));
+    } catch (error) {
+      this.deps.log.error({ streamId, period: absolute, err: (error as Error).message }, 'could not prepare a live key');
+    }
   }
 
   private liveProtection(stream: StreamRecord, broadcast: number): LiveProtection | null {
@@ -120,36 +125,32 @@ export class StreamRegistry implements PublishAuthority {
       scheme: stream.protection,
       rotationSegments: stream.keyRotationSegments,
       keyFor: (period) => this.keyring.get(stream.id)?.get(broadcast * periodsPerBroadcast + period),
-      onPeriod: (period) => this.prepareKey(stream, broadcast, period + 1),
+      onPeriod: (period) => this.send(stream.id, { type: 'KEY_PERIOD_STARTED', period }),
     };
   }
 
   /** Restores every stream; a broadcast cut short by the restart is finished (and archived). */
   restoreAll(): number {
     let restored = 0;
-    for (const stored of this.deps.snapshots.listKind(snapshotKind)) {
-      const stream = this.deps.catalog.get(stored.actorId);
+    for (const stored of this.actors.stored()) {
+      const stream = this.deps.catalog.get(stored.id);
       if (!stream) {
-        this.deps.snapshots.remove(stored.actorId);
+        this.actors.forget(stored.id);
         continue;
       }
       const usable = stored.machineVersion === streamMachineVersion;
-      const actor = createActor(this.machine, usable ? { snapshot: stored.snapshot as SnapshotFrom<typeof streamMachine>, input: this.input(stream) } : { input: this.input(stream) });
-      this.attach(stream, actor);
-      actor.start();
-      const state = publicStreamState(actor.getSnapshot().value);
-      if (state === 'starting' || state === 'live' || state === 'reconnecting') actor.send({ type: 'SERVER_RESTARTED' });
-      this.prepareKey(stream, actor.getSnapshot().context.broadcast + 1, 0);
+      this.byKey.set(stream.streamKey, stream.id);
+      this.actors.start(stream.id, usable ? { input: this.input(stream), snapshot: stored.snapshot } : { input: this.input(stream) });
+      const state = this.state(stream.id);
+      if (state === 'starting' || state === 'live' || state === 'reconnecting') this.send(stream.id, { type: 'SERVER_RESTARTED' });
       restored++;
     }
-    this.stallTimer = setInterval(() => this.checkStalls(), 1000);
-    this.stallTimer.unref();
     return restored;
   }
 
   state(streamId: string): string | undefined {
-    const entry = this.actors.get(streamId);
-    return entry ? publicStreamState(entry.actor.getSnapshot().value) : undefined;
+    const snapshot = this.actors.snapshot(streamId);
+    return snapshot ? publicStreamState(snapshot.value) : undefined;
   }
 
   has(streamId: string): boolean {
@@ -182,7 +183,7 @@ export class StreamRegistry implements PublishAuthority {
   }
 
   private send(streamId: string, event: StreamEvent): void {
-    this.actors.get(streamId)?.actor.send(event);
+    this.actors.send(streamId, event);
   }
 
   authorize(request: PublishRequest, disconnect: () => void): PublishHandler | PublishRefusal {
@@ -191,19 +192,19 @@ export class StreamRegistry implements PublishAuthority {
     const streamId = this.byKey.get(request.streamKey);
     if (!streamId) return { refused: 'unknown or reset stream key', code: 'PUBLISH_KEY_UNKNOWN' };
     if (this.publishers.has(streamId)) return { refused: 'the stream is already being published', code: 'PUBLISH_CONFLICT' };
-    const state = this.state(streamId);
-    if (state === 'ended' && this.actors.get(streamId)?.actor.getSnapshot().matches({ ended: 'finishing' })) {
+    const snapshot = this.actors.snapshot(streamId)!;
+    if (snapshot.matches('ended') && !snapshot.matches({ ended: 'done' })) {
       return { refused: 'the previous broadcast is still being finished; publish again in a moment', code: 'PUBLISH_UNAVAILABLE' };
     }
     const stream = this.deps.catalog.get(streamId)!;
     const log = this.deps.log.child({ streamId, session: request.sessionId });
-    const continuing = state === 'reconnecting';
+    const continuing = snapshot.matches('reconnecting');
     let current = this.broadcasts.get(streamId);
     if (!continuing || !current) {
-      const number = this.actors.get(streamId)!.actor.getSnapshot().context.broadcast + 1;
+      const number = snapshot.context.broadcast + 1;
       const protection = this.liveProtection(stream, number);
       if (protection && !protection.keyFor(0)) {
-        this.prepareKey(stream, number, 0);
+        this.send(streamId, { type: 'KEY_NEEDED' });
         return { refused: 'the stream keys are being prepared; publish again in a moment', code: 'PUBLISH_UNAVAILABLE' };
       }
       const broadcast = new LiveBroadcast({
@@ -222,7 +223,6 @@ export class StreamRegistry implements PublishAuthority {
       });
       current = { number, broadcast };
       this.broadcasts.set(streamId, current);
-      this.prepareKey(stream, number + 1, 0); // the next broadcast's first key
     }
     const { broadcast } = current;
     broadcast.startSession();
@@ -230,8 +230,16 @@ export class StreamRegistry implements PublishAuthority {
     this.publishers.set(streamId, { sessionId: request.sessionId, disconnect });
     this.send(streamId, { type: 'PUBLISH_STARTED' });
     log.info({ ip: request.ip, continuing }, continuing ? 'publisher returned within the reconnect window' : 'publisher started');
+    // The stall watchdog hears that media flows at most once a second, not once a packet.
+    let toldFlowingAt = 0;
     return {
-      onUnit: (unit, arrivalMs) => broadcast.ingest(unit, arrivalMs),
+      onUnit: (unit, arrivalMs) => {
+        broadcast.ingest(unit, arrivalMs);
+        if ((unit.kind === 'video' || unit.kind === 'audio') && arrivalMs - toldFlowingAt >= 1000) {
+          toldFlowingAt = arrivalMs;
+          this.send(streamId, { type: 'MEDIA_FLOWING' });
+        }
+      },
       onClose: () => {
         if (this.publishers.get(streamId)?.sessionId !== request.sessionId) return;
         this.publishers.delete(streamId);
@@ -242,34 +250,30 @@ export class StreamRegistry implements PublishAuthority {
     };
   }
 
-  private checkStalls(): void {
-    const now = Date.now();
-    for (const [streamId, publisher] of this.publishers) {
-      const broadcast = this.broadcasts.get(streamId)?.broadcast;
-      if (broadcast && now - broadcast.lastMediaAt > this.deps.stallTimeoutMs) {
-        this.deps.log.warn({ streamId, silentMs: now - broadcast.lastMediaAt }, 'publisher stalled: no media; disconnecting');
-        publisher.disconnect();
-      }
-    }
-  }
-
-  private async finishBroadcast(input: FinishInput): Promise<string | null> {
+  private async finishBroadcast(input: FinishInput): Promise<void> {
     const current = this.broadcasts.get(input.streamId);
     if (current && current.number === input.broadcast) await current.broadcast.end();
+  }
+
+  private async archiveBroadcast(input: ArchiveInput): Promise<string | null> {
     const stream = this.deps.catalog.get(input.streamId);
-    if (!input.archive || !stream) return null;
+    if (!stream) return null;
     const dir = streamPaths(this.deps.dataDir, input.streamId).recording(input.broadcast);
     if (!existsSync(join(dir, 'v0.mp4'))) return null;
     return this.deps.archive(stream, dir, input.broadcast);
   }
 
-  /** A new key: the old one stops working and its live publisher is cut. */
-  resetKey(streamId: string, newKey: string): void {
+  /** A new key (asked of the stream's actor with RESET_KEY): the old one stops working and its live publisher is cut. */
+  resetKey(streamId: string, streamKey: string, srtPassphrase?: string | null): void {
+    this.send(streamId, { type: 'RESET_KEY', streamKey, srtPassphrase });
+  }
+
+  private replaceStreamKey(streamId: string, { streamKey, srtPassphrase }: ResetKeyParams): void {
     const stream = this.deps.catalog.get(streamId);
     if (!stream) return;
+    this.deps.catalog.resetKey(streamId, streamKey, srtPassphrase);
     this.byKey.delete(stream.streamKey);
-    this.deps.catalog.setKey(streamId, newKey);
-    this.byKey.set(newKey, streamId);
+    this.byKey.set(streamKey, streamId);
     this.publishers.get(streamId)?.disconnect();
   }
 
@@ -277,33 +281,22 @@ export class StreamRegistry implements PublishAuthority {
     const stream = this.deps.catalog.get(streamId);
     this.publishers.get(streamId)?.disconnect();
     this.publishers.delete(streamId);
-    const entry = this.actors.get(streamId);
-    if (entry) {
-      entry.actor.send({ type: 'DELETE' });
-      entry.unsubscribe();
-      entry.actor.stop();
-      this.actors.delete(streamId);
-    }
+    this.actors.remove(streamId, () => {
+      this.deps.keys.remove(streamId);
+      this.deps.catalog.remove(streamId);
+    });
     await this.broadcasts.get(streamId)?.broadcast.end();
     this.broadcasts.delete(streamId);
     if (stream) this.byKey.delete(stream.streamKey);
     this.keyring.delete(streamId);
-    this.deps.keys.remove(streamId);
-    this.deps.snapshots.remove(streamId);
-    this.deps.catalog.remove(streamId);
     await rm(streamPaths(this.deps.dataDir, streamId).root, { recursive: true, force: true });
   }
 
   /** Shutdown: cut publishers, stop actors; their persisted state says a broadcast was running. */
   stopAll(): void {
     this.stopping = true;
-    if (this.stallTimer) clearInterval(this.stallTimer);
     for (const publisher of this.publishers.values()) publisher.disconnect();
     for (const { broadcast } of this.broadcasts.values()) for (const r of broadcast.renditions.values()) r.end();
-    for (const { actor, unsubscribe } of this.actors.values()) {
-      unsubscribe();
-      actor.stop();
-    }
-    this.actors.clear();
+    this.actors.stopAll();
   }
 }

@@ -6,7 +6,7 @@ export type StoredSnapshot = { actorId: string; kind: string; machineVersion: nu
 export class SnapshotStore {
   private readonly statements;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.statements = {
       save: db.prepare(
         `INSERT INTO actor_snapshots (actor_id, kind, machine_version, snapshot, updated_at)
@@ -19,8 +19,12 @@ export class SnapshotStore {
     };
   }
 
-  save(entry: StoredSnapshot, now = Date.now()): void {
-    this.statements.save.run({ ...entry, snapshot: JSON.stringify(entry.snapshot), now });
+  /** Saves a snapshot; `alongside` writes what must change with it (the catalog's view) in the same transaction. */
+  save(entry: StoredSnapshot, alongside?: () => void, now = Date.now()): void {
+    this.db.transaction(() => {
+      this.statements.save.run({ ...entry, snapshot: JSON.stringify(entry.snapshot), now });
+      alongside?.();
+    })();
   }
 
   listKind(kind: string): StoredSnapshot[] {
@@ -30,5 +34,13 @@ export class SnapshotStore {
 
   remove(actorId: string): void {
     this.statements.remove.run(actorId);
+  }
+
+  /** Removes a snapshot and, in the same transaction, what `alongside` removes with it. */
+  removeWith(actorId: string, alongside: () => void): void {
+    this.db.transaction(() => {
+      this.statements.remove.run(actorId);
+      alongside();
+    })();
   }
 }

@@ -106,7 +106,7 @@ export class StreamCatalog {
   private readonly statements;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly sealer: SecretSealer,
     private readonly secrets: SecretSink = { add: () => {} },
   ) {
@@ -161,14 +161,22 @@ export class StreamCatalog {
     this.statements.updateView.run({ id, state: view.state, error: view.error ? JSON.stringify(view.error) : null, archiveTitleIds: JSON.stringify(view.archiveTitleIds), now });
   }
 
-  setKey(id: string, streamKey: string, now = Date.now()): void {
-    this.statements.setKey.run(this.sealer.seal(streamKeyContext(id), streamKey), this.sealer.fingerprint(streamKey), now, id);
+  /** A new stream key and, unless `passphrase` is undefined, a new SRT passphrase (null: none), in one transaction. */
+  resetKey(id: string, streamKey: string, passphrase?: string | null, now = Date.now()): void {
     this.secrets.add(streamKey);
+    if (passphrase) this.secrets.add(passphrase);
+    this.db.transaction(() => {
+      this.setKey(id, streamKey, now);
+      if (passphrase !== undefined) this.setSrtPassphrase(id, passphrase, now);
+    })();
   }
 
-  setSrtPassphrase(id: string, passphrase: string | null, now = Date.now()): void {
+  private setKey(id: string, streamKey: string, now: number): void {
+    this.statements.setKey.run(this.sealer.seal(streamKeyContext(id), streamKey), this.sealer.fingerprint(streamKey), now, id);
+  }
+
+  private setSrtPassphrase(id: string, passphrase: string | null, now: number): void {
     this.statements.setPassphrase.run(passphrase === null ? null : this.sealer.seal(passphraseContext(id), passphrase), now, id);
-    if (passphrase !== null) this.secrets.add(passphrase);
   }
 
   remove(id: string): void {

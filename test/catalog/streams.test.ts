@@ -17,7 +17,7 @@ t.test('SRT passphrases are sealed in the SQLite file and read back only with th
   const catalog = new StreamCatalog(db, textSealer(masterKey));
   catalog.create(stream('s1', 'a-passphrase-nobody-should-read'));
   catalog.create(stream('s2', null));
-  catalog.setSrtPassphrase('s2', 'another-secret-passphrase');
+  catalog.resetKey('s2', 'a-new-stream-key', 'another-secret-passphrase');
   t.equal(catalog.get('s1')!.srtPassphrase, 'a-passphrase-nobody-should-read');
   t.equal(catalog.get('s2')!.srtPassphrase, 'another-secret-passphrase');
   const raw = db.prepare('SELECT srt_passphrase FROM live_streams ORDER BY id').all() as { srt_passphrase: string }[];

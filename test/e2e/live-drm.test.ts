@@ -34,12 +34,14 @@ t.teardown(async () => {
   await server?.stop();
 });
 
-/** The media playlist once it holds at least `n` complete segments. */
+/** The media playlist once it holds at least `n` complete segments; fails after 30 s (a stalled packager). */
 async function playlistWith(n: number): Promise<string> {
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const text = await (await fetchOk(hlsUrl.replace('master.m3u8', 'v0/index.m3u8'))).text();
     const media = parseM3u8(text);
     if (media.segments.length >= n) return text;
+    if (Date.now() > deadline) throw new Error(`the live playlist held ${media.segments.length} complete segments after 30 s, not ${n}`);
     const lastComplete = (media.mediaSequence ?? 0) + media.segments.length - 1;
     await fetchOk(`${hlsUrl.replace('master.m3u8', 'v0/index.m3u8')}?_HLS_msn=${lastComplete + 1}`);
   }

@@ -116,8 +116,8 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
     const id = String(req.params.id);
     find(id);
     const body = parseInput(resetKeyBody, req.body ?? {}, 'reset-key body');
-    if (body.srtPassphrase !== undefined) deps.catalog.setSrtPassphrase(id, body.srtPassphrase);
-    deps.registry.resetKey(id, newStreamKey());
+    // The stream's actor replaces the key (and cuts a publisher using the old one).
+    deps.registry.resetKey(id, newStreamKey(), body.srtPassphrase);
     req.log.info({ streamId: id }, 'stream key reset');
     res.json(resource(find(id), req));
   });
