@@ -59,8 +59,15 @@ export class ActorRegistry<M extends AnyStateMachine, V extends { state: string 
         const persisted = actor.getPersistedSnapshot();
         const serialized = JSON.stringify(persisted);
         if (serialized === lastSaved) return;
+        try {
+          this.snapshots.save({ actorId: id, kind: type.kind, machineVersion: type.machineVersion, snapshot: persisted }, () => type.saveView(id, view));
+        } catch (error) {
+          // Nothing was written (one transaction); the actor goes on in memory and the next change
+          // writes its state again. Throwing here would take the whole process down.
+          log.error({ err: error }, `persisting the ${type.kind} failed; the next change will try again`);
+          return;
+        }
         lastSaved = serialized;
-        this.snapshots.save({ actorId: id, kind: type.kind, machineVersion: type.machineVersion, snapshot: persisted }, () => type.saveView(id, view));
         type.onChange?.(id, view);
         this.events.emit('change', id, view);
       },
