@@ -6,7 +6,11 @@ import { chooseLadder, type Ladder } from '../pipeline/encode/ladder.js';
 import type { SourceFacts } from '../pipeline/encode/probe.js';
 import type { Protection } from '../drm/keys.js';
 
-/** Bump when states or context change shape; restore compares it with the stored one. */
+/**
+ * Bump when states or context change shape; restore compares it with the stored one. (Keying
+ * moved before packaging without a bump: a stored `packaging` gets its key in the package
+ * stage, a stored `keying` packages again, into the protected set's own directory.)
+ */
 export const titleMachineVersion = 2;
 
 export type TitleInput = { titleId: string; protection: Protection; maxEncodeAttempts: number; retryBaseMs: number };
@@ -107,7 +111,7 @@ export const titleMachine = setup({
       invoke: { src: 'encode', input: ({ context }) => stageInput(context) },
       on: {
         ENCODE_PROGRESS: { actions: assign({ progress: ({ event }) => Math.min(1, Math.max(0, event.fraction)) }) },
-        ENCODED: { target: 'packaging', actions: assign({ progress: 1 }) },
+        ENCODED: { target: 'keying', actions: assign({ progress: 1 }) },
         ENCODE_FAILED: [
           {
             guard: 'canRetryEncode',
@@ -121,21 +125,21 @@ export const titleMachine = setup({
     encode_backoff: {
       invoke: { src: 'waitUntil', input: ({ context }) => ({ at: context.retryAt ?? 0 }), onDone: 'encoding' },
     },
+    keying: {
+      // Gets the title's key before packaging, which encrypts as it writes; a clear title passes through.
+      invoke: {
+        src: 'key',
+        input: ({ context }) => stageInput(context),
+        onDone: 'packaging',
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => toCodedError(event.error, 'KEYING_FAILED') }) },
+      },
+    },
     packaging: {
       invoke: {
         src: 'package',
         input: ({ context }) => stageInput(context),
-        onDone: { target: 'keying', actions: assign({ renditions: ({ event }) => event.output }) },
+        onDone: { target: 'publishing', actions: assign({ renditions: ({ event }) => event.output }) },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => toCodedError(event.error, 'PACKAGE_FAILED') }) },
-      },
-    },
-    keying: {
-      // Gets the title's key and encrypts the packaged set; a title without protection passes through.
-      invoke: {
-        src: 'key',
-        input: ({ context }) => stageInput(context),
-        onDone: 'publishing',
-        onError: { target: 'failed', actions: assign({ error: ({ event }) => toCodedError(event.error, 'KEYING_FAILED') }) },
       },
     },
     publishing: {

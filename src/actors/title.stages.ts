@@ -10,7 +10,6 @@ import { FfmpegError, killOrphan, runFfmpeg, type MediaTools } from '../pipeline
 import { measureBandwidth, type PackagedRendition } from '../pipeline/manifest/packaged-rendition.js';
 import { packageVod } from '../pipeline/vod/package-vod.js';
 import { probeSource } from '../pipeline/encode/probe.js';
-import { protectVod } from '../pipeline/vod/protect-vod.js';
 import type { KeyStore } from '../catalog/keys.js';
 import type { KeySource } from '../drm/keys.js';
 import type { StageInput, TitleEvent } from './title.machine.js';
@@ -26,7 +25,8 @@ export function titlePaths(dataDir: string, titleId: string) {
     encoded: join(root, 'work', 'encoded'),
     packagingTmp: join(root, 'work', 'packaging.tmp'),
     packaged: join(root, 'work', 'packaged'),
-    keyingTmp: join(root, 'work', 'keying.tmp'),
+    // A protected title's set, encrypted as it was packaged. Apart from the clear one's, so a
+    // clear set left by an older version (which encrypted afterwards) is never published as is.
     keyed: join(root, 'work', 'keyed'),
     work: join(root, 'work'),
     media: join(root, 'media'),
@@ -133,12 +133,16 @@ export function createTitleStages(deps: TitleStageDeps) {
     package: fromPromise<PublishedRendition[], StageInput>(async ({ input, signal }) => {
       const paths = titlePaths(deps.dataDir, input.titleId);
       const log = logFor(input.titleId, 'package');
-      if (!existsSync(paths.packaged) && !existsSync(paths.media)) {
+      const done = input.protection === 'none' ? paths.packaged : paths.keyed;
+      if (!existsSync(done) && !existsSync(paths.media)) {
         await rm(paths.packagingTmp, { recursive: true, force: true });
         const started = Date.now();
+        // The keying stage fetched or made the key; the store hands back the same one.
+        const protection = input.protection === 'none' ? null : { scheme: input.protection, key: await deps.keys.getOrCreate(deps.keySource, input.titleId, 0, input.protection) };
         const renditions = await packageVod({
           encodedDir: paths.encoded,
           outDir: paths.packagingTmp,
+          protection,
           ladder: input.ladder,
           segmentSeconds: deps.encode.segmentSeconds,
           ffmpeg: deps.tools.ffmpeg,
@@ -146,10 +150,10 @@ export function createTitleStages(deps: TitleStageDeps) {
           signal,
         });
         await writeFile(join(paths.packagingTmp, renditionsFile), JSON.stringify(renditions.map(publish)));
-        await rename(paths.packagingTmp, paths.packaged);
-        log.info({ ms: Date.now() - started, segments: renditions[0]?.segments.length }, 'packaged');
+        await rename(paths.packagingTmp, done);
+        log.info({ ms: Date.now() - started, segments: renditions[0]?.segments.length, protection: input.protection }, 'packaged');
       }
-      const dir = existsSync(paths.packaged) ? paths.packaged : paths.media;
+      const dir = existsSync(done) ? done : paths.media;
       return JSON.parse(await readFile(join(dir, renditionsFile), 'utf8')) as PublishedRendition[];
     }),
 
@@ -157,19 +161,9 @@ export function createTitleStages(deps: TitleStageDeps) {
       if (input.protection === 'none') return;
       const paths = titlePaths(deps.dataDir, input.titleId);
       if (existsSync(paths.keyed) || existsSync(paths.media)) return;
-      const log = logFor(input.titleId, 'keying');
+      // A key service (CPIX) may be remote and slow: the key is fetched once, before packaging needs it.
       const key = await deps.keys.getOrCreate(deps.keySource, input.titleId, 0, input.protection);
-      await rm(paths.keyingTmp, { recursive: true, force: true });
-      const started = Date.now();
-      await protectVod({
-        clearDir: paths.packaged,
-        outDir: paths.keyingTmp,
-        protection: input.protection,
-        key,
-        frameRates: new Map(input.ladder.video.map((r) => [r.id, r.frameRate])),
-      });
-      await rename(paths.keyingTmp, paths.keyed);
-      log.info({ ms: Date.now() - started, protection: input.protection, kid: Buffer.from(key.kid).toString('hex') }, 'protected');
+      logFor(input.titleId, 'keying').info({ protection: input.protection, kid: Buffer.from(key.kid).toString('hex') }, 'keyed');
     }),
 
     publish: fromPromise<void, StageInput>(async ({ input }) => {

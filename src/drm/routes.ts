@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import { WeirError } from '../errors.js';
 import { clearKeyLicenseName } from '../pipeline/manifest/dash.js';
-import { aes128KeyName } from '../pipeline/vod/protect-vod.js';
+import { aes128KeyName } from '../pipeline/manifest/hls.js';
 
 /** What the key routes need: the session token check and a content item's keys. */
 export type KeyRoutesDeps = {

@@ -43,7 +43,7 @@ t.test('a server killed with SIGKILL mid-encode resumes the title on restart wit
   await second.waitForLog((l) => l.msg === 'stopped an ffmpeg left over from before a restart');
   t.notOk(isRunning(orphanPid), 'the orphaned encode was stopped before encoding again');
   await second.waitForLog((l) => l.msg === 'title state' && l.titleId === id && (l.state === 'ready' || l.state === 'failed'), 180_000);
-  t.same(stateLines(second, id), ['encoding', 'packaging', 'keying', 'publishing', 'ready'], 'probing was not repeated; the title carried on from encoding');
+  t.same(stateLines(second, id), ['encoding', 'keying', 'packaging', 'publishing', 'ready'], 'probing was not repeated; the title carried on from encoding');
 
   const title = (await (await api(second, `/v1/titles/${id}`)).json()) as { state: string; renditions: unknown[]; source: { durationMs: number } };
   t.equal(title.state, 'ready');
@@ -114,7 +114,7 @@ t.test('SIGTERM mid-encode reports progress first, then stops ffmpeg, exits 0, a
     second.child.kill('SIGTERM');
   });
   await second.waitForLog((l) => l.msg === 'title state' && l.titleId === id && (l.state === 'ready' || l.state === 'failed'), 180_000);
-  t.same(stateLines(second, id), ['encoding', 'packaging', 'keying', 'publishing', 'ready']);
+  t.same(stateLines(second, id), ['encoding', 'keying', 'packaging', 'publishing', 'ready']);
   second.child.kill('SIGTERM');
   await second.exited;
 });

@@ -5,7 +5,7 @@ import type { SessionStore } from '../../catalog/sessions.js';
 import type { PlaybackTokens } from '../../delivery/tokens.js';
 import { WeirError } from '../../errors.js';
 import type { Protection } from '../../drm/keys.js';
-import { aes128KeyName } from '../../pipeline/vod/protect-vod.js';
+import { aes128KeyName } from '../../pipeline/manifest/hls.js';
 import { clearKeyLicenseName, dashManifestName } from '../../pipeline/manifest/dash.js';
 import { multivariantName } from '../../pipeline/manifest/hls.js';
 import { posterName } from '../../pipeline/vod/package-vod.js';

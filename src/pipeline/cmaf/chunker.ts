@@ -1,7 +1,11 @@
 import type { Sample } from '../media.js';
+import type { FragmentProtection } from './fragment.js';
 
-/** A run of samples that starts at an independent sample and becomes one media segment. */
-export type Chunk = { number: number; samples: Sample[]; startDts: number; duration: number };
+/**
+ * A run of samples that starts at an independent sample and becomes one media segment; once
+ * through the encryption stage, with the auxiliary information of its encrypted samples.
+ */
+export type Chunk = { number: number; samples: Sample[]; startDts: number; duration: number; protection?: FragmentProtection };
 
 /** The next stage after chunking (encryption, then the fMP4 writer), shaka-style. */
 export type ChunkSink = {

@@ -1,6 +1,7 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import type { Box, Pssh, Subsample } from '../bmff/boxes.js';
 import type { Sample, TrackInfo } from '../media.js';
+import type { Chunk, ChunkSink } from './chunker.js';
 
 /** Common-encryption schemes of ISO/IEC 23001-7 that the packager writes. */
 export type CencScheme = 'cenc' | 'cbcs';
@@ -180,4 +181,43 @@ export class SampleEncryptor {
       cipher.update(data.subarray(at, at + count * 16)).copy(data, at);
     }
   }
+}
+
+/**
+ * The encryption stage of the VOD chain (chunker → encryption → fMP4 writer): each chunk's
+ * samples leave encrypted, with the auxiliary information the writer puts in senc/saiz/saio.
+ */
+export class EncryptionStage implements ChunkSink {
+  private readonly encryptor: SampleEncryptor;
+
+  constructor(
+    scheme: CencScheme,
+    key: ContentKey,
+    kind: 'video' | 'audio',
+    private readonly next: ChunkSink,
+  ) {
+    this.encryptor = new SampleEncryptor(scheme, key, kind);
+  }
+
+  async chunk(chunk: Chunk): Promise<void> {
+    const encrypted = this.encryptor.encrypt(chunk.samples);
+    await this.next.chunk({ ...chunk, samples: encrypted.samples, protection: { ivSize: encrypted.ivSize, aux: encrypted.aux } });
+  }
+
+  flush(): Promise<void> {
+    return this.next.flush();
+  }
+}
+
+/**
+ * HLS AES-128 (RFC 8216 §5.2): a whole written segment, AES-128-CBC with PKCS#7, its IV the
+ * media sequence number (no IV attribute is written). For the fMP4 writer's last step.
+ */
+export function sealAes128Segment(key: Uint8Array): (bytes: Buffer, sequence: number) => Buffer {
+  return (bytes, sequence) => {
+    const iv = Buffer.alloc(16);
+    iv.writeUInt32BE(sequence, 12);
+    const cipher = createCipheriv('aes-128-cbc', key, iv);
+    return Buffer.concat([cipher.update(bytes), cipher.final()]);
+  };
 }

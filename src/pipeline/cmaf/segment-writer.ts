@@ -11,18 +11,25 @@ export const segmentName = (number: number): string => `seg-${number}.m4s`;
 /** The same names as URI templates, for DASH. */
 export const segmentTemplate = 'seg-$Number$.m4s';
 
-/** The last stage: writes each chunk as one CMAF segment file and tells its listener. */
+/**
+ * The last stage: writes each chunk as one CMAF segment file (with senc/saiz/saio when the
+ * chunk was encrypted) and tells its listener. `seal` transforms the written bytes whole
+ * (HLS AES-128) before they reach the disk.
+ */
 export class SegmentFileWriter implements ChunkSink {
   constructor(
     private readonly dir: string,
     private readonly onWritten: (record: SegmentRecord) => void,
+    private readonly seal?: (bytes: Buffer, number: number) => Buffer,
   ) {}
 
   async chunk(chunk: Chunk): Promise<void> {
-    const fragment = encodeFragment({ sequenceNumber: chunk.number, samples: chunk.samples, withStyp: true });
+    const fragment = encodeFragment({ sequenceNumber: chunk.number, samples: chunk.samples, withStyp: true, protection: chunk.protection });
+    const written = Buffer.concat([fragment.header, ...fragment.payload]);
+    const bytes = this.seal ? this.seal(written, chunk.number) : written;
     await mkdir(this.dir, { recursive: true });
-    await writeFile(join(this.dir, segmentName(chunk.number)), Buffer.concat([fragment.header, ...fragment.payload]));
-    this.onWritten({ number: chunk.number, startDts: chunk.startDts, duration: chunk.duration, bytes: fragment.byteLength });
+    await writeFile(join(this.dir, segmentName(chunk.number)), bytes);
+    this.onWritten({ number: chunk.number, startDts: chunk.startDts, duration: chunk.duration, bytes: bytes.length });
   }
 
   async flush(): Promise<void> {}

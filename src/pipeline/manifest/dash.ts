@@ -1,5 +1,6 @@
 import { initSegmentName, segmentTemplate } from '../cmaf/segment-writer.js';
-import { measureBandwidth, risingBandwidths, totalDuration, type PackagedRendition } from './packaged-rendition.js';
+import { serializeBoxes } from '../bmff/write.js';
+import { measureBandwidth, risingBandwidths, totalDuration, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
 
 export const dashManifestName = 'manifest.mpd';
 
@@ -67,11 +68,28 @@ function representation(rendition: PackagedRendition, peak: number): string {
   ].join('');
 }
 
+const uuid = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+
+/** A title's ContentProtection: mp4protection with the default KID, ClearKey, and the systems its key source supplied. */
+function titleContentProtection(protection: ManifestProtection | null): string {
+  if (!protection) return '';
+  if (protection.scheme === 'aes-128') throw new RangeError('whole-segment AES-128 is HLS only: a DASH manifest cannot signal it');
+  const systems = protection.pssh.map(
+    (p) => `<ContentProtection schemeIdUri="urn:uuid:${uuid(p.systemId)}"><cenc:pssh>${Buffer.from(serializeBoxes([p])).toString('base64')}</cenc:pssh></ContentProtection>`,
+  );
+  return [
+    `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="${protection.scheme}" cenc:default_KID="${uuid(protection.kid)}"/>`,
+    clearKeyContentProtection,
+    ...systems,
+  ].join('');
+}
+
 /**
  * A static MPD (ISO/IEC 23009-1, DASH-IF IOP live/on-demand profile) over the same CMAF
  * segments the HLS playlists name.
  */
-export function writeStaticMpd(renditions: readonly PackagedRendition[], contentProtection = ''): string {
+export function writeStaticMpd(renditions: readonly PackagedRendition[], protection: ManifestProtection | null = null): string {
+  const contentProtection = titleContentProtection(protection);
   const durationMs = Math.max(0, ...renditions.map((r) => Math.round((totalDuration(r) * 1000) / r.timescale)));
   const rates = risingBandwidths(renditions, measureBandwidth);
   const representations = (members: PackagedRendition[]) => members.map((r) => representation(r, rates.get(r.id)!.peak)).join('');

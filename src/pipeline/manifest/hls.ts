@@ -1,5 +1,6 @@
 import { initSegmentName, segmentName } from '../cmaf/segment-writer.js';
-import { measureBandwidth, risingBandwidths, type PackagedRendition } from './packaged-rendition.js';
+import type { CencScheme } from '../cmaf/encrypt.js';
+import { measureBandwidth, risingBandwidths, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
 
 export const multivariantName = 'master.m3u8';
 export const mediaPlaylistName = 'index.m3u8';
@@ -9,19 +10,27 @@ function seconds(duration: number, timescale: number): string {
   return (duration / timescale).toFixed(3);
 }
 
+/** The AES-128 key file of a title, beside its playlists (players fetch it with their token). */
+export const aes128KeyName = 'aes128.key';
+
+/** The EXT-X-KEY of sample encryption (§4.4.4.4) for the ClearKey key format: the KID rides in a data URI. */
+export function sampleAesKeyTag(scheme: CencScheme, kid: Uint8Array): string {
+  const method = scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR';
+  return `#EXT-X-KEY:METHOD=${method},URI="data:text/plain;base64,${Buffer.from(kid).toString('base64')}",KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"`;
+}
+
 /**
  * A VOD media playlist (RFC 8216 §4.3). "The EXTINF duration of each Media Segment, when rounded
  * to the nearest integer, MUST be less than or equal to the target duration" (§4.3.3.1).
+ * Sample encryption keys come before EXT-X-MAP (the init segment stays clear); the AES-128 key
+ * after it, so only media segments are encrypted, their IV their media sequence number. (With
+ * the key before the map, GStreamer 1.22 decrypts the clear init with it; hls.js, Shaka, Safari
+ * and ffmpeg read both orders.)
  */
-/**
- * EXT-X-KEY lines of a protected rendition (§4.4.4.4). Sample encryption keys come before
- * EXT-X-MAP (the init segment stays clear); AES-128 keys after it, so only media segments are
- * encrypted and their IV is their media sequence number.
- */
-export type HlsKeyTags = { beforeMap: string[]; afterMap: string[] };
-
-export function writeVodMediaPlaylist(rendition: PackagedRendition, keys: HlsKeyTags = { beforeMap: [], afterMap: [] }): string {
+export function writeVodMediaPlaylist(rendition: PackagedRendition, protection: ManifestProtection | null = null): string {
   const targetDuration = Math.max(1, ...rendition.segments.map((s) => Math.round(s.duration / rendition.timescale)));
+  const sampleKey = protection && protection.scheme !== 'aes-128' ? [sampleAesKeyTag(protection.scheme, protection.kid)] : [];
+  const wholeSegmentKey = protection?.scheme === 'aes-128' ? [`#EXT-X-KEY:METHOD=AES-128,URI="../${aes128KeyName}"`] : [];
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
@@ -29,9 +38,9 @@ export function writeVodMediaPlaylist(rendition: PackagedRendition, keys: HlsKey
     '#EXT-X-MEDIA-SEQUENCE:1',
     '#EXT-X-PLAYLIST-TYPE:VOD',
     '#EXT-X-INDEPENDENT-SEGMENTS',
-    ...keys.beforeMap,
+    ...sampleKey,
     `#EXT-X-MAP:URI="${initSegmentName}"`,
-    ...keys.afterMap,
+    ...wholeSegmentKey,
   ];
   for (const segment of rendition.segments) {
     lines.push(`#EXTINF:${seconds(segment.duration, rendition.timescale)},`, segmentName(segment.number));

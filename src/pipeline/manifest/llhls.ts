@@ -1,5 +1,6 @@
 import { canSkipUntil, hintedPart, partHoldBack, partListingSeconds } from '../live/llhls-rules.js';
 import type { LiveRendition, LiveSegment } from '../live/live-rendition.js';
+import { sampleAesKeyTag } from './hls.js';
 
 export const liveSegmentName = (msn: number): string => `seg-${msn}.m4s`;
 export const livePartName = (msn: number, index: number): string => `part-${msn}.${index}.m4s`;
@@ -70,10 +71,8 @@ export function writeLlHlsPlaylist(rendition: LiveRendition, settings: LlHlsSett
   for (const segment of segments.slice(skipped)) {
     if (segment.discontinuity && segment !== first) lines.push('#EXT-X-DISCONTINUITY');
     if (segment.kid && segment.kid !== keyKid) {
-      // A rotated key: its KID rides in a data URI for the ClearKey key format, as for titles.
-      const method = rendition.scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR';
-      const kid = Buffer.from(segment.kid, 'hex').toString('base64');
-      lines.push(`#EXT-X-KEY:METHOD=${method},URI="data:text/plain;base64,${kid}",KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"`);
+      // A rotated key, signalled as for titles.
+      lines.push(sampleAesKeyTag(rendition.scheme ?? 'cenc', Buffer.from(segment.kid, 'hex')));
       keyKid = segment.kid;
     }
     if (segment.initVersion !== mapVersion) {

@@ -1,6 +1,11 @@
 import type { Rate } from '../encode/probe.js';
 import type { TrackInfo } from '../media.js';
 import type { SegmentRecord } from '../cmaf/segment-writer.js';
+import type { Pssh } from '../bmff/boxes.js';
+import type { CencScheme } from '../cmaf/encrypt.js';
+
+/** How a title's segments are protected, as its manifests signal it (null: clear). */
+export type ManifestProtection = { scheme: CencScheme; kid: Uint8Array; pssh: readonly Pssh[] } | { scheme: 'aes-128' };
 
 /** A packaged rendition, as manifest writers and the catalog see it. */
 export type PackagedRendition = {

@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
-import { Chunker } from '../cmaf/chunker.js';
+import { Chunker, type ChunkSink } from '../cmaf/chunker.js';
+import { EncryptionStage, protectTrack, psshBoxes, sealAes128Segment, type CencScheme, type SourcedKey } from '../cmaf/encrypt.js';
 import { buildInitSegment } from '../cmaf/init-segment.js';
 import { initSegmentName, SegmentFileWriter, type SegmentRecord } from '../cmaf/segment-writer.js';
 import { openFragmentedMp4 } from '../demux/fmp4.js';
@@ -10,12 +11,17 @@ import { runFfmpeg } from '../encode/ffmpeg.js';
 import type { Ladder } from '../encode/ladder.js';
 import { dashManifestName, writeStaticMpd } from '../manifest/dash.js';
 import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist } from '../manifest/hls.js';
-import { packagedRendition, type PackagedRendition } from '../manifest/packaged-rendition.js';
+import { packagedRendition, type ManifestProtection, type PackagedRendition } from '../manifest/packaged-rendition.js';
 
 export const posterName = 'poster.jpg';
 
+/** How a title is protected: sample encryption (cenc, cbcs) or whole-segment AES-128 (HLS only). */
+export type VodProtection = CencScheme | 'aes-128';
+
 export type PackageVodOptions = {
   encodedDir: string;
+  /** The title's protection and key; null for a clear title. */
+  protection: { scheme: VodProtection; key: SourcedKey } | null;
   outDir: string;
   ladder: Ladder;
   segmentSeconds: number;
@@ -24,7 +30,17 @@ export type PackageVodOptions = {
   signal?: AbortSignal;
 };
 
-/** Packages one encoded rendition: demux → chunk → fMP4 segments, plus its init segment. */
+/** What the manifests signal of a title's protection (the KID and key-source systems, never the key). */
+function signalled(protection: PackageVodOptions['protection']): ManifestProtection | null {
+  if (!protection) return null;
+  if (protection.scheme === 'aes-128') return { scheme: 'aes-128' };
+  return { scheme: protection.scheme, kid: protection.key.kid, pssh: protection.key.pssh };
+}
+
+/**
+ * Packages one encoded rendition: demux → chunk → [encrypt] → fMP4 segments, plus its init
+ * segment (protected: encv/enca with the key's pssh boxes; AES-128 leaves it clear).
+ */
 async function packageRendition(options: PackageVodOptions, id: string, frameRate: PackagedRendition['frameRate']): Promise<PackagedRendition> {
   const input = await openFragmentedMp4(encodedFile(options.encodedDir, id));
   try {
@@ -34,9 +50,14 @@ async function packageRendition(options: PackageVodOptions, id: string, frameRat
     const track = encoded.kind === 'audio' && !encoded.mediaStart ? { ...encoded, mediaStart: aacEncoderDelaySamples } : encoded;
     const dir = join(options.outDir, id);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, initSegmentName), buildInitSegment(track));
+    const { protection } = options;
+    const sampleProtection = protection && protection.scheme !== 'aes-128' ? { scheme: protection.scheme, key: protection.key } : null;
+    const init = sampleProtection ? buildInitSegment(protectTrack(track, sampleProtection.scheme, sampleProtection.key), psshBoxes(sampleProtection.key, sampleProtection.key.pssh)) : buildInitSegment(track);
+    await writeFile(join(dir, initSegmentName), init);
     const segments: SegmentRecord[] = [];
-    const chunker = new Chunker(options.segmentSeconds * track.timescale, new SegmentFileWriter(dir, (record) => segments.push(record)));
+    const writer = new SegmentFileWriter(dir, (record) => segments.push(record), protection?.scheme === 'aes-128' ? sealAes128Segment(protection.key.key) : undefined);
+    const next: ChunkSink = sampleProtection ? new EncryptionStage(sampleProtection.scheme, sampleProtection.key, track.kind, writer) : writer;
+    const chunker = new Chunker(options.segmentSeconds * track.timescale, next);
     for await (const fragment of input.fragments()) {
       if (options.signal?.aborted) throw new Error('packaging cancelled');
       if (fragment.trackId === track.trackId) await chunker.push(fragment.samples);
@@ -44,7 +65,7 @@ async function packageRendition(options: PackageVodOptions, id: string, frameRat
     await chunker.flush();
     if (segments.length === 0) throw new Error(`encoded rendition ${id} produced no samples`);
     const rendition = packagedRendition(id, track, frameRate, segments);
-    await writeFile(join(dir, mediaPlaylistName), writeVodMediaPlaylist(rendition));
+    await writeFile(join(dir, mediaPlaylistName), writeVodMediaPlaylist(rendition, signalled(options.protection)));
     return rendition;
   } finally {
     await input.close();
@@ -63,14 +84,18 @@ async function writePoster(options: PackageVodOptions, durationSeconds: number):
   });
 }
 
-/** Turns an encoded ladder into one CMAF segment set with HLS playlists, a DASH MPD and a poster. */
+/**
+ * Turns an encoded ladder into one CMAF segment set with HLS playlists, a DASH MPD and a poster;
+ * a protected title's set is encrypted as it is written, and its manifests signal the key.
+ */
 export async function packageVod(options: PackageVodOptions): Promise<PackagedRendition[]> {
   await mkdir(options.outDir, { recursive: true });
   const jobs = options.ladder.video.map((r) => packageRendition(options, r.id, r.frameRate));
   if (options.ladder.audio) jobs.push(packageRendition(options, options.ladder.audio.id, null));
   const renditions = await Promise.all(jobs);
   await writeFile(join(options.outDir, multivariantName), writeMultivariantPlaylist(renditions));
-  await writeFile(join(options.outDir, dashManifestName), writeStaticMpd(renditions));
+  // Whole-segment AES-128 is HLS only: no DASH manifest is published for it.
+  if (options.protection?.scheme !== 'aes-128') await writeFile(join(options.outDir, dashManifestName), writeStaticMpd(renditions, signalled(options.protection)));
   const top = renditions[0]!;
   await writePoster(options, top.segments.reduce((s, x) => s + x.duration, 0) / top.timescale);
   return renditions;
