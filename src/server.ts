@@ -3,7 +3,7 @@ import { lockDataDir, prepareDataDir } from './catalog/data-dir.js';
 import { RateLimiter } from './api/rate-limit.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTitleStages, titlePaths } from './actors/title.stages.js';
+import { createTitleStages } from './actors/title.stages.js';
 import { titleMachine } from './actors/title.machine.js';
 import { TitleRegistry } from './actors/title.registry.js';
 import { StreamRegistry } from './actors/stream.registry.js';
@@ -34,6 +34,7 @@ import { KeyStore } from './catalog/keys.js';
 import { LocalKeySource, parseMasterKey } from './drm/keys.js';
 import { keyRoutes } from './drm/routes.js';
 import { CpixKeySource } from './drm/cpix.js';
+import { titlePaths } from './layout.js';
 
 export type RunningServer = {
   httpPort: number;

@@ -6,7 +6,7 @@ import type { TitleRecord } from '../catalog/titles.js';
 import type { Logger } from '../logger.js';
 import { runFfmpeg } from '../pipeline/encode/ffmpeg.js';
 import type { TitleEvent } from './title.machine.js';
-import { titlePaths } from './title.stages.js';
+import { titlePaths } from '../layout.js';
 
 /** What archiving needs of the catalog's titles. */
 export type ArchiveTitles = {

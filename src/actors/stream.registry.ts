@@ -15,6 +15,7 @@ import type { LiveProtection } from '../pipeline/live/packager.js';
 import type { LiveTiming } from '../pipeline/live/packager.js';
 import { ActorRegistry } from './actor-registry.js';
 import { publicStreamState, streamMachine, streamMachineVersion, type ArchiveInput, type FinishInput, type KeyInput, type ResetKeyParams, type StreamEvent } from './stream.machine.js';
+import { streamPaths } from '../layout.js';
 
 type StreamMachine = typeof streamMachine;
 
@@ -39,11 +40,6 @@ export type StreamRegistryDeps = {
 const periodsPerBroadcast = 1_000_000;
 
 const snapshotKind = 'stream';
-
-export function streamPaths(dataDir: string, streamId: string) {
-  const root = join(dataDir, 'streams', streamId);
-  return { root, recording: (broadcast: number) => join(root, 'broadcasts', String(broadcast)) };
-}
 
 type Publisher = { sessionId: string; disconnect: () => void };
 

@@ -7,7 +7,7 @@ import type { TitleCatalog, TitleProgressView } from '../catalog/titles.js';
 import type { Logger } from '../logger.js';
 import { ActorRegistry } from './actor-registry.js';
 import { publicTitleState, titleMachine, titleMachineVersion, type TitleEvent, type TitleInput } from './title.machine.js';
-import { titlePaths } from './title.stages.js';
+import { titlePaths } from '../layout.js';
 
 type TitleMachine = typeof titleMachine;
 type TitleActor = Actor<TitleMachine>;

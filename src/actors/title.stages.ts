@@ -13,26 +13,7 @@ import { probeSource } from '../pipeline/encode/probe.js';
 import type { KeyStore } from '../catalog/keys.js';
 import type { KeySource } from '../drm/keys.js';
 import type { StageInput, TitleEvent } from './title.machine.js';
-
-/** Where a title's files live. Each stage writes into a temp dir and renames it when done, so a
- * crash leaves either finished work (kept) or a temp dir (discarded and redone). */
-export function titlePaths(dataDir: string, titleId: string) {
-  const root = join(dataDir, 'titles', titleId);
-  return {
-    root,
-    source: join(root, 'source'),
-    encodingTmp: join(root, 'work', 'encoding.tmp'),
-    encoded: join(root, 'work', 'encoded'),
-    packagingTmp: join(root, 'work', 'packaging.tmp'),
-    packaged: join(root, 'work', 'packaged'),
-    // A protected title's set, encrypted as it was packaged. Apart from the clear one's, so a
-    // clear set left by an older version (which encrypted afterwards) is never published as is.
-    keyed: join(root, 'work', 'keyed'),
-    work: join(root, 'work'),
-    media: join(root, 'media'),
-    pidFile: join(root, 'work', 'ffmpeg.pid'),
-  };
-}
+import { renditionsFile, titlePaths } from '../layout.js';
 
 export type TitleStageDeps = {
   dataDir: string;
@@ -42,8 +23,6 @@ export type TitleStageDeps = {
   encode: EncodeSettings;
   log: Logger;
 };
-
-const renditionsFile = 'renditions.json';
 
 function publish(rendition: PackagedRendition): PublishedRendition {
   const { peak, average } = measureBandwidth(rendition);

@@ -2,12 +2,13 @@ import type { Request, Response } from 'express';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import type { LiveRendition } from '../pipeline/live/live-rendition.js';
-import { multivariantName, writeMultivariant } from '../pipeline/manifest/hls.js';
-import { dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
+import { writeMultivariant } from '../pipeline/manifest/hls.js';
+import { withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { requestOrigin, requestUrl } from './request-url.js';
 import { writeLiveMpd } from '../pipeline/manifest/live-dash.js';
 import { blockingWaitSeconds, hintedPart, judgeBlockingRequest, judgePartRequest } from '../pipeline/live/llhls-rules.js';
 import { targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
+import { multivariantName, dashManifestName } from '../layout.js';
 
 export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
 

@@ -1,12 +1,13 @@
 import { Router, type Response } from 'express';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dashManifestName, withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
+import { withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import { serveLive, type LiveDeliverySettings } from './live.js';
 import { requestUrl } from './request-url.js';
 import type { PlaybackTokens } from './tokens.js';
+import { dashManifestName } from '../layout.js';
 
 export type MediaRoutesDeps = {
   tokens: PlaybackTokens;

@@ -1,7 +1,6 @@
 import express, { Router } from 'express';
 import { WeirError } from '../errors.js';
-import { clearKeyLicenseName } from '../pipeline/manifest/dash.js';
-import { aes128KeyName } from '../pipeline/manifest/hls.js';
+import { aes128KeyName, clearKeyLicenseName } from '../layout.js';
 
 /** What the key routes need: the session token check and a content item's keys. */
 export type KeyRoutesDeps = {

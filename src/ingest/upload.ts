@@ -7,9 +7,9 @@ import { Transform } from 'node:stream';
 import { Server as TusServer, EVENTS } from '@tus/server';
 import { FileStore } from '@tus/file-store';
 import type { Request, Response } from 'express';
-import { titlePaths } from '../actors/title.stages.js';
 import { hideServerPaths, WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { titlePaths } from '../layout.js';
 
 /** What the upload paths need of the title world: declared here, by their user. */
 export type UploadTarget = {

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archiveTitleId, createArchiver, type ArchiveTitleActors } from '../../src/actors/stream.archive.js';
 import type { TitleEvent } from '../../src/actors/title.machine.js';
-import { titlePaths } from '../../src/actors/title.stages.js';
 import { openDatabase } from '../../src/catalog/database.js';
 import { TitleCatalog } from '../../src/catalog/titles.js';
 import { createLogger } from '../../src/logger.js';
 import { makeSource, tools } from '../helpers/media.js';
+import { titlePaths } from '../../src/layout.js';
 
 /** A real catalog in a real SQLite file; title actors that move a title on as the real one would. */
 function setup(t: Test) {

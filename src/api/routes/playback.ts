@@ -5,13 +5,10 @@ import type { SessionStore } from '../../catalog/sessions.js';
 import type { PlaybackTokens } from '../../delivery/tokens.js';
 import { WeirError } from '../../errors.js';
 import type { Protection } from '../../drm/keys.js';
-import { aes128KeyName } from '../../pipeline/manifest/hls.js';
-import { clearKeyLicenseName, dashManifestName } from '../../pipeline/manifest/dash.js';
-import { multivariantName } from '../../pipeline/manifest/hls.js';
-import { posterName } from '../../pipeline/vod/package-vod.js';
 import { isAdmin, jsonBody, parseInput } from '../http.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
+import { multivariantName, dashManifestName, aes128KeyName, clearKeyLicenseName, posterName } from '../../layout.js';
 
 const sessionBody = z.strictObject({ contentId: z.string().min(1).max(200) });
 

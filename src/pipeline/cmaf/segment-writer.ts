@@ -2,14 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Chunk, ChunkSink } from './chunker.js';
 import { encodeFragment } from './fragment.js';
+import { segmentName } from '../../layout.js';
 
 /** What manifest writers learn of each segment once it is on disk. */
 export type SegmentRecord = { number: number; startDts: number; duration: number; bytes: number };
-
-export const initSegmentName = 'init.mp4';
-export const segmentName = (number: number): string => `seg-${number}.m4s`;
-/** The same names as URI templates, for DASH. */
-export const segmentTemplate = 'seg-$Number$.m4s';
 
 /**
  * The last stage: writes each chunk as one CMAF segment file (with senc/saiz/saio when the

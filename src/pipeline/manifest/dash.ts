@@ -1,11 +1,6 @@
-import { initSegmentName, segmentTemplate } from '../cmaf/segment-writer.js';
 import { serializeBoxes } from '../bmff/write.js';
 import { measureBandwidth, risingBandwidths, totalDuration, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
-
-export const dashManifestName = 'manifest.mpd';
-
-/** The ClearKey license endpoint of protected content, next to its manifests. */
-export const clearKeyLicenseName = 'clearkey';
+import { initSegmentName, segmentTemplate, clearKeyLicenseName } from '../../layout.js';
 
 /** Namespaces an MPD root declares: CENC for default KIDs and pssh, DASH-IF for license URLs. */
 export const mpdNamespaces = 'xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" xmlns:dashif="https://dashif.org/CPS"';
@@ -29,7 +24,6 @@ const escapeXml = (text: string): string => text.replace(/&/g, '&amp;').replace(
 function isoDuration(milliseconds: number): string {
   return `PT${(milliseconds / 1000).toFixed(3)}S`;
 }
-
 
 /** S elements with runs of equal durations folded into @r (ISO/IEC 23009-1 §5.3.9.6). */
 function segmentTimeline(rendition: PackagedRendition): string {

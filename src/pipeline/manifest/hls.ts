@@ -1,17 +1,11 @@
-import { initSegmentName, segmentName } from '../cmaf/segment-writer.js';
 import type { CencScheme } from '../cmaf/encrypt.js';
 import { measureBandwidth, risingBandwidths, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
-
-export const multivariantName = 'master.m3u8';
-export const mediaPlaylistName = 'index.m3u8';
+import { mediaPlaylistName, initSegmentName, segmentName, aes128KeyName } from '../../layout.js';
 
 /** Seconds with millisecond precision from an integer duration in a timescale. */
 function seconds(duration: number, timescale: number): string {
   return (duration / timescale).toFixed(3);
 }
-
-/** The AES-128 key file of a title, beside its playlists (players fetch it with their token). */
-export const aes128KeyName = 'aes128.key';
 
 /** The EXT-X-KEY of sample encryption (§4.4.4.4) for the ClearKey key format: the KID rides in a data URI. */
 export function sampleAesKeyTag(scheme: CencScheme, kid: Uint8Array): string {

@@ -2,7 +2,7 @@ import type { LiveBroadcast } from '../live/broadcast.js';
 import type { LiveRendition, LiveSegment } from '../live/live-rendition.js';
 import { clearKeyContentProtection, mpdNamespaces } from './dash.js';
 import { risingBandwidths } from './packaged-rendition.js';
-import { liveInitName } from './llhls.js';
+import { liveInitName } from '../../layout.js';
 
 export type LiveDashSettings = { partTargetSeconds: number; segmentTargetSeconds: number; windowSeconds: number; utcTimingUrl: string };
 

@@ -1,10 +1,7 @@
 import { canSkipUntil, hintedPart, partHoldBack, partListingSeconds } from '../live/llhls-rules.js';
 import type { LiveRendition, LiveSegment } from '../live/live-rendition.js';
 import { sampleAesKeyTag } from './hls.js';
-
-export const liveSegmentName = (msn: number): string => `seg-${msn}.m4s`;
-export const livePartName = (msn: number, index: number): string => `part-${msn}.${index}.m4s`;
-export const liveInitName = (version: number): string => `init-${version}.mp4`;
+import { liveInitName, liveSegmentName, livePartName } from '../../layout.js';
 
 export type LlHlsSettings = {
   /** Advertised EXT-X-PART-INF PART-TARGET, seconds; fixed for the life of a broadcast. */

@@ -4,16 +4,15 @@ import type { Logger } from '../../logger.js';
 import { Chunker, type ChunkSink } from '../cmaf/chunker.js';
 import { EncryptionStage, protectTrack, psshBoxes, sealAes128Segment, type CencScheme, type SourcedKey } from '../cmaf/encrypt.js';
 import { buildInitSegment } from '../cmaf/init-segment.js';
-import { initSegmentName, SegmentFileWriter, type SegmentRecord } from '../cmaf/segment-writer.js';
+import { SegmentFileWriter, type SegmentRecord } from '../cmaf/segment-writer.js';
 import { openFragmentedMp4 } from '../demux/fmp4.js';
 import { aacEncoderDelaySamples, encodedFile } from '../encode/encode.js';
 import { runFfmpeg } from '../encode/ffmpeg.js';
 import type { Ladder } from '../encode/ladder.js';
-import { dashManifestName, writeStaticMpd } from '../manifest/dash.js';
-import { mediaPlaylistName, multivariantName, writeMultivariantPlaylist, writeVodMediaPlaylist } from '../manifest/hls.js';
+import { writeStaticMpd } from '../manifest/dash.js';
+import { writeMultivariantPlaylist, writeVodMediaPlaylist } from '../manifest/hls.js';
 import { packagedRendition, type ManifestProtection, type PackagedRendition } from '../manifest/packaged-rendition.js';
-
-export const posterName = 'poster.jpg';
+import { multivariantName, mediaPlaylistName, dashManifestName, initSegmentName, posterName } from '../../layout.js';
 
 /** How a title is protected: sample encryption (cenc, cbcs) or whole-segment AES-128 (HLS only). */
 export type VodProtection = CencScheme | 'aes-128';
