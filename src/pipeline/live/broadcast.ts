@@ -4,6 +4,7 @@ import type { Logger } from '../../logger.js';
 import { parseAudioSpecificConfig } from '../codecs/aac.js';
 import { videoLadder } from '../encode/ladder.js';
 import type { VariantInfo } from '../manifest/hls.js';
+import { segmentBandwidth } from '../manifest/packaged-rendition.js';
 import type { MediaUnit, Sample, TrackInfo } from '../media.js';
 import { aacTrack, avcTrack } from '../codecs/sample-entries.js';
 import { LiveTrackPackager, type LiveProtection, type LiveTiming } from './packager.js';
@@ -433,20 +434,13 @@ export class LiveBroadcast {
     return [...this.renditions.values()].map((rendition) => {
       const complete = rendition.segments.filter((s) => s.complete).slice(-5);
       const timescale = rendition.track.timescale;
-      let peak = 0;
-      let bytes = 0;
-      let duration = 0;
-      for (const segment of complete) {
-        const size = segment.bytes!.length;
-        peak = Math.max(peak, Math.ceil((size * 8 * timescale) / segment.duration));
-        bytes += size;
-        duration += segment.duration;
-      }
+      const measured = segmentBandwidth(complete.map((s) => ({ bytes: s.bytes!.length, duration: s.duration })), timescale);
       // Until a segment is measured: a rung's configured rate (its encoder's maxrate is 1.2 × that),
       // so the ladder's bandwidths differ from the start; a passthrough track's is unknown.
       const planned = this.plannedRungs.get(rendition.id);
       const fallback = planned !== undefined ? Math.round(planned * 1.2) : rendition.kind === 'video' ? 3_000_000 : 128_000;
-      const average = duration > 0 ? Math.ceil((bytes * 8 * timescale) / duration) : (planned ?? fallback);
+      const peak = measured.peak;
+      const average = measured.average || (planned ?? fallback);
       return {
         id: rendition.id,
         kind: rendition.kind,

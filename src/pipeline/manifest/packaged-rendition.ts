@@ -37,19 +37,26 @@ export function packagedRendition(id: string, track: TrackInfo, frameRate: Rate 
   };
 }
 
-/** Peak and average bits per second over the segments (HLS BANDWIDTH / AVERAGE-BANDWIDTH). */
-export function measureBandwidth(rendition: PackagedRendition): { peak: number; average: number } {
+/**
+ * Peak and average bits per second over segments of `bytes` lasting `duration` in `timescale`
+ * (HLS BANDWIDTH / AVERAGE-BANDWIDTH, DASH @bandwidth), for titles and live renditions alike.
+ */
+export function segmentBandwidth(segments: readonly { bytes: number; duration: number }[], timescale: number): Bandwidth {
   let peak = 0;
   let bytes = 0;
   let duration = 0;
-  for (const segment of rendition.segments) {
-    const seconds = segment.duration / rendition.timescale;
-    if (seconds > 0) peak = Math.max(peak, Math.ceil((segment.bytes * 8) / seconds));
+  for (const segment of segments) {
+    if (segment.duration > 0) peak = Math.max(peak, Math.ceil((segment.bytes * 8 * timescale) / segment.duration));
     bytes += segment.bytes;
     duration += segment.duration;
   }
-  const average = duration > 0 ? Math.ceil((bytes * 8 * rendition.timescale) / duration) : 0;
+  const average = duration > 0 ? Math.ceil((bytes * 8 * timescale) / duration) : 0;
   return { peak, average };
+}
+
+/** A packaged rendition's bandwidth over all its segments. */
+export function measureBandwidth(rendition: PackagedRendition): Bandwidth {
+  return segmentBandwidth(rendition.segments, rendition.timescale);
 }
 
 export function totalDuration(rendition: PackagedRendition): number {
