@@ -15,6 +15,8 @@ export const dashManifestName = 'manifest.mpd';
 export const initSegmentName = 'init.mp4';
 export const segmentName = (number: number): string => `seg-${number}.m4s`;
 export const segmentTemplate = 'seg-$Number$.m4s';
+/** A title's MPEG-TS segments (AES-128 titles, for players that cannot decrypt fragmented MP4). */
+export const tsSegmentName = (number: number): string => `seg-${number}.ts`;
 
 /** A live rendition's files: an init segment per version (a new picture, a new key), segments and parts by media sequence. */
 export const liveInitName = (version: number): string => `init-${version}.mp4`;

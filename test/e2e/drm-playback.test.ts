@@ -7,7 +7,7 @@ import { PlaybackTokens } from '../../src/delivery/tokens.js';
 import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerKind, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
 import { makeSource } from '../helpers/media.js';
 import { fetchOk, joinSegments } from '../helpers/playback.js';
-import { debianFfmpegMissing, readWithFfmpeg } from '../helpers/players.js';
+import { debianFfmpegMissing, gstreamerMissing, playWithGStreamer, readWithFfmpeg } from '../helpers/players.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 type Source = { protocol: string; url: string; drm: { scheme: string; clearkey?: { licenseUrl: string }; aes128?: { keyUrl: string } } | null };
@@ -71,7 +71,8 @@ t.test('protected titles publish key signalling in both manifests and encrypted 
   const aes = await session(titles['aes-128']!);
   t.same(aes.sources.map((s) => s.protocol), ['hls'], 'AES-128 is offered over HLS only');
   const playlist = await (await fetchOk(aes.sources[0]!.url.replace('master.m3u8', 'v0/index.m3u8'))).text();
-  t.match(playlist, /#EXT-X-MAP:URI="init.mp4"\n#EXT-X-KEY:METHOD=AES-128,URI="..\/aes128.key"/);
+  t.match(playlist, /#EXT-X-KEY:METHOD=AES-128,URI="..\/aes128.key"\n#EXTINF:[0-9.]+,\nseg-1\.ts\n/, 'the key, then transport stream segments');
+  t.notMatch(playlist, /EXT-X-MAP/, 'with no init segment');
 });
 
 t.test('the license and key endpoints refuse missing, expired, forged and other-content tokens', async (t) => {
@@ -154,6 +155,27 @@ t.test('ffmpeg decrypts the first segment of every cenc and cbcs rendition, audi
 t.test('an AES-128 title plays in hls.js', { skip: chromiumMissing }, async (t) => {
   const { sources } = await session(titles['aes-128']!);
   assertPlays(t, await play('hls', sources[0]!.url, {}));
+});
+
+t.test('GStreamer (hlsdemux2, as Linux set-top boxes run it) plays an AES-128 title to its end', { skip: gstreamerMissing() }, async (t) => {
+  const { sources } = await session(titles['aes-128']!);
+  const report = await playWithGStreamer(sources[0]!.url.replace('localhost', '127.0.0.1'), 30);
+  t.same(report.errors, [], 'no errors');
+  t.ok(report.eos, 'reached the end of the stream');
+  t.ok(report.rendered >= 150, `rendered the title's frames (${report.rendered} of 180)`);
+});
+
+t.test('ffmpeg reads an AES-128 title through its key URL, and a copy of a segment is noise without the key', { skip: debianFfmpegMissing }, async (t) => {
+  const { sources } = await session(titles['aes-128']!);
+  const report = await readWithFfmpeg(sources[0]!.url.replace('localhost', '127.0.0.1'));
+  t.ok(report.ok, report.errors || 'every stream decoded without an error');
+  const dir = mkdtempSync(join(tmpdir(), 'weir-aes-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const segment = Buffer.from(await (await fetchOk(sources[0]!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', 'v0/seg-1.ts'))).arrayBuffer());
+  t.not(segment[0], 0x47, 'the segment as served does not start with a TS sync byte');
+  const copy = join(dir, 'seg-1.ts');
+  joinSegments(copy, segment, []);
+  t.notOk((await readWithFfmpeg(copy)).ok, 'read without the key, it does not decode');
 });
 
 t.test('no key bytes appear in the server log', async (t) => {

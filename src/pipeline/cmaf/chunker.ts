@@ -5,7 +5,15 @@ import type { FragmentProtection } from './fragment.js';
  * A run of samples that starts at an independent sample and becomes one media segment; once
  * through the encryption stage, with the auxiliary information of its encrypted samples.
  */
-export type Chunk = { number: number; samples: Sample[]; startDts: number; duration: number; protection?: FragmentProtection };
+export type Chunk = {
+  number: number;
+  samples: Sample[];
+  startDts: number;
+  duration: number;
+  /** How far presentation was moved earlier (the first sample's composition offset); containers without negative offsets need it back. */
+  compositionShift?: number;
+  protection?: FragmentProtection;
+};
 
 /** The next stage after chunking (encryption, then the fMP4 writer), shaka-style. */
 export type ChunkSink = {
@@ -53,7 +61,7 @@ export class Chunker {
     const startDts = samples[0]!.dts;
     const last = samples[samples.length - 1]!;
     const number = this.firstNumber + this.emitted++;
-    await this.next.chunk({ number, samples, startDts, duration: last.dts + last.duration - startDts });
+    await this.next.chunk({ number, samples, startDts, duration: last.dts + last.duration - startDts, compositionShift: this.compositionShift ?? 0 });
   }
 
   async flush(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { CencScheme } from '../cmaf/encrypt.js';
 import { measureBandwidth, risingBandwidths, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
-import { mediaPlaylistName, initSegmentName, segmentName, aes128KeyName } from '../../layout.js';
+import { mediaPlaylistName, initSegmentName, segmentName, aes128KeyName, tsSegmentName } from '../../layout.js';
 
 /** Seconds with millisecond precision from an integer duration in a timescale. */
 function seconds(duration: number, timescale: number): string {
@@ -17,14 +17,16 @@ export function sampleAesKeyTag(scheme: CencScheme, kid: Uint8Array): string {
  * A VOD media playlist (RFC 8216 §4.3). "The EXTINF duration of each Media Segment, when rounded
  * to the nearest integer, MUST be less than or equal to the target duration" (§4.3.3.1).
  * Sample encryption keys come before EXT-X-MAP (the init segment stays clear); the AES-128 key
- * after it, so only media segments are encrypted, their IV their media sequence number. (With
- * the key before the map, GStreamer 1.22 decrypts the clear init with it; hls.js, Shaka, Safari
- * and ffmpeg read both orders.)
+ * after it, so only media segments are encrypted, their IV their media sequence number.
+ * AES-128 titles are packaged as MPEG-TS (no map): GStreamer 1.22's hlsdemux2 decrypts a clear
+ * init with the segment key and crashes on an encrypted one, and older set-top players read
+ * only transport streams.
  */
 export function writeVodMediaPlaylist(rendition: PackagedRendition, protection: ManifestProtection | null = null): string {
   const targetDuration = Math.max(1, ...rendition.segments.map((s) => Math.round(s.duration / rendition.timescale)));
   const sampleKey = protection && protection.scheme !== 'aes-128' ? [sampleAesKeyTag(protection.scheme, protection.kid)] : [];
   const wholeSegmentKey = protection?.scheme === 'aes-128' ? [`#EXT-X-KEY:METHOD=AES-128,URI="../${aes128KeyName}"`] : [];
+  const ts = rendition.transportStream === true;
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
@@ -33,11 +35,11 @@ export function writeVodMediaPlaylist(rendition: PackagedRendition, protection: 
     '#EXT-X-PLAYLIST-TYPE:VOD',
     '#EXT-X-INDEPENDENT-SEGMENTS',
     ...sampleKey,
-    `#EXT-X-MAP:URI="${initSegmentName}"`,
+    ...(ts ? [] : [`#EXT-X-MAP:URI="${initSegmentName}"`]),
     ...wholeSegmentKey,
   ];
   for (const segment of rendition.segments) {
-    lines.push(`#EXTINF:${seconds(segment.duration, rendition.timescale)},`, segmentName(segment.number));
+    lines.push(`#EXTINF:${seconds(segment.duration, rendition.timescale)},`, ts ? tsSegmentName(segment.number) : segmentName(segment.number));
   }
   lines.push('#EXT-X-ENDLIST', '');
   return lines.join('\n');

@@ -19,6 +19,8 @@ export type PackagedRendition = {
   sampleRate: number;
   timescale: number;
   segments: SegmentRecord[];
+  /** MPEG-TS segments (no init segment) instead of CMAF; HLS only. */
+  transportStream?: boolean;
 };
 
 /** A packaged rendition from its track and segments (frame rate kept for video only). */

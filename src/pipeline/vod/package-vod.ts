@@ -4,6 +4,7 @@ import type { Logger } from '../../logger.js';
 import { Chunker, type ChunkSink } from '../cmaf/chunker.js';
 import { EncryptionStage, protectTrack, psshBoxes, sealAes128Segment, type CencScheme, type SourcedKey } from '../cmaf/encrypt.js';
 import { buildInitSegment } from '../cmaf/init-segment.js';
+import { TsSegmentWriter } from '../mpegts/ts-writer.js';
 import { SegmentFileWriter, type SegmentRecord } from '../cmaf/segment-writer.js';
 import { openFragmentedMp4 } from '../demux/fmp4.js';
 import { aacEncoderDelaySamples, encodedFile } from '../encode/encode.js';
@@ -38,7 +39,8 @@ function signalled(protection: PackageVodOptions['protection']): ManifestProtect
 
 /**
  * Packages one encoded rendition: demux → chunk → [encrypt] → fMP4 segments, plus its init
- * segment (protected: encv/enca with the key's pssh boxes; AES-128 leaves it clear).
+ * segment (protected: encv/enca with the key's pssh boxes); for AES-128, MPEG-TS segments
+ * encrypted whole.
  */
 async function packageRendition(options: PackageVodOptions, id: string, frameRate: PackagedRendition['frameRate']): Promise<PackagedRendition> {
   const input = await openFragmentedMp4(encodedFile(options.encodedDir, id));
@@ -50,12 +52,19 @@ async function packageRendition(options: PackageVodOptions, id: string, frameRat
     const dir = join(options.outDir, id);
     await mkdir(dir, { recursive: true });
     const { protection } = options;
-    const sampleProtection = protection && protection.scheme !== 'aes-128' ? { scheme: protection.scheme, key: protection.key } : null;
-    const init = sampleProtection ? buildInitSegment(protectTrack(track, sampleProtection.scheme, sampleProtection.key), psshBoxes(sampleProtection.key, sampleProtection.key.pssh)) : buildInitSegment(track);
-    await writeFile(join(dir, initSegmentName), init);
     const segments: SegmentRecord[] = [];
-    const writer = new SegmentFileWriter(dir, (record) => segments.push(record), protection?.scheme === 'aes-128' ? sealAes128Segment(protection.key.key) : undefined);
-    const next: ChunkSink = sampleProtection ? new EncryptionStage(sampleProtection.scheme, sampleProtection.key, track.kind, writer) : writer;
+    const written = (record: SegmentRecord) => segments.push(record);
+    let next: ChunkSink;
+    if (protection?.scheme === 'aes-128') {
+      // Whole-segment AES-128 is for HLS players that cannot decrypt fMP4: transport streams, sealed as written.
+      next = new TsSegmentWriter(dir, track, written, sealAes128Segment(protection.key.key));
+    } else if (protection) {
+      await writeFile(join(dir, initSegmentName), buildInitSegment(protectTrack(track, protection.scheme, protection.key), psshBoxes(protection.key, protection.key.pssh)));
+      next = new EncryptionStage(protection.scheme, protection.key, track.kind, new SegmentFileWriter(dir, written));
+    } else {
+      await writeFile(join(dir, initSegmentName), buildInitSegment(track));
+      next = new SegmentFileWriter(dir, written);
+    }
     const chunker = new Chunker(options.segmentSeconds * track.timescale, next);
     for await (const fragment of input.fragments()) {
       if (options.signal?.aborted) throw new Error('packaging cancelled');
@@ -63,7 +72,7 @@ async function packageRendition(options: PackageVodOptions, id: string, frameRat
     }
     await chunker.flush();
     if (segments.length === 0) throw new Error(`encoded rendition ${id} produced no samples`);
-    const rendition = packagedRendition(id, track, frameRate, segments);
+    const rendition = { ...packagedRendition(id, track, frameRate, segments), ...(protection?.scheme === 'aes-128' ? { transportStream: true } : {}) };
     await writeFile(join(dir, mediaPlaylistName), writeVodMediaPlaylist(rendition, signalled(options.protection)));
     return rendition;
   } finally {
