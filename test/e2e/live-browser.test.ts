@@ -113,7 +113,7 @@ if (chromiumMissing) {
     first = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, fps: 30, gop: 30, width: 480, height: 270 });
     await waitUntil(async () => /<Period id="1"/.test(await (await fetch(mpdUrl)).text()), 'a second Period in the MPD', 30_000);
     const xml = await (await fetch(mpdUrl)).text();
-    const periods = [...xml.matchAll(/<Period id="(\d+)"[^>]*>(.*?)<\/Period>/gs)].map((m) => ({ id: m[1], width: /<Representation [^>]*width="(\d+)"/.exec(m[2]!)?.[1] }));
+    const periods = [...xml.matchAll(/<Period id="(\d+)"[^>]*>(.*?)<\/Period>/gs)].map((m) => ({ id: m[1], width: /<Representation [^>]* width="(\d+)"/.exec(m[2]!)?.[1] }));
     t.same(periods.slice(-2), [{ id: '0', width: '640' }, { id: '1', width: '480' }], 'each session is its own Period, with its own picture');
     t.equal(parseMpd(xml, { manifestUri: mpdUrl }).playlists.length > 0, true, 'the multi-Period MPD parses');
     const framesBefore = (await player.report()).frames;

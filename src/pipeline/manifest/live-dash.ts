@@ -69,7 +69,11 @@ export function writeLiveMpd(broadcast: LiveBroadcast, settings: LiveDashSetting
   const variants = new Map([...rates].map(([id, rate]) => [id, rate.peak]));
   const renditions = [...broadcast.renditions.values()].filter((r) => r.segments.length > 0);
   const runs = new Map(renditions.map((r) => [r, runsOf(r)]));
-  const sequences = [...new Set([...runs.values()].flatMap((list) => list.map((run) => run.sequence)))].sort((a, b) => a - b);
+  const all = [...new Set([...runs.values()].flatMap((list) => list.map((run) => run.sequence)))].sort((a, b) => a - b);
+  // A returning publisher's Period is listed once every rendition has media in it: a player
+  // entering a Period of audio alone would never learn of the video that follows.
+  const newest = all.at(-1);
+  const sequences = all.filter((sequence) => sequence !== newest || renditions.every((r) => runs.get(r)!.some((run) => run.sequence === sequence)));
   const set = (kind: 'video' | 'audio', id: number, sequence: number, periodStart: number) => {
     const members = renditions.flatMap((r) => {
       const run = r.kind === kind ? runs.get(r)!.find((x) => x.sequence === sequence) : undefined;

@@ -9,6 +9,7 @@ import { Fmp4StreamParser } from '../../../src/pipeline/demux/fmp4-stream.js';
 import { TsDemuxer } from '../../../src/pipeline/demux/mpegts.js';
 import type { Sample } from '../../../src/pipeline/media.js';
 import { LiveBroadcast, measuredFrameRate } from '../../../src/pipeline/live/broadcast.js';
+import { writeLiveMpd } from '../../../src/pipeline/manifest/live-dash.js';
 import { tools } from '../../helpers/media.js';
 
 t.test('a live video frame rate is measured from complete segments and snapped to the common rate it is', async (t) => {
@@ -103,4 +104,40 @@ t.test('a transport stream keeps its 90 kHz times into the packaged segments: fr
   t.ok(video.every((s, i) => i === 0 || s.dts === video[i - 1]!.dts + video[i - 1]!.duration), 'decode times are contiguous');
   const audio = samplesOf('a0');
   t.same([...new Set(audio.map((s) => s.duration))], [1024], 'every AAC frame lasts 1024 samples');
+});
+
+t.test('a returning publisher\'s DASH Period is listed only once video and audio both have media in it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-broadcast-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const flv = join(dir, 'feed.flv');
+  execFileSync(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-c:a', 'aac', '-f', 'flv', flv]);
+  const units = flvTags(flv).flatMap((tag) => {
+    const unit = flvTagToUnit(tag.type, tag.ms, tag.body);
+    return unit ? [{ unit, ms: tag.ms }] : [];
+  });
+  const broadcast = passthroughBroadcast(t, () => {});
+  const settings = { partTargetSeconds: 0.2, segmentTargetSeconds: 1, windowSeconds: 30, utcTimingUrl: 'http://example.test/time' };
+  const periods = () => [...writeLiveMpd(broadcast, settings).matchAll(/<Period id="(\d+)"/g)].map((m) => m[1]);
+  broadcast.startSession();
+  for (const { unit, ms } of units) broadcast.ingest(unit, 1_000_000 + ms);
+  broadcast.endSession();
+  t.same(periods(), ['0'], 'the first session');
+  // The publisher returns; its audio arrives a good while before its first video frame.
+  broadcast.startSession();
+  const audioFirst = [...units.filter((u) => u.unit.kind !== 'video'), ...units.filter((u) => u.unit.kind === 'video')];
+  let sawAudioOnly = false;
+  for (const { unit, ms } of audioFirst) {
+    broadcast.ingest(unit, 2_000_000 + ms);
+    const audioRun = broadcast.renditions.get('a0')!.segments.some((s) => s.discontinuity);
+    const videoRun = broadcast.renditions.get('v0')!.segments.some((s) => s.discontinuity);
+    if (audioRun && !videoRun) {
+      sawAudioOnly = true;
+      t.same(periods(), ['0'], 'while only audio is in, the new Period is held back');
+      break;
+    }
+  }
+  t.ok(sawAudioOnly, 'the audio-only moment was seen');
+  for (const { unit, ms } of audioFirst.filter((u) => u.unit.kind === 'video' || u.unit.kind === 'video-config')) broadcast.ingest(unit, 2_000_000 + ms);
+  t.same(periods(), ['0', '1'], 'with video in too, the new Period is listed');
+  await broadcast.end();
 });
