@@ -37,7 +37,10 @@ export class ActorRegistry<M extends AnyStateMachine, V extends { state: string 
     private readonly type: ActorKind<M, V>,
     private readonly snapshots: SnapshotStore,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // Every waiter on a change (a test, an event stream per operator) listens here: no fixed cap.
+    this.events.setMaxListeners(0);
+  }
 
   /** Starts an actor, fresh from `input` or from a stored `snapshot` of the current machine version. */
   start(id: string, options: { input: InputFrom<M>; snapshot?: unknown }): Actor<M> {
