@@ -1,4 +1,5 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { healthCheck } from './api/health.js';
 import { lockDataDir, prepareDataDir } from './catalog/data-dir.js';
 import { RateLimiter } from './api/rate-limit.js';
 import { createServer, type Server } from 'node:http';
@@ -26,7 +27,7 @@ import type { Config } from './config.js';
 import { mediaRoutes } from './delivery/media.js';
 import { PlaybackTokens } from './delivery/tokens.js';
 import { WeirError } from './errors.js';
-import { createSourcePutHandler, createTusServer, removeAbandonedUploads, type UploadTarget } from './ingest/upload.js';
+import { createSourcePutHandler, createTusServer, removeAbandonedUploads } from './ingest/upload.js';
 import { logSecrets, type Logger } from './logger.js';
 import { locateMediaTools } from './pipeline/encode/ffmpeg.js';
 import { loadOrCreateSecret, secretsEqual, textSealer } from './secrets.js';
@@ -172,21 +173,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   let srtPort = 0;
 
   let stopping = false;
-  const uploadTarget: UploadTarget = {
-    assertAwaitingUpload(titleId) {
-      if (stopping) throw new WeirError('SHUTTING_DOWN', 'The server is stopping; upload again shortly.');
-      const title = catalog.get(titleId);
-      if (!title) throw new WeirError('TITLE_NOT_FOUND', `No title with id ${JSON.stringify(titleId)}.`);
-      if (title.state !== 'awaiting_upload' && title.state !== 'failed') {
-        throw new WeirError('UPLOAD_NOT_EXPECTED', `Title ${titleId} is ${title.state}; a source can be uploaded only while it is awaiting_upload or failed.`);
-      }
-    },
-    async sourceArrived(titleId, path) {
-      // A new source for a failed title starts it over; otherwise it is the first source.
-      if (registry.state(titleId) === 'failed') await registry.startOver(titleId, path);
-      else registry.send(titleId, { type: 'SOURCE_UPLOADED', path });
-    },
-  };
+  const uploadTarget = registry.uploadTarget(() => stopping);
   const uploadDeps = { dataDir: config.dataDir, maxBytes: config.upload.maxBytes, target: uploadTarget, log };
   const putSource = createSourcePutHandler(uploadDeps);
   const isPlayable = (contentId: string) => registry.ready.has(contentId) || streams.isPlayable(contentId);
@@ -205,23 +192,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const app = createApp({
     log,
     adminToken,
-    health: () => {
-      const checks = { database: false, ffmpeg: false, ffprobe: false };
-      try {
-        checks.database = db.open && db.prepare('SELECT 1 AS ok').get() !== undefined;
-      } catch {
-        checks.database = false;
-      }
-      for (const tool of ['ffmpeg', 'ffprobe'] as const) {
-        try {
-          accessSync(tools[tool], constants.X_OK);
-          checks[tool] = true;
-        } catch {
-          checks[tool] = false;
-        }
-      }
-      return { ok: !stopping && Object.values(checks).every(Boolean), checks };
-    },
+    health: healthCheck({ db, tools, isStopping: () => stopping }),
     titles: titleRoutes({ catalog, registry, publicUrl: config.http.publicUrl, isStopping: () => stopping, hasSource: (id) => existsSync(titlePaths(config.dataDir, id).source) }),
     playback: playbackRoutes({
       sessions,

@@ -5,6 +5,8 @@ import type { Actor, SnapshotFrom } from 'xstate';
 import type { SnapshotStore } from '../catalog/snapshots.js';
 import type { TitleCatalog, TitleProgressView } from '../catalog/titles.js';
 import type { Logger } from '../logger.js';
+import { WeirError } from '../errors.js';
+import type { UploadTarget } from '../ingest/upload.js';
 import { ActorRegistry } from './actor-registry.js';
 import { publicTitleState, titleMachine, titleMachineVersion, type TitleEvent, type TitleInput } from './title.machine.js';
 import { titlePaths } from '../layout.js';
@@ -127,6 +129,25 @@ export class TitleRegistry {
     if (this.state(titleId) !== 'failed') return;
     await rm(titlePaths(this.deps.dataDir, titleId).work, { recursive: true, force: true });
     this.send(titleId, newSource ? { type: 'SOURCE_UPLOADED', path: newSource } : { type: 'RETRY' });
+  }
+
+  /** What uploads need of titles: whether one may take a source now, and to be told when it arrived. */
+  uploadTarget(isStopping: () => boolean): UploadTarget {
+    return {
+      assertAwaitingUpload: (titleId) => {
+        if (isStopping()) throw new WeirError('SHUTTING_DOWN', 'The server is stopping; upload again shortly.');
+        const title = this.deps.catalog.get(titleId);
+        if (!title) throw new WeirError('TITLE_NOT_FOUND', `No title with id ${JSON.stringify(titleId)}.`);
+        if (title.state !== 'awaiting_upload' && title.state !== 'failed') {
+          throw new WeirError('UPLOAD_NOT_EXPECTED', `Title ${titleId} is ${title.state}; a source can be uploaded only while it is awaiting_upload or failed.`);
+        }
+      },
+      sourceArrived: async (titleId, path) => {
+        // A new source for a failed title starts it over; otherwise it is the first source.
+        if (this.state(titleId) === 'failed') await this.startOver(titleId, path);
+        else this.send(titleId, { type: 'SOURCE_UPLOADED', path });
+      },
+    };
   }
 
   /** Stops the title's work, then removes its media, snapshot and catalog row. */
