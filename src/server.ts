@@ -204,7 +204,10 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       publicUrl: config.http.publicUrl,
       limiter: new RateLimiter({ perMinute: config.playback.sessionsPerMinutePerAddress }),
       adminToken,
-      liveTiming: (id) => (streams.broadcast(id) ? { partHoldBackSeconds: partHoldBack(config.live.partTargetMs / 1000), segmentSeconds: config.live.segmentSeconds } : null),
+      liveTiming: (id) =>
+        streams.broadcast(id)
+          ? { partTargetSeconds: config.live.partTargetMs / 1000, partHoldBackSeconds: partHoldBack(config.live.partTargetMs / 1000), segmentSeconds: config.live.segmentSeconds }
+          : null,
     }),
     keys: keyRoutes({ tokens, isPlayable, contentKeys: (id) => keys.all(id) }),
     media: mediaRoutes({

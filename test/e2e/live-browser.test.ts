@@ -63,6 +63,11 @@ if (chromiumMissing) {
     const partHoldBack = Number(/PART-HOLD-BACK=([\d.]+)/.exec(playlist)![1]);
     t.equal(session.live?.targetLatencySeconds, partHoldBack, 'the target is the advertised PART-HOLD-BACK');
     t.match(session.live?.hlsjs, { lowLatencyMode: true, liveSyncDuration: partHoldBack, maxLiveSyncPlaybackRate: 1.5 });
+    // hls.js adds liveSyncOnStallIncrease to its target per stall, up to TARGETDURATION, and jumps
+    // to the edge past liveMaxLatencyDuration: the maximum must stay above the highest target.
+    const targetDuration = Number(/#EXT-X-TARGETDURATION:(\d+)/.exec(playlist)![1]);
+    const hlsjs = session.live!.hlsjs as Record<string, number>;
+    t.ok(hlsjs.liveMaxLatencyDuration! > partHoldBack + targetDuration, `the maximum latency (${hlsjs.liveMaxLatencyDuration} s) stays above the highest target stalls can raise it to (${partHoldBack + targetDuration} s)`);
     const report = await playLive('hls', url, session.live!.hlsjs);
     assertLivePlays(t, report);
     t.ok(report.latency !== null && report.latency < 5, `hls.js plays near the edge (latency by program date-time ${report.latency?.toFixed(2)} s)`);

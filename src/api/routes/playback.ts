@@ -26,19 +26,33 @@ export type PlaybackRoutesDeps = {
   /** Admins may learn why content cannot play; anonymous callers may not. */
   adminToken: string;
   /** For a live stream: its advertised PART-HOLD-BACK, from which player settings follow. */
-  liveTiming: (contentId: string) => { partHoldBackSeconds: number; segmentSeconds: number } | null;
+  liveTiming: (contentId: string) => LiveTiming | null;
 };
+
+export type LiveTiming = { partTargetSeconds: number; partHoldBackSeconds: number; segmentSeconds: number };
 
 /**
  * Player settings fitted to a live stream's playlist, for the players Weir is tested with:
  * aim at PART-HOLD-BACK and catch up when behind, since at their defaults hls.js and dash.js
  * keep their start-up time as permanent latency.
  */
-export function livePlayerSettings(timing: { partHoldBackSeconds: number; segmentSeconds: number }) {
+export function livePlayerSettings(timing: LiveTiming) {
   const target = Number(timing.partHoldBackSeconds.toFixed(3));
+  const seconds = (value: number) => Number(value.toFixed(3));
   return {
     targetLatencySeconds: target,
-    hlsjs: { lowLatencyMode: true, liveSyncDuration: target, liveMaxLatencyDuration: Number((target + timing.segmentSeconds).toFixed(3)), maxLiveSyncPlaybackRate: 1.5 },
+    // hls.js raises its target after each stall (by liveSyncOnStallIncrease, up to a target
+    // duration) and jumps to the edge past liveMaxLatencyDuration. With the maximum at target +
+    // one segment, one stall put the raised target on the maximum and it seeked and stalled in a
+    // loop (hundreds of stalls in 30 s in bench:live). Now a stall costs one part, and the
+    // maximum stays above the highest target it can reach.
+    hlsjs: {
+      lowLatencyMode: true,
+      liveSyncDuration: target,
+      liveSyncOnStallIncrease: timing.partTargetSeconds,
+      liveMaxLatencyDuration: seconds(target + 2 * timing.segmentSeconds),
+      maxLiveSyncPlaybackRate: 1.5,
+    },
     // dash.js fetches whole chunked segments: at PART-HOLD-BACK it rebuffered (20 stalls in 20 s
     // in bench:live); half a segment more and gentler catch-up kept it steady.
     dashjs: { streaming: { delay: { liveDelay: Number((target + timing.segmentSeconds / 2).toFixed(3)) }, liveCatchup: { enabled: true, maxDrift: timing.segmentSeconds * 2, playbackRate: { min: -0.2, max: 0.2 } } } },
