@@ -18,6 +18,8 @@ export type SrtStats = {
 /** Packets held for reordering and repair; the window the sender is told it may fill. */
 const maxBufferedPackets = 8192;
 const keepaliveMs = 1000;
+/** Losses one periodic NAK names: 256 × 4 bytes stays under a 1500-byte MTU even with no ranges. */
+const maxNakEntries = 256;
 
 export type Peer = { address: string; port: number };
 
@@ -193,8 +195,10 @@ export class SrtReceiver {
     const nakPeriod = Math.max(20, (this.rttUs + 4 * this.rttVarUs) / 2000);
     // Each loss is reported again once a period has passed since its own last report: a timer
     // shared by all losses would be pushed back by every new loss and starve the old ones.
+    // At most maxNakEntries per tick (oldest first), so one NAK fits a datagram; the rest follow.
     const due: number[] = [];
     for (const [seq, loss] of this.lost) {
+      if (due.length >= maxNakEntries) break;
       if (now - loss.reportedAt < nakPeriod) continue;
       loss.reportedAt = now;
       due.push(seq);
