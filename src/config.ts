@@ -66,6 +66,8 @@ export const configSchema = z.strictObject({
     reconnectWindowSeconds: z.number().int().min(0).max(3600),
     /** x264 preset of the live ladder: live encoding must keep up in real time. */
     ladderPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast']),
+    /** HLS audio of clear streams: inside each video variant (one playlist to follow) or a playlist of its own. */
+    hlsAudio: z.enum(['muxed', 'separate']),
   }),
   drm: z.strictObject({
     /** A CPIX 2.3 key server; empty means Weir generates keys itself. */
@@ -96,6 +98,7 @@ export const overridableSettings = [
   { path: 'live.partTargetMs', env: 'WEIR_LIVE_PART_MS', flag: 'live-part-ms', kind: 'integer' },
   { path: 'live.segmentSeconds', env: 'WEIR_LIVE_SEGMENT_SECONDS', flag: 'live-segment-seconds', kind: 'integer' },
   { path: 'live.dvrWindowSeconds', env: 'WEIR_LIVE_DVR_SECONDS', flag: 'live-dvr-seconds', kind: 'integer' },
+  { path: 'live.hlsAudio', env: 'WEIR_LIVE_HLS_AUDIO', flag: 'live-hls-audio', kind: 'string' },
   { path: 'drm.cpixUrl', env: 'WEIR_CPIX_URL', flag: 'cpix-url', kind: 'string' },
 ] as const satisfies readonly { path: string; env: string; flag: string; kind: SettingKind }[];
 

@@ -101,6 +101,9 @@ const page = `<!doctype html><html><body>
     errors: window.playerErrors,
     stalls: window.stalls,
     dashLatency: window.dashPlayer && window.dashPlayer.isDynamic() ? window.dashPlayer.getCurrentLiveLatency() : null,
+    hlsLatency: window.hls ? window.hls.latency : null,
+    hlsTargetLatency: window.hls ? window.hls.targetLatency : null,
+    bufferAhead: video.buffered.length > 0 ? video.buffered.end(video.buffered.length - 1) - video.currentTime : 0,
     mediaError: video.error ? video.error.code + ':' + video.error.message : null,
   });
 </script></body></html>`;
@@ -145,6 +148,11 @@ export type VideoReport = {
   stalls: number;
   /** dash.js's own live latency in seconds, for a dynamic MPD. */
   dashLatency: number | null;
+  /** hls.js's own latency and the target it aims at, in seconds (by program date-time). */
+  hlsLatency: number | null;
+  hlsTargetLatency: number | null;
+  /** Seconds of media buffered ahead of the playhead. */
+  bufferAhead: number;
   mediaError: string | null;
 };
 

@@ -26,6 +26,7 @@ export type StreamRegistryDeps = {
   log: Logger;
   timing: LiveTiming;
   dvrWindowSeconds: number;
+  hlsAudio: 'muxed' | 'separate';
   stallTimeoutMs: number;
   /** For ladder-mode streams. */
   ffmpeg: string;
@@ -208,6 +209,7 @@ export class StreamRegistry implements PublishAuthority {
         protection,
         timing: this.deps.timing,
         windowSeconds: this.deps.dvrWindowSeconds,
+        hlsAudio: this.deps.hlsAudio,
         log,
         recordDir: stream.archive ? streamPaths(this.deps.dataDir, streamId).recording(number) : null,
         onPlayable: () => this.send(streamId, { type: 'MEDIA_READY' }),
@@ -292,7 +294,7 @@ export class StreamRegistry implements PublishAuthority {
   stopAll(): void {
     this.stopping = true;
     for (const publisher of this.publishers.values()) publisher.disconnect();
-    for (const { broadcast } of this.broadcasts.values()) for (const r of broadcast.renditions.values()) r.end();
+    for (const { broadcast } of this.broadcasts.values()) for (const r of broadcast.allRenditions()) r.end();
     this.actors.stopAll();
   }
 }

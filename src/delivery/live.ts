@@ -85,7 +85,10 @@ function renderOnce(owner: object, key: string, render: () => string): Buffer {
 const versionsOf = (renditions: Iterable<LiveRendition>) => [...renditions].map((r) => r.version).join(',');
 
 function renderPlaylist(broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings, skip: boolean): Buffer {
-  const others = [...broadcast.renditions.values()].filter((other) => other !== rendition);
+  // Rendition reports name the playlists listed beside this one (muxed or demuxed alike).
+  const listed = broadcast.hlsRenditions();
+  const siblings = listed.includes(rendition) ? listed : [...broadcast.renditions.values()];
+  const others = siblings.filter((other) => other !== rendition);
   return renderOnce(rendition, `${skip ? 1 : 0}:${rendition.version}:${versionsOf(others)}`, () => {
     const reports = others.flatMap((other) => {
       const last = other.lastPosition();
@@ -159,8 +162,9 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
   if (path.length === 1 && path[0] === multivariantName) {
     if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
     res.setHeader('cache-control', 'no-cache');
-    const key = `${multivariantName}:${versionsOf(broadcast.renditions.values())}`;
-    res.type('application/vnd.apple.mpegurl').send(renderOnce(broadcast, key, () => writeMultivariant(broadcast.variants())));
+    const listed = broadcast.hlsRenditions();
+    const key = `${multivariantName}:${listed.map((r) => r.id).join(',')}:${versionsOf(listed)}`;
+    res.type('application/vnd.apple.mpegurl').send(renderOnce(broadcast, key, () => writeMultivariant(broadcast.hlsVariants())));
     return;
   }
   if (path.length === 1 && path[0] === dashManifestName) {
@@ -176,7 +180,7 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
     return;
   }
   const [renditionId, file] = path;
-  const rendition = path.length === 2 ? broadcast.renditions.get(renditionId!) : undefined;
+  const rendition = path.length === 2 ? broadcast.rendition(renditionId!) : undefined;
   if (!rendition || !file) throw new WeirError('NOT_FOUND', `No live media at ${path.join('/')}.`);
   if (file === 'index.m3u8') return servePlaylist(req, res, broadcast, rendition, settings);
   let match = partPattern.exec(file);

@@ -43,7 +43,8 @@ t.test('ladder mode publishes renditions from the source down, never above it, c
     [{ width: 854, height: 480 }, { width: 640, height: 360 }],
     'a rendition per rung at or below the source',
   );
-  t.ok(master.mediaGroups.AUDIO.audio?.Main, 'audio stays its own rendition');
+  t.same((master.playlists ?? []).map((p) => p.uri), ['v0-a0/index.m3u8', 'v1-a0/index.m3u8'], 'each rung carries the audio inside (HLS)');
+  t.ok((master.playlists ?? []).every((p) => /mp4a\.40\.2/.test(String(p.attributes.CODECS))), 'and says so in CODECS');
   // Segment 1 complete in both: their parts and durations line up.
   const [top, low] = await Promise.all([playlistAfter('v0/index.m3u8', 2), playlistAfter('v1/index.m3u8', 2)]);
   const durations = (text: string) => parseM3u8(text).segments.map((s) => [s.uri, s.duration]);

@@ -28,8 +28,8 @@ t.before(async () => {
   const session = await server.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: streamId } });
   const body = (await session.json()) as { sources: { protocol: string; url: string }[] };
   base = body.sources.find((s) => s.protocol === 'hls')!.url.replace('localhost', '127.0.0.1').replace('master.m3u8', '');
-  const texts = await Promise.all(['master.m3u8', 'v0/index.m3u8', 'a0/index.m3u8'].map(async (path) => (await fetchOk(base + path)).text()));
-  atGoLive = { master: texts[0]!, video: texts[1]!, audio: texts[2]! };
+  const texts = await Promise.all(['master.m3u8', 'v0/index.m3u8', 'a0/index.m3u8', 'v0-a0/index.m3u8'].map(async (path) => (await fetchOk(base + path)).text()));
+  atGoLive = { master: texts[0]!, video: texts[1]!, audio: texts[2]!, muxed: texts[3]! };
 });
 t.teardown(async () => {
   await publisher?.stop();
@@ -58,7 +58,8 @@ t.test('a published stream goes live and its LL-HLS playlist carries every low-l
   t.equal(master.playlists?.length, 1, 'passthrough: one video rendition');
   t.match(master.playlists?.[0]?.attributes.CODECS, /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
   t.same(master.playlists?.[0]?.attributes.RESOLUTION, { width: 640, height: 360 });
-  t.ok(master.mediaGroups.AUDIO.audio?.Main?.uri, 'audio is its own rendition');
+  t.equal(master.playlists?.[0]?.uri, 'v0-a0/index.m3u8', 'HLS variants carry their audio inside (one playlist to follow)');
+  t.same(Object.keys(master.mediaGroups.AUDIO), [], 'so no audio rendition is listed beside them');
 
   const text = await playlistWhen('v0/index.m3u8', (p) => (p.match(/#EXTINF/g)?.length ?? 0) >= 2);
   const media = parseM3u8(text);
@@ -83,7 +84,7 @@ t.test('the instant a stream turns live, every rendition lists a complete segmen
   const master = parseM3u8(atGoLive.master!);
   t.equal(master.playlists?.length, 1, 'the multivariant playlist lists the rendition');
   t.equal(master.playlists?.[0]?.attributes['FRAME-RATE'], 30, 'with the frame rate measured from the complete segment');
-  for (const kind of ['video', 'audio']) {
+  for (const kind of ['video', 'audio', 'muxed']) {
     const media = parseM3u8(atGoLive[kind]!);
     const listed = media.segments.reduce((sum, s) => sum + (s.duration ?? 0), 0);
     t.ok(media.segments.some((s) => s.uri), `${kind}: a complete segment (EXTINF) is listed`);
@@ -93,16 +94,20 @@ t.test('the instant a stream turns live, every rendition lists a complete segmen
 
 t.test("audio keeps the publisher's alignment: its first heard sample (after the AAC priming the publisher stamped before its video) presents with the first frame", async (t) => {
   const starts: Record<string, number> = {};
-  for (const [kind, rendition] of [['video', 'v0'], ['audio', 'a0']] as const) {
+  let muxed: { video: number | null; audio: number | null } = { video: null, audio: null };
+  for (const [kind, rendition] of [['video', 'v0'], ['audio', 'a0'], ['muxed', 'v0-a0']] as const) {
     const first = parseM3u8(atGoLive[kind]!).segments[0]!;
     const init = Buffer.from(await (await fetchOk(`${base}${rendition}/${first.map!.uri}`)).arrayBuffer());
     const segment = Buffer.from(await (await fetchOk(`${base}${rendition}/${first.uri}`)).arrayBuffer());
     const presented = firstPresentation(joinSegments(join(server.dataDir, `first-${rendition}.mp4`), init, [segment]));
-    starts[kind] = (kind === 'video' ? presented.video : presented.audio)!;
+    if (kind === 'muxed') muxed = presented;
+    else starts[kind] = (kind === 'video' ? presented.video : presented.audio)!;
   }
   // ffmpeg, like most encoders, stamps its 1024 priming samples before the first video frame.
   const heard = starts.audio! + 1024 / 48_000;
   t.ok(Math.abs(heard - starts.video!) < 0.012, `first heard audio at ${heard.toFixed(3)} s, first frame at ${starts.video!.toFixed(3)} s`);
+  t.equal(muxed.video, starts.video, 'the muxed HLS rendition presents its first frame at the same time');
+  t.equal(muxed.audio, starts.audio, 'and its audio from the same sample, priming included');
 });
 
 t.test('GStreamer, a plain HLS client that never blocks, plays the stream it joined at go-live', { skip: gstreamerMissing() }, async (t) => {

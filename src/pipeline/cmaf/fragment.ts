@@ -47,7 +47,7 @@ function boxOffset(bytes: Uint8Array, path: readonly string[]): number {
   return found;
 }
 
-function moofFor(sequenceNumber: number, samples: readonly Sample[], dataOffset: number, protection?: FragmentProtection, sencDataOffset = 0): Box {
+function moofFor(trackId: number, sequenceNumber: number, samples: readonly Sample[], dataOffset: number, protection?: FragmentProtection, sencDataOffset = 0): Box {
   return {
     type: 'moof',
     boxes: [
@@ -55,7 +55,7 @@ function moofFor(sequenceNumber: number, samples: readonly Sample[], dataOffset:
       {
         type: 'traf',
         boxes: [
-          { type: 'tfhd', trackId: outputTrackId, defaultBaseIsMoof: true },
+          { type: 'tfhd', trackId, defaultBaseIsMoof: true },
           { type: 'tfdt', baseMediaDecodeTime: BigInt(samples[0]!.dts) },
           {
             type: 'trun',
@@ -80,11 +80,12 @@ function moofFor(sequenceNumber: number, samples: readonly Sample[], dataOffset:
  * One CMAF fragment: optional styp, moof, mdat. The trun's data offset is measured from a first
  * serialization of the moof (its size does not depend on the offset's value), never added by hand.
  */
-export function encodeFragment(options: { sequenceNumber: number; samples: readonly Sample[]; withStyp: boolean; protection?: FragmentProtection }): EncodedFragment {
+export function encodeFragment(options: { sequenceNumber: number; samples: readonly Sample[]; withStyp: boolean; protection?: FragmentProtection; trackId?: number }): EncodedFragment {
   const { samples, protection } = options;
+  const trackId = options.trackId ?? outputTrackId;
   if (samples.length === 0) throw new RangeError('a fragment needs at least one sample');
   const measure = new BoxWriter(256);
-  writeBox(measure, moofFor(options.sequenceNumber, samples, 0, protection));
+  writeBox(measure, moofFor(trackId, options.sequenceNumber, samples, 0, protection));
   const moofSize = measure.position;
   // saio points at senc's first sample entry, counted from the moof (default-base-is-moof).
   const sencDataOffset = protection ? boxOffset(measure.finish(), ['moof', 'traf', 'senc']) + 16 : 0;
@@ -93,7 +94,7 @@ export function encodeFragment(options: { sequenceNumber: number; samples: reado
 
   const w = new BoxWriter(moofSize + 64);
   if (options.withStyp) writeBox(w, { type: 'styp', majorBrand: 'msdh', minorVersion: 0, compatibleBrands: ['msdh', 'cmfs'] }); // no msix: there is no sidx
-  writeBox(w, moofFor(options.sequenceNumber, samples, moofSize + mdatHeaderSize, protection, sencDataOffset));
+  writeBox(w, moofFor(trackId, options.sequenceNumber, samples, moofSize + mdatHeaderSize, protection, sencDataOffset));
   w.u32(mdatHeaderSize + payloadSize);
   w.fourcc('mdat');
   const header = w.finish();

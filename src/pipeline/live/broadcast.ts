@@ -9,6 +9,7 @@ import type { MediaUnit, Sample, TrackInfo } from '../media.js';
 import { aacTrack, avcTrack } from '../codecs/sample-entries.js';
 import { LiveTrackPackager, type LiveProtection, type LiveTiming } from './packager.js';
 import { LiveRendition, type LiveSegment } from './live-rendition.js';
+import { MuxedLiveRendition } from './muxed-rendition.js';
 import { LiveTranscoder } from './transcoder.js';
 
 export const videoTimescale = 90_000;
@@ -25,6 +26,12 @@ export type BroadcastOptions = {
   protection: LiveProtection | null;
   timing: LiveTiming;
   windowSeconds: number;
+  /**
+   * How HLS carries audio: inside each video rendition's fragments ('muxed', one playlist per
+   * variant) or as its own rendition ('separate'). DASH always has the demuxed set. Protected
+   * streams are always separate (their audio is encrypted as its own track).
+   */
+  hlsAudio: 'muxed' | 'separate';
   log: Logger;
   /** When set, every completed segment is also appended to `<dir>/<rendition>.mp4` (for live-to-VOD). */
   recordDir: string | null;
@@ -73,7 +80,10 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array): boolean => a !== null &
  * marked as a discontinuity, so players and the recording see one continuous stream.
  */
 export class LiveBroadcast {
+  /** The demuxed CMAF renditions (DASH's set, and HLS's when audio is separate). */
   readonly renditions = new Map<string, LiveRendition>();
+  /** HLS renditions of video with audio inside, by the id of the video rendition they follow. */
+  private readonly muxed = new Map<string, MuxedLiveRendition>();
   private readonly video: TrackState;
   private readonly audio: TrackState;
   private sessions = 0;
@@ -101,6 +111,37 @@ export class LiveBroadcast {
   constructor(private readonly options: BroadcastOptions) {
     this.video = this.trackState('v0', 'video');
     this.audio = this.trackState('a0', 'audio');
+    if (options.video.mode === 'passthrough') this.muxVideo(this.video.rendition);
+  }
+
+  private get muxing(): boolean {
+    return this.options.hlsAudio === 'muxed' && this.options.protection === null;
+  }
+
+  /** Muxed HLS: a rendition following this video rendition with the audio inside. */
+  private muxVideo(video: LiveRendition): void {
+    if (!this.muxing) return;
+    const muxed = new MuxedLiveRendition(`${video.id}-${this.audio.rendition.id}`, video, this.options.windowSeconds);
+    if (this.audio.config) muxed.setAudioTrack(this.audio.rendition.track);
+    this.muxed.set(video.id, muxed);
+  }
+
+  /** The renditions one HLS multivariant playlist lists: muxed variants once audio exists, or the demuxed set. */
+  hlsRenditions(): LiveRendition[] {
+    const demuxed = [...this.renditions.values()];
+    const video = demuxed.filter((r) => r.kind === 'video');
+    if (!this.muxing || !this.renditions.has(this.audio.rendition.id) || !video.every((r) => this.muxed.has(r.id))) return demuxed;
+    return video.map((r) => this.muxed.get(r.id)!.rendition);
+  }
+
+  /** Any rendition a media path may name (muxed ones included). */
+  rendition(id: string): LiveRendition | undefined {
+    return this.renditions.get(id) ?? [...this.muxed.values()].find((m) => m.rendition.id === id)?.rendition;
+  }
+
+  /** Every rendition, demuxed and muxed. */
+  allRenditions(): LiveRendition[] {
+    return [...this.renditions.values(), ...[...this.muxed.values()].map((m) => m.rendition)];
   }
 
   private trackState(id: string, kind: 'video' | 'audio'): TrackState {
@@ -153,9 +194,7 @@ export class LiveBroadcast {
   /** The broadcast is over: players get EXT-X-ENDLIST and waiting requests are answered. */
   end(): Promise<void> {
     this.endSession();
-    this.video.rendition.end();
-    this.audio.rendition.end();
-    for (const { rendition } of this.ladder.values()) rendition.end();
+    for (const rendition of new Set([this.video.rendition, this.audio.rendition, ...this.allRenditions()])) rendition.end();
     return this.recordQueue;
   }
 
@@ -215,6 +254,7 @@ export class LiveBroadcast {
     if (track.rendition.kind === 'audio') track.duration = parseAudioSpecificConfig(config).samplesPerFrame;
     track.packager.setTrack(info);
     if (!this.renditions.has(track.rendition.id)) this.renditions.set(track.rendition.id, track.rendition);
+    if (track === this.audio) for (const muxed of this.muxed.values()) muxed.setAudioTrack(track.rendition.track);
   }
 
   /** A publisher time on the broadcast timeline, in ticks; the first unit of a session starts it. */
@@ -245,7 +285,7 @@ export class LiveBroadcast {
 
   /** Before the stream is offered: the segments made so far take the improved anchor. */
   private restampProgramDateTimes(): void {
-    for (const rendition of this.renditions.values()) {
+    for (const rendition of this.allRenditions()) {
       for (const segment of rendition.segments) segment.pdtMs = this.mediaWallClock(segment.startDts, rendition.track.timescale);
     }
   }
@@ -308,6 +348,7 @@ export class LiveBroadcast {
             entry = { rendition, packager: new LiveTrackPackager(rendition, this.options.timing, 0, this.options.protection) };
             this.ladder.set(id, entry);
             this.renditions.set(id, rendition);
+            this.muxVideo(rendition);
           }
           entry.packager.setTrack(track);
         },
@@ -390,7 +431,9 @@ export class LiveBroadcast {
     if (track.lastDts !== null && dts <= track.lastDts) dts = track.lastDts + track.duration;
     track.nextAudioDts = dts + track.duration;
     track.lastDts = dts;
-    this.push(track, { dts, duration: track.duration, cto: 0, isSync: true, data }, this.mediaWallClock(dts, rate));
+    const sample: Sample = { dts, duration: track.duration, cto: 0, isSync: true, data };
+    this.push(track, sample, this.mediaWallClock(dts, rate));
+    for (const muxed of this.muxed.values()) muxed.pushAudio(sample);
   }
 
   /**
@@ -408,7 +451,7 @@ export class LiveBroadcast {
     if (!this.offered && this.everyRenditionHasASegment()) {
       this.offered = true;
       // What the publisher sent so far (its GOP) decides TARGETDURATION, before anyone reads it.
-      for (const rendition of this.renditions.values()) rendition.fixTarget(this.options.timing.segmentTargetSeconds);
+      for (const rendition of this.allRenditions()) rendition.fixTarget(this.options.timing.segmentTargetSeconds);
       this.options.onPlayable();
     }
   }
@@ -429,16 +472,23 @@ export class LiveBroadcast {
     return !this.renditions.has(this.audio.rendition.id) || hasSegment(this.audio.rendition);
   }
 
-  /** Renditions as the multivariant playlist describes them; bandwidth from the recent segments. */
-  variants(): VariantInfo[] {
-    return [...this.renditions.values()].map((rendition) => {
+  /** The HLS multivariant playlist's variants (see hlsRenditions). */
+  hlsVariants(): VariantInfo[] {
+    return this.variants(this.hlsRenditions());
+  }
+
+  /** Renditions as a multivariant playlist describes them; bandwidth from the recent segments. */
+  variants(renditions: readonly LiveRendition[] = [...this.renditions.values()]): VariantInfo[] {
+    return renditions.map((rendition) => {
       const complete = rendition.segments.filter((s) => s.complete).slice(-5);
       const timescale = rendition.track.timescale;
       const measured = segmentBandwidth(complete.map((s) => ({ bytes: s.bytes!.length, duration: s.duration })), timescale);
       // Until a segment is measured: a rung's configured rate (its encoder's maxrate is 1.2 × that),
       // so the ladder's bandwidths differ from the start; a passthrough track's is unknown.
-      const planned = this.plannedRungs.get(rendition.id);
-      const fallback = planned !== undefined ? Math.round(planned * 1.2) : rendition.kind === 'video' ? 3_000_000 : 128_000;
+      const videoId = [...this.muxed].find(([, m]) => m.rendition === rendition)?.[0];
+      const planned = this.plannedRungs.get(videoId ?? rendition.id);
+      const audioAllowance = videoId !== undefined ? 128_000 : 0;
+      const fallback = (planned !== undefined ? Math.round(planned * 1.2) : rendition.kind === 'video' ? 3_000_000 : 128_000) + audioAllowance;
       const peak = measured.peak;
       const average = measured.average || (planned ?? fallback);
       return {

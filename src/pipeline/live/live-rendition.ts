@@ -36,6 +36,15 @@ export type { PlaylistPosition };
 
 type Waiter = { ready: () => boolean; wake: () => void };
 
+/** Told of each change to a rendition's media, in order (a muxed rendition follows its video this way). */
+export type RenditionFollower = {
+  initChanged(track: TrackInfo): void;
+  segmentStarted(segment: LiveSegment): void;
+  partAdded(segment: LiveSegment, part: LivePart): void;
+  segmentCompleted(segment: LiveSegment): void;
+  segmentAbandoned(segment: LiveSegment): void;
+};
+
 /**
  * One live rendition: its init segments, the sliding window of segments and parts, and the
  * requests waiting for parts that do not exist yet. Waiters are woken when a part completes
@@ -65,6 +74,7 @@ export class LiveRendition {
   version = 0;
   /** Called after each part or segment completes, for recording and live events. */
   onSegmentComplete: ((segment: LiveSegment) => void) | null = null;
+  follower: RenditionFollower | null = null;
 
   constructor(
     readonly id: string,
@@ -86,6 +96,7 @@ export class LiveRendition {
     this.initVersion++;
     this.inits.set(this.initVersion, { bytes, track });
     this.version++; // the track (size, codec) shows in manifests
+    this.follower?.initChanged(track);
     return this.initVersion;
   }
 
@@ -107,12 +118,21 @@ export class LiveRendition {
   startSegment(msn: number, startDts: number, pdtMs: number, discontinuity: boolean, sessionStartMs = 0): LiveSegment {
     const segment: LiveSegment = { msn, startDts, pdtMs, parts: [], duration: 0, samples: 0, complete: false, discontinuity, sessionStartMs, initVersion: this.initVersion, kid: this.currentKid, bytes: null };
     this.segments.push(segment);
+    this.follower?.segmentStarted(segment);
     return segment;
+  }
+
+  /** The open segment received no part (its media went elsewhere): it never existed. */
+  abandonSegment(segment: LiveSegment): void {
+    if (this.segments[this.segments.length - 1] !== segment) return;
+    this.segments.pop();
+    this.follower?.segmentAbandoned(segment);
   }
 
   addPart(segment: LiveSegment, part: LivePart): void {
     segment.parts.push(part);
     segment.duration += part.duration;
+    this.follower?.partAdded(segment, part);
     this.notify();
   }
 
@@ -123,6 +143,7 @@ export class LiveRendition {
     if (this.targetSeconds !== null && Math.round(segment.duration / this.track.timescale) > this.targetSeconds) this.overlongSegments++;
     this.trim();
     this.onSegmentComplete?.(segment);
+    this.follower?.segmentCompleted(segment);
     this.notify();
   }
 

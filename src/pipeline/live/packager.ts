@@ -145,7 +145,7 @@ export class LiveTrackPackager {
     this.segment = null;
     if (!segment) return;
     if (segment.parts.length === 0) {
-      this.rendition.segments.pop();
+      this.rendition.abandonSegment(segment);
       this.nextMsn--;
       return;
     }

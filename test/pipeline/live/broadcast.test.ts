@@ -42,6 +42,7 @@ function passthroughBroadcast(t: Test, onPlayable: () => void): LiveBroadcast {
     protection: null,
     timing: { partTargetSeconds: 0.2, segmentTargetSeconds: 1 },
     windowSeconds: 30,
+    hlsAudio: 'muxed',
     log: createLogger('silent'),
     recordDir: null,
     onPlayable,
@@ -140,4 +141,50 @@ t.test('a returning publisher\'s DASH Period is listed only once video and audio
   for (const { unit, ms } of audioFirst.filter((u) => u.unit.kind === 'video' || u.unit.kind === 'video-config')) broadcast.ingest(unit, 2_000_000 + ms);
   t.same(periods(), ['0', '1'], 'with video in too, the new Period is listed');
   await broadcast.end();
+});
+
+t.test('a muxed HLS rendition mirrors the video rendition part for part and carries every audio frame once, in order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-broadcast-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const flv = join(dir, 'feed.flv');
+  execFileSync(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-c:a', 'aac', '-f', 'flv', flv]);
+  const broadcast = passthroughBroadcast(t, () => {});
+  broadcast.startSession();
+  for (const tag of flvTags(flv)) {
+    const unit = flvTagToUnit(tag.type, tag.ms, tag.body);
+    if (unit) broadcast.ingest(unit, 1_000_000 + tag.ms);
+  }
+  await broadcast.end();
+  const listed = broadcast.hlsRenditions();
+  t.same(listed.map((r) => r.id), ['v0-a0'], 'HLS lists one variant with audio inside');
+  const muxed = listed[0]!;
+  const video = broadcast.renditions.get('v0')!;
+  t.ok(muxed.track.codec.startsWith('avc1.') && muxed.track.codec.endsWith(',mp4a.40.2'), `its codecs name both tracks (${muxed.track.codec})`);
+  t.same(
+    muxed.segments.map((s) => [s.msn, s.duration, s.pdtMs, s.parts.map((p) => [p.duration, p.independent])]),
+    video.segments.map((s) => [s.msn, s.duration, s.pdtMs, s.parts.map((p) => [p.duration, p.independent])]),
+    'segments, parts, durations, independence and program date-times are the video rendition\'s',
+  );
+  const tracks: number[] = [];
+  const byTrack = new Map<number, Sample[]>();
+  const parser = new Fmp4StreamParser((event) => {
+    if (event.kind === 'tracks') tracks.push(...event.tracks.map((track) => track.trackId));
+    else byTrack.set(event.trackId, [...(byTrack.get(event.trackId) ?? []), ...event.samples]);
+  });
+  parser.push(Buffer.from(muxed.init(muxed.currentInitVersion)!));
+  for (const segment of muxed.segments) for (const part of segment.parts) parser.push(Buffer.from(part.bytes));
+  t.same(tracks, [1, 2], 'the init segment describes video (1) and audio (2)');
+  const videoSamples = byTrack.get(1)!;
+  t.equal(videoSamples.length, video.segments.reduce((n, s) => n + s.samples, 0), 'every video frame is there');
+  const audio = byTrack.get(2)!;
+  t.ok(audio.every((s, i) => i === 0 || s.dts === audio[i - 1]!.dts + audio[i - 1]!.duration), 'audio decode times are contiguous: nothing lost or repeated');
+  const audioRendition = broadcast.renditions.get('a0')!;
+  const separateAudio: Sample[] = [];
+  const audioParser = new Fmp4StreamParser((event) => event.kind === 'samples' && separateAudio.push(...event.samples));
+  audioParser.push(Buffer.from(audioRendition.init(audioRendition.currentInitVersion)!));
+  for (const segment of audioRendition.segments) for (const part of segment.parts) audioParser.push(Buffer.from(part.bytes));
+  const last = audio[audio.length - 1]!;
+  t.ok(separateAudio.some((s) => s.dts === last.dts), 'the muxed audio runs to the end of the separate audio track');
+  const firstVideoSeconds = videoSamples[0]!.dts / video.track.timescale;
+  t.ok(Math.abs(audio[0]!.dts / audioRendition.track.timescale - firstVideoSeconds) < 0.05, 'audio starts with the first video frame (within a frame)');
 });
