@@ -138,7 +138,16 @@ export class LiveRendition {
 
   completeSegment(segment: LiveSegment): void {
     segment.complete = true;
-    segment.bytes = Buffer.concat(segment.parts.map((p) => p.bytes));
+    const whole = Buffer.concat(segment.parts.map((p) => p.bytes));
+    segment.bytes = whole;
+    // Each part becomes a view into the whole segment, so the window holds its media once, not
+    // twice (parts and segment), and the parts' own buffers are freed.
+    let offset = 0;
+    for (const part of segment.parts) {
+      const length = part.bytes.byteLength;
+      part.bytes = whole.subarray(offset, offset + length);
+      offset += length;
+    }
     this.maxSegmentSeconds = Math.max(this.maxSegmentSeconds, segment.duration / this.track.timescale);
     if (this.targetSeconds !== null && Math.round(segment.duration / this.track.timescale) > this.targetSeconds) this.overlongSegments++;
     this.trim();
