@@ -1,4 +1,6 @@
 import type { CencScheme } from '../cmaf/encrypt.js';
+import type { Pssh } from '../bmff/boxes.js';
+import { serializeBoxes } from '../bmff/write.js';
 import { measureBandwidth, risingBandwidths, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
 import { mediaPlaylistName, initSegmentName, segmentName, aes128KeyName, tsSegmentName } from '../../layout.js';
 
@@ -13,6 +15,32 @@ export function sampleAesKeyTag(scheme: CencScheme, kid: Uint8Array): string {
   return `#EXT-X-KEY:METHOD=${method},URI="data:text/plain;base64,${Buffer.from(kid).toString('base64')}",KEYFORMAT="org.w3.clearkey",KEYFORMATVERSIONS="1"`;
 }
 
+const widevineSystemId = 'edef8ba979d64acea3c827dcd51d21ed';
+const playreadySystemId = '9a04f07998404286ab92e65be0885f95';
+const fairplaySystemId = '94ce86fb07ff4f43adb893d2fa968ca2';
+
+/**
+ * One EXT-X-KEY per DRM system the key source supplied a PSSH for, after ClearKey's, each in the
+ * key format its players look for: Widevine the whole pssh box under its system UUID, PlayReady
+ * its PlayReady Object (UTF-16), FairPlay an skd:// URI naming the KID. A player uses the tag of
+ * the system it runs and ignores the rest.
+ */
+export function sampleAesKeyTags(scheme: CencScheme, kid: Uint8Array, pssh: readonly Pssh[]): string[] {
+  const method = scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR';
+  const tags = [sampleAesKeyTag(scheme, kid)];
+  for (const box of pssh) {
+    const system = Buffer.from(box.systemId).toString('hex');
+    if (system === widevineSystemId) {
+      tags.push(`#EXT-X-KEY:METHOD=${method},URI="data:text/plain;base64,${Buffer.from(serializeBoxes([box])).toString('base64')}",KEYFORMAT="urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed",KEYFORMATVERSIONS="1"`);
+    } else if (system === playreadySystemId) {
+      tags.push(`#EXT-X-KEY:METHOD=${method},URI="data:text/plain;charset=UTF-16;base64,${Buffer.from(box.data).toString('base64')}",KEYFORMAT="com.microsoft.playready",KEYFORMATVERSIONS="1"`);
+    } else if (system === fairplaySystemId && scheme === 'cbcs') {
+      tags.push(`#EXT-X-KEY:METHOD=SAMPLE-AES,URI="skd://${Buffer.from(kid).toString('hex')}",KEYFORMAT="com.apple.streamingkeydelivery",KEYFORMATVERSIONS="1"`);
+    }
+  }
+  return tags;
+}
+
 /**
  * A VOD media playlist (RFC 8216 §4.3). "The EXTINF duration of each Media Segment, when rounded
  * to the nearest integer, MUST be less than or equal to the target duration" (§4.3.3.1).
@@ -24,7 +52,7 @@ export function sampleAesKeyTag(scheme: CencScheme, kid: Uint8Array): string {
  */
 export function writeVodMediaPlaylist(rendition: PackagedRendition, protection: ManifestProtection | null = null): string {
   const targetDuration = Math.max(1, ...rendition.segments.map((s) => Math.round(s.duration / rendition.timescale)));
-  const sampleKey = protection && protection.scheme !== 'aes-128' ? [sampleAesKeyTag(protection.scheme, protection.kid)] : [];
+  const sampleKey = protection && protection.scheme !== 'aes-128' ? sampleAesKeyTags(protection.scheme, protection.kid, protection.pssh) : [];
   const wholeSegmentKey = protection?.scheme === 'aes-128' ? [`#EXT-X-KEY:METHOD=AES-128,URI="../${aes128KeyName}"`] : [];
   const ts = rendition.transportStream === true;
   const lines = [

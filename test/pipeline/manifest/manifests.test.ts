@@ -88,3 +88,25 @@ t.test('a smaller rung that measured more bits than a larger one is still advert
   t.ok(dash(720) > dash(480), `DASH: 720p ${dash(720)} > 480p ${dash(480)}`);
   t.equal(master.playlists![0]!.attributes.RESOLUTION!.height, 720, 'the top variant is listed first');
 });
+
+t.test('a protected VOD playlist signals ClearKey and then each DRM system the key source supplied a PSSH for, in its own key format', async (t) => {
+  const kid = Buffer.alloc(16, 0xab);
+  const pssh = (systemId: string, data: Buffer) => ({ type: 'pssh' as const, version: 0 as const, systemId: Buffer.from(systemId, 'hex'), kids: [], data });
+  const playlist = writeVodMediaPlaylist(renditions[0]!, {
+    scheme: 'cbcs',
+    kid,
+    pssh: [pssh('edef8ba979d64acea3c827dcd51d21ed', Buffer.from('widevine-data')), pssh('9a04f07998404286ab92e65be0885f95', Buffer.from('playready-object')), pssh('94ce86fb07ff4f43adb893d2fa968ca2', Buffer.alloc(0))],
+  });
+  const keys = playlist.split('\n').filter((line) => line.startsWith('#EXT-X-KEY:'));
+  t.same(
+    keys.map((line) => /KEYFORMAT="([^"]+)"/.exec(line)![1]),
+    ['org.w3.clearkey', 'urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed', 'com.microsoft.playready', 'com.apple.streamingkeydelivery'],
+  );
+  t.ok(keys.every((line) => line.startsWith('#EXT-X-KEY:METHOD=SAMPLE-AES,')), 'cbcs is SAMPLE-AES for every system');
+  const widevine = Buffer.from(/base64,([^"]+)"/.exec(keys[1]!)![1]!, 'base64');
+  t.equal(widevine.subarray(4, 8).toString(), 'pssh', 'Widevine gets the whole pssh box');
+  t.ok(widevine.includes(Buffer.from('widevine-data')));
+  t.match(keys[2], /URI="data:text\/plain;charset=UTF-16;base64,cGxheXJlYWR5LW9iamVjdA=="/, 'PlayReady its object');
+  t.match(keys[3], `URI="skd://${kid.toString('hex')}"`, 'FairPlay an skd URI naming the KID');
+  t.ok(playlist.indexOf('#EXT-X-KEY') < playlist.indexOf('#EXT-X-MAP'), 'all before the map');
+});
