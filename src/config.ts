@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { deviceProfileSchema } from './playback/profiles.js';
+import { deviceFamilies } from './viewers/plans.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -51,9 +53,36 @@ export const configSchema = z.strictObject({
   }),
   packaging: z.strictObject({ segmentSeconds: z.number().int().min(1).max(30) }),
   playback: z.strictObject({
-    tokenTtlSeconds: z.number().int().min(30).max(7 * 24 * 3600),
+    /** How often players heartbeat a session; a session missing two heartbeats (and media requests) expires. */
+    heartbeatSeconds: z.number().int().min(5).max(600),
     /** Playback sessions one client address may start per minute (bursts up to this many at once). */
     sessionsPerMinutePerAddress: z.number().int().min(1).max(100_000),
+    /** Packages of content nobody has set access rules for ("free": anyone may watch, as before). */
+    defaultPackages: z.array(z.string().min(1).max(64)).min(1).max(50),
+    /** Content ratings from mildest to strongest: a viewer's limit admits its own and milder ones. */
+    ratings: z.array(z.string().min(1).max(32)).min(1).max(50),
+    geo: z.strictObject({
+      /** Header a CDN sets with the viewer's country (e.g. CloudFront-Viewer-Country); believed only from trustedProxies. */
+      countryHeader: z.string().max(100),
+      /** CDN or proxy addresses (or CIDR ranges) whose country header is believed. */
+      trustedProxies: z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).max(1000),
+      /** Address ranges → ISO 3166-1 alpha-2 countries, for viewers not behind a trusted proxy. */
+      ranges: z.array(z.strictObject({ cidr: z.union([z.cidrv4(), z.cidrv6()]), country: z.string().regex(/^[A-Z]{2}$/) })).max(100_000),
+      /** Viewers whose country cannot be told: allowed or refused by content that has a geo rule. */
+      unknownCountry: z.enum(['allow', 'deny']),
+    }),
+    /** Per device family, fields that replace the built-in profile's (see src/playback/profiles.ts). */
+    deviceProfiles: z.partialRecord(z.enum(deviceFamilies), deviceProfileSchema.partial()),
+  }),
+  viewers: z.strictObject({
+    /** Whether POST /v1/viewers without the admin token creates an account (no plan). */
+    selfSignUp: z.boolean(),
+    accessTokenSeconds: z.number().int().min(60).max(24 * 3600),
+    refreshTokenDays: z.number().int().min(1).max(365),
+    /** Failed sign-ins allowed per account and per address within the window before Retry-After. */
+    loginFailuresPerAccount: z.number().int().min(1).max(1000),
+    loginFailuresPerAddress: z.number().int().min(1).max(100_000),
+    loginWindowMinutes: z.number().int().min(1).max(24 * 60),
   }),
   live: z.strictObject({
     /** LL-HLS part target; parts close within half a frame of it. */
@@ -74,6 +103,9 @@ export const configSchema = z.strictObject({
     cpixUrl: z.union([z.literal(''), z.url()]),
     /** DRM systems (system-id UUIDs) whose PSSH the key server is asked for. */
     cpixSystemIds: z.array(z.uuid()),
+    /** Upstream license servers the license proxy forwards to, per system ('' : not offered). */
+    licenseServers: z.strictObject({ widevine: z.union([z.literal(''), z.url()]), playready: z.union([z.literal(''), z.url()]), fairplay: z.union([z.literal(''), z.url()]) }),
+    licenseTimeoutSeconds: z.number().int().min(1).max(60),
   }),
 });
 
@@ -94,7 +126,7 @@ export const overridableSettings = [
   { path: 'encode.preset', env: 'WEIR_ENCODE_PRESET', flag: 'encode-preset', kind: 'string' },
   { path: 'encode.threads', env: 'WEIR_ENCODE_THREADS', flag: 'encode-threads', kind: 'integer' },
   { path: 'packaging.segmentSeconds', env: 'WEIR_SEGMENT_SECONDS', flag: 'segment-seconds', kind: 'integer' },
-  { path: 'playback.tokenTtlSeconds', env: 'WEIR_TOKEN_TTL_SECONDS', flag: 'token-ttl-seconds', kind: 'integer' },
+  { path: 'playback.heartbeatSeconds', env: 'WEIR_HEARTBEAT_SECONDS', flag: 'heartbeat-seconds', kind: 'integer' },
   { path: 'live.partTargetMs', env: 'WEIR_LIVE_PART_MS', flag: 'live-part-ms', kind: 'integer' },
   { path: 'live.segmentSeconds', env: 'WEIR_LIVE_SEGMENT_SECONDS', flag: 'live-segment-seconds', kind: 'integer' },
   { path: 'live.dvrWindowSeconds', env: 'WEIR_LIVE_DVR_SECONDS', flag: 'live-dvr-seconds', kind: 'integer' },

@@ -18,9 +18,21 @@ import { createApp } from './api/app.js';
 import { bearerOf } from './api/http.js';
 import { baseUrl, titleResource } from './api/resources.js';
 import { playbackRoutes } from './api/routes/playback.js';
+import { viewerRoutes } from './api/routes/viewers.js';
+import { accessRoutes } from './api/routes/access.js';
+import { ContentAccessStore } from './catalog/access.js';
+import { systemClock } from './clock.js';
+import { proxiedSystems } from './drm/routes.js';
+import { CountryResolver } from './playback/geo.js';
+import { LeaseTable } from './playback/leases.js';
+import { deviceProfiles } from './playback/profiles.js';
+import { PlaybackService } from './playback/service.js';
+import { ViewerAccounts } from './viewers/accounts.js';
+import { LoginThrottle } from './viewers/login-throttle.js';
+import { defaultPlans } from './viewers/plans.js';
+import { ViewerStore } from './viewers/store.js';
 import { titleRoutes } from './api/routes/titles.js';
 import { openDatabase } from './catalog/database.js';
-import { SessionStore } from './catalog/sessions.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog } from './catalog/titles.js';
 import type { Config } from './config.js';
@@ -98,8 +110,10 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
 
   const adminSecret = env.WEIR_ADMIN_TOKEN ? { value: env.WEIR_ADMIN_TOKEN, created: false } : loadOrCreateSecret(config.dataDir, 'admin-token');
   const tokenSecret = env.WEIR_TOKEN_SECRET ? { value: env.WEIR_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'playback-token-secret');
+  const viewerSecret = env.WEIR_VIEWER_TOKEN_SECRET ? { value: env.WEIR_VIEWER_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'viewer-token-secret');
   const tools = locateMediaTools(env);
-  for (const value of [adminSecret.value, tokenSecret.value, env.WEIR_MASTER_KEY, env.WEIR_CPIX_AUTHORIZATION]) if (value) secrets.add(value);
+  for (const value of [adminSecret.value, tokenSecret.value, viewerSecret.value, env.WEIR_MASTER_KEY, env.WEIR_CPIX_AUTHORIZATION]) if (value) secrets.add(value);
+  const clock = systemClock;
 
   const masterKey = env.WEIR_MASTER_KEY
     ? parseMasterKey(env.WEIR_MASTER_KEY)
@@ -112,8 +126,45 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     : new LocalKeySource();
   const catalog = new TitleCatalog(db);
   const snapshots = new SnapshotStore(db);
-  const sessions = new SessionStore(db);
   const tokens = new PlaybackTokens(tokenSecret.value);
+
+  // The service layer: viewers and their plans, who may watch what, playback sessions as leases.
+  const viewerStore = new ViewerStore(db);
+  viewerStore.seedPlans(defaultPlans, clock.now());
+  const accounts = new ViewerAccounts({
+    store: viewerStore,
+    throttle: new LoginThrottle({
+      perAccount: config.viewers.loginFailuresPerAccount,
+      perAddress: config.viewers.loginFailuresPerAddress,
+      windowMs: config.viewers.loginWindowMinutes * 60_000,
+      clock,
+    }),
+    clock,
+    secret: viewerSecret.value,
+    accessTtlSeconds: config.viewers.accessTokenSeconds,
+    refreshTtlSeconds: config.viewers.refreshTokenDays * 86_400,
+  });
+  const contentAccess = new ContentAccessStore(db, { packages: config.playback.defaultPackages, availableFrom: null, availableUntil: null, geo: null, rating: null });
+  const leases = new LeaseTable(db, { clock, heartbeatSeconds: config.playback.heartbeatSeconds });
+  const restoredLeases = leases.restore();
+  if (restoredLeases > 0) log.info({ sessions: restoredLeases }, 'restored playback sessions');
+  const playback = new PlaybackService({
+    leases,
+    tokens,
+    viewers: {
+      entitlement: (viewerId, now) => accounts.entitlement(viewerId, now),
+      hasRental: (viewerId, contentId, now) => viewerStore.hasRental(viewerId, contentId, now),
+      plans: () => viewerStore.plans(),
+      device: (viewerId, deviceId) => viewerStore.device(viewerId, deviceId),
+    },
+    accessOf: (contentId) => contentAccess.get(contentId),
+    profiles: deviceProfiles(config.playback.deviceProfiles),
+    ratings: config.playback.ratings,
+    unknownCountry: config.playback.geo.unknownCountry,
+    clock,
+  });
+  const countries = new CountryResolver({ countryHeader: config.playback.geo.countryHeader, trustedProxies: config.playback.geo.trustedProxies, ranges: config.playback.geo.ranges });
+  const licenseSystems = proxiedSystems.filter((system) => config.drm.licenseServers[system] !== '');
 
   const stages = createTitleStages({
     dataDir: config.dataDir,
@@ -130,7 +181,10 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     dataDir: config.dataDir,
     log,
     limits: { maxEncodeAttempts: config.encode.maxAttempts, retryBaseMs: config.encode.retryBaseMs },
-    onDeleted: (titleId) => keys.remove(titleId),
+    onDeleted: (titleId) => {
+      keys.remove(titleId);
+      contentAccess.remove(titleId);
+    },
   });
   const restored = registry.restoreAll();
   if (restored > 0) log.info({ titles: restored }, 'restored title actors');
@@ -181,6 +235,19 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const protectionOf = (id: string) => catalog.get(id)?.protection ?? streamCatalog.get(id)?.protection ?? 'none';
   const contentState = (contentId: string) => catalog.get(contentId)?.state ?? streamCatalog.get(contentId)?.state ?? null;
   const adminToken = adminSecret.value;
+  // A ready title's video rendition heights, for capped sessions: read once, dropped when the title changes.
+  const heightsByTitle = new Map<string, ReadonlyMap<string, number>>();
+  registry.events.on('change', (titleId: string) => heightsByTitle.delete(titleId));
+  const titleHeights = (titleId: string): ReadonlyMap<string, number> => {
+    let heights = heightsByTitle.get(titleId);
+    if (!heights) {
+      const renditions = catalog.get(titleId)?.renditions ?? [];
+      heights = new Map(renditions.flatMap((r) => (r.kind === 'video' && r.height !== null ? [[r.id, r.height] as const] : [])));
+      heightsByTitle.set(titleId, heights);
+    }
+    return heights;
+  };
+  const authorize = (token: string, contentId: string) => playback.authorize(token, contentId);
   const tus = createTusServer({
     ...uploadDeps,
     abandonedAfterMs: config.upload.abandonedAfterHours * 3_600_000,
@@ -196,12 +263,17 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     health: healthCheck({ db, tools, isStopping: () => stopping }),
     titles: titleRoutes({ catalog, registry, publicUrl: config.http.publicUrl, isStopping: () => stopping, hasSource: (id) => existsSync(titlePaths(config.dataDir, id).source) }),
     playback: playbackRoutes({
-      sessions,
-      tokens,
+      service: playback,
+      accounts,
       isPlayable,
       contentState,
       protectionOf,
-      tokenTtlSeconds: config.playback.tokenTtlSeconds,
+      countryOf: (req) => countries.countryOf(req.socket.remoteAddress ?? '', req.ip ?? '', (name) => req.header(name)),
+      licenseSystems,
+      playableContent: () => [
+        ...streamCatalog.all().filter((stream) => streams.isPlayable(stream.id)).map((stream) => ({ id: stream.id, kind: 'live-stream' as const, name: stream.name, protection: stream.protection })),
+        ...catalog.listReady(500).map((title) => ({ id: title.id, kind: 'title' as const, name: title.title, protection: title.protection })),
+      ],
       publicUrl: config.http.publicUrl,
       limiter: new RateLimiter({ perMinute: config.playback.sessionsPerMinutePerAddress }),
       adminToken,
@@ -210,9 +282,23 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
           ? { partTargetSeconds: config.live.partTargetMs / 1000, partHoldBackSeconds: partHoldBack(config.live.partTargetMs / 1000), segmentSeconds: config.live.segmentSeconds }
           : null,
     }),
-    keys: keyRoutes({ tokens, isPlayable, contentKeys: (id) => keys.all(id) }),
+    viewers: viewerRoutes({ accounts, adminToken, selfSignUp: config.viewers.selfSignUp, clock }),
+    access: accessRoutes({
+      access: contentAccess,
+      clock,
+      kindOf: (id) => (catalog.get(id) ? 'title' : streamCatalog.get(id) ? 'live-stream' : null),
+      ratings: config.playback.ratings,
+    }),
+    keys: keyRoutes({
+      authorize,
+      isPlayable,
+      contentKeys: (id) => keys.all(id),
+      licenseServers: config.drm.licenseServers,
+      upstreamTimeoutMs: config.drm.licenseTimeoutSeconds * 1000,
+    }),
     media: mediaRoutes({
-      tokens,
+      authorize,
+      titleHeights,
       isPlayable,
       mediaDir: (id) => titlePaths(config.dataDir, id).media,
       protectionOf,
@@ -270,10 +356,15 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   log.info({ httpPort, rtmpPort, srtPort, url, dataDir: config.dataDir }, 'weir is listening');
   void removeAbandonedUploads(tus, log);
   const pruneTimer = setInterval(() => {
-    sessions.pruneExpired();
+    viewerStore.pruneRefresh(clock.now());
     void removeAbandonedUploads(tus, log);
   }, 3_600_000);
   pruneTimer.unref();
+  // Heartbeats are written behind, every few seconds; expired leases are ended each interval.
+  const leaseTimer = setInterval(() => leases.flush(), 5_000);
+  leaseTimer.unref();
+  const sweepTimer = setInterval(() => leases.sweep(), config.playback.heartbeatSeconds * 1000);
+  sweepTimer.unref();
 
   return {
     httpPort,
@@ -288,6 +379,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       if (stopping) return;
       stopping = true;
       clearInterval(pruneTimer);
+      clearInterval(leaseTimer);
+      clearInterval(sweepTimer);
       log.info('stopping: no new work, closing connections');
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
@@ -299,6 +392,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       registry.stopAll();
       await closed;
       clearTimeout(grace);
+      leases.flush();
       db.close();
       releaseLock();
       log.info('stopped');

@@ -11,6 +11,10 @@ export type AppParts = {
   titles: express.Router;
   streams: express.Router;
   playback: express.Router;
+  /** Viewer accounts, sign-in, devices, plans (each route checks its own credentials). */
+  viewers: express.Router;
+  /** Access rules of titles and live streams (admin). */
+  access: express.Router;
   /** License and key endpoints under /media (before the media files they sit beside). */
   keys: express.Router;
   media: express.Router;
@@ -52,7 +56,7 @@ export function createApp(parts: AppParts): Express {
   app.use((req, res, next) => (!hasBody(req) ? next() : isUpload(req.path) ? idle(req, res, next) : deadline(req, res, next)));
 
   // Players on other origins fetch sessions, manifests and segments; preflight included.
-  const playerCors = cors({ origin: true, methods: ['GET', 'HEAD', 'POST', 'OPTIONS'], maxAge: 600, exposedHeaders: ['content-length', 'content-range'] });
+  const playerCors = cors({ origin: true, methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600, exposedHeaders: ['content-length', 'content-range', 'retry-after'] });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -68,8 +72,9 @@ export function createApp(parts: AppParts): Express {
     res.setHeader('cache-control', 'no-store');
     res.type('text/plain').send(new Date().toISOString());
   });
-  app.use('/v1/playback-sessions', playerCors);
+  for (const path of ['/v1/playback-sessions', '/v1/auth', '/v1/me', '/v1/plans', '/v1/viewers']) app.use(path, playerCors);
   app.use(parts.playback);
+  app.use(parts.viewers);
   app.use('/media', playerCors);
   app.use(parts.keys);
   app.use(parts.media);
@@ -82,9 +87,10 @@ export function createApp(parts: AppParts): Express {
     void parts.tus.handle(req, res);
   });
   app.use('/v1/titles', admin);
+  app.use('/v1/live-streams', admin);
+  app.use(parts.access);
   app.put('/v1/titles/:id/source', parts.sourcePut);
   app.use(parts.titles);
-  app.use('/v1/live-streams', admin);
   app.use(parts.streams);
 
   app.use(notFound);

@@ -65,6 +65,79 @@ const migrations: readonly string[] = [
   // Stream keys are sealed at rest from here on; the fingerprint keeps them unique.
   `ALTER TABLE live_streams ADD COLUMN stream_key_hash TEXT;
    CREATE UNIQUE INDEX live_streams_key_hash ON live_streams (stream_key_hash);`,
+  // The playback service: viewers and what they may watch (viewers/), access rules of content
+  // (catalog/), and playback sessions as leases (playback/).
+  `CREATE TABLE plans (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     max_streams INTEGER NOT NULL,
+     max_devices INTEGER NOT NULL,
+     max_height INTEGER NOT NULL,
+     packages TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE viewers (
+     id TEXT PRIMARY KEY,
+     email TEXT NOT NULL UNIQUE,
+     password_hash TEXT NOT NULL,
+     display_name TEXT NOT NULL DEFAULT '',
+     max_rating TEXT,
+     plan_id TEXT,
+     subscription_starts_at INTEGER,
+     subscription_ends_at INTEGER,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE viewer_devices (
+     viewer_id TEXT NOT NULL REFERENCES viewers (id) ON DELETE CASCADE,
+     device_id TEXT NOT NULL,
+     family TEXT NOT NULL,
+     model TEXT,
+     app_version TEXT,
+     registered_at INTEGER NOT NULL,
+     last_seen_at INTEGER NOT NULL,
+     PRIMARY KEY (viewer_id, device_id)
+   );
+   CREATE TABLE refresh_tokens (
+     id TEXT PRIMARY KEY,
+     family_id TEXT NOT NULL,
+     viewer_id TEXT NOT NULL REFERENCES viewers (id) ON DELETE CASCADE,
+     device_id TEXT NOT NULL,
+     token_hash TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     rotated_at INTEGER,
+     revoked_at INTEGER
+   );
+   CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+   CREATE TABLE rentals (
+     id TEXT PRIMARY KEY,
+     viewer_id TEXT NOT NULL REFERENCES viewers (id) ON DELETE CASCADE,
+     content_id TEXT NOT NULL,
+     starts_at INTEGER NOT NULL,
+     ends_at INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX rentals_viewer ON rentals (viewer_id, content_id);
+   CREATE TABLE content_access (
+     content_id TEXT PRIMARY KEY,
+     packages TEXT NOT NULL,
+     available_from INTEGER,
+     available_until INTEGER,
+     geo_mode TEXT,
+     geo_countries TEXT NOT NULL DEFAULT '[]',
+     rating TEXT,
+     updated_at INTEGER NOT NULL
+   );
+   ALTER TABLE playback_sessions ADD COLUMN viewer_id TEXT;
+   ALTER TABLE playback_sessions ADD COLUMN device TEXT;
+   ALTER TABLE playback_sessions ADD COLUMN max_height INTEGER;
+   ALTER TABLE playback_sessions ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE playback_sessions ADD COLUMN renewed_at INTEGER;
+   ALTER TABLE playback_sessions ADD COLUMN position_ms INTEGER;
+   ALTER TABLE playback_sessions ADD COLUMN player_state TEXT;
+   ALTER TABLE playback_sessions ADD COLUMN ended_at INTEGER;
+   CREATE INDEX playback_sessions_viewer ON playback_sessions (viewer_id, ended_at);`,
 ];
 
 export const databaseFileName = 'weir.db';

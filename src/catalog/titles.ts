@@ -97,6 +97,7 @@ export class TitleCatalog {
       ),
       remove: db.prepare(`DELETE FROM titles WHERE id = ?`),
       readyIds: db.prepare(`SELECT id FROM titles WHERE state = 'ready'`),
+      listReady: db.prepare(`SELECT id, title, protection FROM titles WHERE state = 'ready' ORDER BY created_at DESC, id LIMIT ?`),
     };
   }
 
@@ -130,6 +131,11 @@ export class TitleCatalog {
 
   remove(id: string): void {
     this.statements.remove.run(id);
+  }
+
+  /** Ready titles, newest first: what devices may be shown. */
+  listReady(limit: number): { id: string; title: string; protection: Protection }[] {
+    return this.statements.listReady.all(limit) as { id: string; title: string; protection: Protection }[];
   }
 
   readyIds(): string[] {

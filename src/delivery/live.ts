@@ -9,6 +9,7 @@ import { writeLiveMpd } from '../pipeline/manifest/live-dash.js';
 import { blockingWaitSeconds, hintedPart, judgeBlockingRequest, judgePartRequest } from '../pipeline/live/llhls-rules.js';
 import { targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
 import { multivariantName, dashManifestName } from '../layout.js';
+import { allowedHeight, capMpd } from '../pipeline/manifest/cap.js';
 
 export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
 
@@ -34,7 +35,7 @@ function waitLimitMs(rendition: LiveRendition, settings: LiveDeliverySettings): 
   return blockingWaitSeconds(targetDuration(rendition, settings)) * 1000;
 }
 
-async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings): Promise<void> {
+async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings, limit: number | null): Promise<void> {
   const receivedAt = Date.now();
   const msn = integerParam(req.query._HLS_msn, '_HLS_msn');
   const part = integerParam(req.query._HLS_part, '_HLS_part');
@@ -55,7 +56,7 @@ async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadca
   // A blocking response names an exact playlist version, so caches may keep it briefly.
   res.setHeader('cache-control', msn !== null ? 'public, max-age=6' : 'no-cache');
   res.setHeader('content-type', 'application/vnd.apple.mpegurl');
-  const body = renderPlaylist(broadcast, rendition, settings, skip);
+  const body = renderPlaylist(broadcast, rendition, settings, skip, limit);
   if (msn !== null) {
     res.setHeader('x-weir-received-at', String(receivedAt));
     res.setHeader('x-weir-answered-at', String(Date.now()));
@@ -84,12 +85,13 @@ function renderOnce(owner: object, key: string, render: () => string): Buffer {
 
 const versionsOf = (renditions: Iterable<LiveRendition>) => [...renditions].map((r) => r.version).join(',');
 
-function renderPlaylist(broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings, skip: boolean): Buffer {
-  // Rendition reports name the playlists listed beside this one (muxed or demuxed alike).
+function renderPlaylist(broadcast: LiveBroadcast, rendition: LiveRendition, settings: LiveDeliverySettings, skip: boolean, limit: number | null): Buffer {
+  // Rendition reports name the playlists listed beside this one (muxed or demuxed alike), and
+  // only those this session may play.
   const listed = broadcast.hlsRenditions();
   const siblings = listed.includes(rendition) ? listed : [...broadcast.renditions.values()];
-  const others = siblings.filter((other) => other !== rendition);
-  return renderOnce(rendition, `${skip ? 1 : 0}:${rendition.version}:${versionsOf(others)}`, () => {
+  const others = siblings.filter((other) => other !== rendition && within(other, limit));
+  return renderOnce(rendition, `${skip ? 1 : 0}:${limit ?? ''}:${rendition.version}:${versionsOf(others)}`, () => {
     const reports = others.flatMap((other) => {
       const last = other.lastPosition();
       return last ? [{ uri: `../${other.id}/index.m3u8`, lastMsn: last.msn, lastPart: last.part }] : [];
@@ -157,14 +159,25 @@ const partPattern = /^part-(\d+)\.(\d+)\.m4s$/;
 const segmentPattern = /^seg-(\d+)\.m4s$/;
 const initPattern = /^init-(\d+)\.mp4$/;
 
-/** Serves one path under a live stream's media root. */
-export async function serveLive(req: Request, res: Response, broadcast: LiveBroadcast, path: string[], settings: LiveDeliverySettings): Promise<void> {
+/** Whether a rendition is within a session's height limit (audio always is). */
+const within = (rendition: LiveRendition, limit: number | null): boolean => limit === null || rendition.kind !== 'video' || rendition.track.height <= limit;
+
+/** The tallest video a session capped at `cap` may play of this broadcast; null for no cap. */
+function heightLimit(broadcast: LiveBroadcast, cap: number | null): number | null {
+  if (cap === null) return null;
+  const heights = broadcast.allRenditions().filter((r) => r.kind === 'video').map((r) => r.track.height);
+  return heights.length > 0 ? allowedHeight(heights, cap) : null;
+}
+
+/** Serves one path under a live stream's media root; `cap` is the session's resolution cap (null: none). */
+export async function serveLive(req: Request, res: Response, broadcast: LiveBroadcast, path: string[], settings: LiveDeliverySettings, cap: number | null = null): Promise<void> {
+  const limit = heightLimit(broadcast, cap);
   if (path.length === 1 && path[0] === multivariantName) {
     if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
     res.setHeader('cache-control', 'no-cache');
-    const listed = broadcast.hlsRenditions();
-    const key = `${multivariantName}:${listed.map((r) => r.id).join(',')}:${versionsOf(listed)}`;
-    res.type('application/vnd.apple.mpegurl').send(renderOnce(broadcast, key, () => writeMultivariant(broadcast.hlsVariants())));
+    const listed = broadcast.hlsRenditions().filter((r) => within(r, limit));
+    const key = `${multivariantName}:${limit ?? ''}:${listed.map((r) => r.id).join(',')}:${versionsOf(listed)}`;
+    res.type('application/vnd.apple.mpegurl').send(renderOnce(broadcast, key, () => writeMultivariant(broadcast.variants(listed))));
     return;
   }
   if (path.length === 1 && path[0] === dashManifestName) {
@@ -172,8 +185,11 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
     const utcTimingUrl = `${requestOrigin(req)}${settings.utcTimingPath}`;
     res.setHeader('cache-control', 'no-cache');
     // Rendered once per change of media, so publishTime is when this version was made.
-    const key = `${dashManifestName}:${utcTimingUrl}:${versionsOf(broadcast.renditions.values())}`;
-    const mpd = renderOnce(broadcast, key, () => writeLiveMpd(broadcast, { ...settings, utcTimingUrl }));
+    const key = `${dashManifestName}:${utcTimingUrl}:${limit ?? ''}:${versionsOf(broadcast.renditions.values())}`;
+    const mpd = renderOnce(broadcast, key, () => {
+      const full = writeLiveMpd(broadcast, { ...settings, utcTimingUrl });
+      return limit === null ? full : capMpd(full, limit);
+    });
     // One rendering serves every session; each gets the license URL with its own token.
     const protectedStream = [...broadcast.renditions.values()].some((r) => r.scheme);
     res.type('application/dash+xml').send(protectedStream ? withAbsoluteLicenseUrls(mpd.toString(), requestUrl(req)) : mpd);
@@ -182,7 +198,10 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
   const [renditionId, file] = path;
   const rendition = path.length === 2 ? broadcast.rendition(renditionId!) : undefined;
   if (!rendition || !file) throw new WeirError('NOT_FOUND', `No live media at ${path.join('/')}.`);
-  if (file === 'index.m3u8') return servePlaylist(req, res, broadcast, rendition, settings);
+  if (!within(rendition, limit)) {
+    throw new WeirError('RENDITION_NOT_ALLOWED', `Rendition ${rendition.id} (${rendition.track.height} lines) is above what this playback session may play (${cap} lines).`);
+  }
+  if (file === 'index.m3u8') return servePlaylist(req, res, broadcast, rendition, settings, limit);
   let match = partPattern.exec(file);
   if (match) return servePart(req, res, rendition, settings, Number(match[1]), Number(match[2]));
   match = segmentPattern.exec(file);

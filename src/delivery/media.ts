@@ -6,12 +6,18 @@ import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
 import { serveLive, type LiveDeliverySettings } from './live.js';
 import { requestUrl } from './request-url.js';
-import type { PlaybackTokens } from './tokens.js';
-import { dashManifestName } from '../layout.js';
+import { dashManifestName, multivariantName } from '../layout.js';
+import { allowedHeight, capMpd, capMultivariant } from '../pipeline/manifest/cap.js';
+
+/** The playback session behind a media request, as delivery needs it (declared by its user). */
+export type MediaSession = { maxHeight: number | null };
 
 export type MediaRoutesDeps = {
-  tokens: PlaybackTokens;
+  /** Checks a media URL's token and that its session still runs (map lookups); throws the coded refusal. */
+  authorize: (token: string, contentId: string) => Promise<MediaSession>;
   isPlayable: (contentId: string) => boolean;
+  /** A ready title's video renditions and their heights (in memory), for capped sessions. */
+  titleHeights: (contentId: string) => ReadonlyMap<string, number>;
   /** How a title is protected ('none' when clear). */
   protectionOf: (contentId: string) => string;
   /** The directory holding a ready title's published segment set. */
@@ -36,26 +42,63 @@ function setCaching(res: Response, path: string): void {
   res.setHeader('cache-control', manifestPattern.test(path) ? 'public, max-age=5' : 'public, max-age=31536000, immutable');
 }
 
+/** A session capped below some rendition may not fetch that rendition's files. */
+function checkRendition(heights: ReadonlyMap<string, number>, renditionId: string, cap: number): void {
+  const height = heights.get(renditionId);
+  if (height === undefined) return; // audio, or not a rendition
+  if (height > allowedHeight([...heights.values()], cap)) {
+    throw new WeirError('RENDITION_NOT_ALLOWED', `Rendition ${renditionId} (${height} lines) is above what this playback session may play (${cap} lines).`);
+  }
+}
+
+/** Capped manifests of titles, rendered once per title, file and cap (titles do not change once ready). */
+const cappedTitleManifests = new Map<string, string>();
+const cappedCacheLimit = 1000;
+
+async function cappedTitleManifest(dir: string, contentId: string, relative: string, cap: number): Promise<string> {
+  const key = `${contentId}/${relative}@${cap}`;
+  const cached = cappedTitleManifests.get(key);
+  if (cached !== undefined) return cached;
+  const text = await readFile(join(dir, relative), 'utf8').catch(() => null);
+  if (text === null) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);
+  const capped = relative === multivariantName ? capMultivariant(text, cap) : capMpd(text, cap);
+  if (cappedTitleManifests.size >= cappedCacheLimit) cappedTitleManifests.delete(cappedTitleManifests.keys().next().value!);
+  cappedTitleManifests.set(key, capped);
+  return capped;
+}
+
 /**
- * GET /media/:contentId/:token/<file> — the hot read path: a cached token check, a set lookup
- * and one file read. Nothing here touches the database or ffmpeg.
+ * GET /media/:contentId/:token/<file> — the hot read path: a cached token check, a session
+ * lookup, a set lookup and one file read. Nothing here touches the database or ffmpeg.
  */
 export function mediaRoutes(deps: MediaRoutesDeps): Router {
   const router = Router();
   router.get('/media/:contentId/:token/*file', async (req, res, next) => {
     const { contentId, token } = req.params;
     const segments = req.params.file as unknown as string[];
-    await deps.tokens.verify(token, contentId);
+    const session = await deps.authorize(token, contentId);
     checkMediaPath(segments);
+    const cap = session.maxHeight;
     const broadcast = deps.liveBroadcast(contentId);
     if (broadcast) {
-      await serveLive(req, res, broadcast, segments, deps.liveSettings);
+      await serveLive(req, res, broadcast, segments, deps.liveSettings, cap);
       return;
     }
     if (!deps.isPlayable(contentId)) throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is not ready for playback.`);
     const relative = segments.join('/');
     setCaching(res, relative);
-    if (relative === dashManifestName && deps.protectionOf(contentId) !== 'none') {
+    const heights = cap !== null ? deps.titleHeights(contentId) : null;
+    if (heights && segments.length > 1) checkRendition(heights, segments[0]!, cap!);
+    const isMpd = relative === dashManifestName;
+    const protectedMpd = isMpd && deps.protectionOf(contentId) !== 'none';
+    if (heights && (isMpd || relative === multivariantName)) {
+      const text = await cappedTitleManifest(deps.mediaDir(contentId), contentId, relative, cap!);
+      res.setHeader('cache-control', 'private, max-age=5'); // this session's view of the title
+      if (isMpd) res.type('application/dash+xml').send(protectedMpd ? withAbsoluteLicenseUrls(text, requestUrl(req)) : text);
+      else res.type('application/vnd.apple.mpegurl').send(text);
+      return;
+    }
+    if (protectedMpd) {
       // The license URL carries this session's token: resolve it per request (MPDs are small).
       const mpd = await readFile(join(deps.mediaDir(contentId), relative), 'utf8').catch(() => null);
       if (mpd === null) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);

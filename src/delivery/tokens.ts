@@ -1,15 +1,17 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { WeirError } from '../errors.js';
 
-export type PlaybackClaims = { contentId: string; sessionId: string; expiresAt: number };
+export type PlaybackClaims = { contentId: string; sessionId: string };
 
 const issuer = 'weir';
 const audience = 'weir-playback';
 
 /**
- * Signed, expiring playback tokens scoped to one piece of content. Tokens ride in the media
- * URL's path, so every relative URI in a manifest carries them without rewriting manifests.
- * Verified tokens are cached until they expire: the media read path then costs a map lookup.
+ * Signed playback tokens scoped to one piece of content and one playback session. Tokens ride
+ * in the media URL's path, so every relative URI in a manifest carries them without rewriting
+ * manifests. A token has no clock of its own: it is good while its session's lease lives (the
+ * lease table says, in memory), so a viewer is never cut off mid-playback by a token's expiry.
+ * Verified tokens are cached: the media read path then costs a map lookup.
  */
 export class PlaybackTokens {
   private readonly key: Uint8Array;
@@ -27,15 +29,13 @@ export class PlaybackTokens {
       .setAudience(audience)
       .setSubject(claims.contentId)
       .setIssuedAt()
-      .setExpirationTime(Math.floor(claims.expiresAt / 1000))
       .sign(this.key);
   }
 
   /** Checks a token for a content id; throws the coded error a client should see. */
   async verify(token: string, contentId: string, now = Date.now()): Promise<PlaybackClaims> {
     let claims = this.verified.get(token);
-    if (!claims || claims.expiresAt <= now) {
-      this.verified.delete(token);
+    if (!claims) {
       claims = await this.verifySignature(token, now);
       if (this.verified.size >= PlaybackTokens.cacheLimit) this.verified.clear();
       this.verified.set(token, claims);
@@ -49,10 +49,10 @@ export class PlaybackTokens {
   private async verifySignature(token: string, now: number): Promise<PlaybackClaims> {
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer, audience, algorithms: ['HS256'], currentDate: new Date(now) });
-      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || typeof payload.exp !== 'number') {
-        throw new WeirError('PLAYBACK_TOKEN_INVALID', 'The playback token lacks its content, session or expiry.');
+      if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
+        throw new WeirError('PLAYBACK_TOKEN_INVALID', 'The playback token lacks its content or session.');
       }
-      return { contentId: payload.sub, sessionId: payload.sid, expiresAt: payload.exp * 1000 };
+      return { contentId: payload.sub, sessionId: payload.sid };
     } catch (error) {
       if (error instanceof WeirError) throw error;
       if (error instanceof joseErrors.JWTExpired) {

@@ -21,11 +21,13 @@ export type TestServer = RunningServer & {
   createStream(body?: Record<string, unknown>): Promise<{ id: string; streamKey: string; ingest: { rtmp: string; srt: string } }>;
   /** Creates a title, uploads a file, and waits for ready (or failed). */
   ingest(path: string, title?: string, extra?: Record<string, unknown>): Promise<{ id: string; view: TitleProgressView }>;
+  /** Stops this server (keeping its data dir) and starts a new one on the same data dir and settings. */
+  restart(): Promise<TestServer>;
 };
 
 /** A real Weir on port 0 with its own data dir; logs go to a file in that dir. */
-export async function startTestServer(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'weir-test-'));
+export async function startTestServer(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}, reuseDataDir?: string): Promise<TestServer> {
+  const dataDir = reuseDataDir ?? mkdtempSync(join(tmpdir(), 'weir-test-'));
   const config = defaultConfig({
     http: { host: '127.0.0.1', port: 0 },
     rtmp: { port: 0 },
@@ -37,7 +39,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
     playback: { sessionsPerMinutePerAddress: 100_000 },
     ...overrides,
   });
-  const logFile = join(dataDir, 'server.log');
+  const logFile = join(dataDir, reuseDataDir ? `server-${Date.now()}.log` : 'server.log');
   const log = createLogger(config.log.level, createWriteStream(logFile));
   const server = await startServer({ config, log, env: { ...process.env, WEIR_ADMIN_TOKEN: '', ...env } });
   const current = new Map<string, TitleProgressView>();
@@ -110,6 +112,10 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
     waitForStream,
     createStream,
     ingest,
+    async restart() {
+      await server.stop();
+      return startTestServer(overrides, env, dataDir);
+    },
     async stop() {
       await server.stop();
       if (!process.env.WEIR_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });

@@ -1,25 +1,37 @@
-import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { SessionStore } from '../../catalog/sessions.js';
-import type { PlaybackTokens } from '../../delivery/tokens.js';
 import { WeirError } from '../../errors.js';
 import type { Protection } from '../../drm/keys.js';
-import { isAdmin, jsonBody, parseInput } from '../http.js';
+import type { ProxiedSystem } from '../../drm/routes.js';
+import { playerStates, type Lease } from '../../playback/leases.js';
+import type { DeviceProfile, DrmSystem, StreamingProtocol } from '../../playback/profiles.js';
+import type { PlaybackService, Requester } from '../../playback/service.js';
+import type { ViewerAccounts } from '../../viewers/accounts.js';
+import { bearerOf, isAdmin, jsonBody, parseInput } from '../http.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
 import { multivariantName, dashManifestName, aes128KeyName, clearKeyLicenseName, posterName } from '../../layout.js';
 
 const sessionBody = z.strictObject({ contentId: z.string().min(1).max(200) });
+const heartbeatBody = z.strictObject({
+  position: z.number().min(0).max(1e9).optional(),
+  state: z.enum(playerStates),
+  bitrate: z.number().int().min(0).max(1e10).optional(),
+});
 
 export type PlaybackRoutesDeps = {
-  sessions: SessionStore;
-  tokens: PlaybackTokens;
+  service: PlaybackService;
+  accounts: ViewerAccounts;
   isPlayable: (contentId: string) => boolean;
   /** The state of a title or live stream, or null when there is no such content. */
   contentState: (contentId: string) => string | null;
   protectionOf: (contentId: string) => Protection;
-  tokenTtlSeconds: number;
+  /** The viewer's country as the request tells it (see playback/geo.ts), or null. */
+  countryOf: (req: Request) => string | null;
+  /** Ready titles and live streams, newest first, for the list of what a requester may watch. */
+  playableContent: () => { id: string; kind: 'title' | 'live-stream'; name: string; protection: Protection }[];
+  /** DRM systems whose licenses the proxy can get (an upstream is configured). */
+  licenseSystems: readonly ProxiedSystem[];
   publicUrl: string;
   /** Session starts per client address. */
   limiter: RateLimiter;
@@ -60,50 +72,124 @@ export function livePlayerSettings(timing: LiveTiming) {
   };
 }
 
-/** POST /v1/playback-sessions: the first step of playback start, so it does one lookup and one signature. */
+/** Who is asking: the operator (admin token), a signed-in viewer (access token), or nobody. */
+async function requesterOf(req: Request, deps: PlaybackRoutesDeps): Promise<Requester> {
+  if (isAdmin(req, deps.adminToken)) return { kind: 'admin' };
+  const token = bearerOf(req.header('authorization'));
+  if (!token) return { kind: 'anonymous' };
+  return { kind: 'viewer', ...(await deps.accounts.verifyAccess(token)) };
+}
+
+const mimeTypes: Record<StreamingProtocol, string> = { hls: 'application/vnd.apple.mpegurl', dash: 'application/dash+xml' };
+const manifestNames: Record<StreamingProtocol, string> = { hls: multivariantName, dash: dashManifestName };
+
+/**
+ * How a player gets keys for this content, per system: Weir's own ClearKey license, its AES-128
+ * key, and the proxied systems an upstream is configured for, in the device's order of
+ * preference (null when the content is clear).
+ */
+function drmOf(protection: Protection, media: string, systems: readonly ProxiedSystem[], profile: DeviceProfile | null) {
+  if (protection === 'aes-128') return { scheme: protection, aes128: { keyUrl: `${media}/${aes128KeyName}` } };
+  if (protection !== 'cenc' && protection !== 'cbcs') return null;
+  const offered: Partial<Record<DrmSystem, { licenseUrl: string }>> = { clearkey: { licenseUrl: `${media}/${clearKeyLicenseName}` } };
+  // FairPlay decrypts only cbcs.
+  for (const system of systems) if (system !== 'fairplay' || protection === 'cbcs') offered[system] = { licenseUrl: `${media}/license/${system}` };
+  const preferred = (profile?.drm ?? []).map((d) => d.system).filter((system) => offered[system]);
+  const order = [...new Set([...preferred, ...(Object.keys(offered) as DrmSystem[])])];
+  return { scheme: protection, systems: order, ...offered };
+}
+
+/** The session answer's view of a lease: what a device shows in "watching on other screens". */
+function leaseResource(lease: Lease) {
+  return {
+    id: lease.id,
+    contentId: lease.contentId,
+    device: lease.device,
+    startedAt: new Date(lease.startedAt).toISOString(),
+    state: lease.state,
+    position: lease.positionMs === null ? null : lease.positionMs / 1000,
+  };
+}
+
+/**
+ * POST /v1/playback-sessions: the first step of playback start. The decision reads memory and
+ * one indexed row; the one write is the lease. The answer is shaped for the device: sources in
+ * its protocol order, DRM per system, a resolution cap in the manifests it will fetch.
+ */
 export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   const router = Router();
-  router.post('/v1/playback-sessions', jsonBody('16kb'), async (req, res) => {
+  const json = jsonBody('16kb');
+  router.post('/v1/playback-sessions', json, async (req, res) => {
     const retryAfterSeconds = deps.limiter.take(req.ip ?? 'unknown');
     if (retryAfterSeconds > 0) {
       throw new WeirError('RATE_LIMITED', `Too many playback sessions from this address; try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
     }
     const { contentId } = parseInput(sessionBody, req.body ?? {}, 'playback session body');
+    const requester = await requesterOf(req, deps);
     if (!deps.isPlayable(contentId)) {
-      const state = isAdmin(req, deps.adminToken) ? deps.contentState(contentId) : null;
+      const state = requester.kind === 'admin' ? deps.contentState(contentId) : null;
       // Whether unplayable content exists, and in which state, is the operator's to know.
       if (state === null) {
         throw new WeirError('CONTENT_UNAVAILABLE', `No title or live stream with id ${JSON.stringify(contentId)} can be played now: it does not exist, or it is not ready or live.`);
       }
       throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is ${state}; titles play once ready, live streams while live.`);
     }
-    const now = Date.now();
-    const session = { id: randomUUID(), contentId, createdAt: now, expiresAt: now + deps.tokenTtlSeconds * 1000 };
-    deps.sessions.create(session);
-    const token = await deps.tokens.issue({ contentId, sessionId: session.id, expiresAt: session.expiresAt });
-    const media = `${baseUrl(req, deps.publicUrl)}/media/${encodeURIComponent(contentId)}/${token}`;
+    const { lease, token, profile } = await deps.service.start(contentId, requester, deps.countryOf(req));
+    const base = baseUrl(req, deps.publicUrl);
+    const media = `${base}/media/${encodeURIComponent(contentId)}/${token}`;
     const protection = deps.protectionOf(contentId);
-    // What a player needs to configure its DRM, per source (null when the content is clear).
-    const drm =
-      protection === 'cenc' || protection === 'cbcs'
-        ? { scheme: protection, clearkey: { licenseUrl: `${media}/${clearKeyLicenseName}` } }
-        : protection === 'aes-128'
-          ? { scheme: protection, aes128: { keyUrl: `${media}/${aes128KeyName}` } }
-          : null;
-    const sources = [
-      { protocol: 'hls', url: `${media}/${multivariantName}`, mimeType: 'application/vnd.apple.mpegurl', drm },
-      { protocol: 'dash', url: `${media}/${dashManifestName}`, mimeType: 'application/dash+xml', drm },
-    ].filter((source) => !(protection === 'aes-128' && source.protocol === 'dash')); // AES-128 is HLS only
+    const drm = drmOf(protection, media, deps.licenseSystems, profile);
+    const protocols = (profile?.protocols ?? ['hls', 'dash']).filter((p) => !(protection === 'aes-128' && p === 'dash')); // AES-128 is HLS only
+    const sources = protocols.map((protocol) => ({ protocol, url: `${media}/${manifestNames[protocol]}`, mimeType: mimeTypes[protocol], drm }));
     const timing = deps.liveTiming(contentId);
+    const heartbeatSeconds = deps.service.leases.heartbeatSeconds;
+    res.setHeader('cache-control', 'no-store');
     res.status(201).json({
-      id: session.id,
+      id: lease.id,
       contentId,
-      expiresAt: new Date(session.expiresAt).toISOString(),
+      // The lease lapses this long after the last heartbeat (or media request): heartbeat before.
+      expiresAt: new Date(lease.renewedAt + 2 * heartbeatSeconds * 1000).toISOString(),
+      heartbeat: { url: `${base}/v1/playback-sessions/${lease.id}/heartbeat`, intervalSeconds: heartbeatSeconds },
+      maxHeight: lease.maxHeight,
       posterUrl: `${media}/${posterName}`,
       sources,
       // Live only: how to configure each player for low latency (null for titles).
       live: timing ? livePlayerSettings(timing) : null,
     });
+  });
+
+  /** A session of this requester: viewers reach only their own; anonymous sessions whoever holds the id. */
+  const viewerIdOf = async (req: Request): Promise<string | null> => {
+    const requester = await requesterOf(req, deps);
+    return requester.kind === 'viewer' ? requester.viewerId : null;
+  };
+
+  router.post('/v1/playback-sessions/:id/heartbeat', json, async (req, res) => {
+    const body = parseInput(heartbeatBody, req.body ?? {}, 'heartbeat body');
+    const lease = deps.service.leases.heartbeat(String(req.params.id), await viewerIdOf(req), { positionMs: body.position === undefined ? null : Math.round(body.position * 1000), state: body.state });
+    res.setHeader('cache-control', 'no-store');
+    res.json({ ...leaseResource(lease), expiresAt: new Date(lease.renewedAt + 2 * deps.service.leases.heartbeatSeconds * 1000).toISOString() });
+  });
+
+  router.delete('/v1/playback-sessions/:id', async (req, res) => {
+    deps.service.leases.end(String(req.params.id), await viewerIdOf(req));
+    res.status(204).end();
+  });
+
+  // What this requester may watch here and now (a device's first screen until discovery has rails).
+  router.get('/v1/catalog', async (req, res) => {
+    const requester = await requesterOf(req, deps);
+    const country = deps.countryOf(req);
+    const items = deps.playableContent().filter((item) => deps.service.mayWatch(item.id, requester, country));
+    res.setHeader('cache-control', 'private, no-store');
+    res.json({ items });
+  });
+
+  router.get('/v1/me/playback-sessions', async (req, res) => {
+    const requester = await requesterOf(req, deps);
+    if (requester.kind !== 'viewer') throw new WeirError('VIEWER_AUTH_REQUIRED', 'This route needs "Authorization: Bearer <access token>" from POST /v1/auth/login.');
+    res.setHeader('cache-control', 'no-store');
+    res.json({ items: deps.service.leases.active(requester.viewerId).map(leaseResource) });
   });
   return router;
 }

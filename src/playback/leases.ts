@@ -1,0 +1,230 @@
+import type { Db } from '../catalog/database.js';
+import type { Clock } from '../clock.js';
+import { WeirError } from '../errors.js';
+
+export type PlayerState = 'playing' | 'paused' | 'buffering';
+export const playerStates = ['playing', 'paused', 'buffering'] as const;
+
+export type LeaseDevice = { id: string; family: string; model: string | null };
+
+/** A playback session: a lease on one of the viewer's concurrent streams, kept by heartbeats. */
+export type Lease = {
+  id: string;
+  contentId: string;
+  /** null: an anonymous session (free content, admin preview), which no limit counts. */
+  viewerId: string | null;
+  device: LeaseDevice | null;
+  /** The tallest rendition this session may play (plan ∩ device); null for no cap. */
+  maxHeight: number | null;
+  /** Whether it takes one of the viewer's concurrent-stream slots. */
+  counted: boolean;
+  startedAt: number;
+  renewedAt: number;
+  endedAt: number | null;
+  positionMs: number | null;
+  state: PlayerState | null;
+};
+
+export type LeaseTableOptions = {
+  clock: Clock;
+  /** How often players are asked to heartbeat; a lease missing two expires. */
+  heartbeatSeconds: number;
+};
+
+type Row = {
+  id: string;
+  content_id: string;
+  created_at: number;
+  viewer_id: string | null;
+  device: string | null;
+  max_height: number | null;
+  counted: number;
+  renewed_at: number | null;
+  position_ms: number | null;
+  player_state: string | null;
+};
+
+/**
+ * Every live playback session, in memory: the media read path asks `alive` (a map lookup) and
+ * never the database. Starting and ending a lease are written at once (they decide who gets a
+ * slot); heartbeats are written behind, in batches. Single-threaded JavaScript makes the slot
+ * check and the insert one step, so racing starts admit exactly the limit.
+ */
+export class LeaseTable {
+  private readonly leases = new Map<string, Lease>();
+  private readonly byViewer = new Map<string, Set<string>>();
+  private readonly dirty = new Set<string>();
+  private readonly s;
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: LeaseTableOptions,
+  ) {
+    this.s = {
+      insert: db.prepare(
+        `INSERT INTO playback_sessions (id, content_id, created_at, expires_at, viewer_id, device, max_height, counted, renewed_at)
+         VALUES (@id, @contentId, @startedAt, @expiresAt, @viewerId, @device, @maxHeight, @counted, @renewedAt)`,
+      ),
+      renew: db.prepare(`UPDATE playback_sessions SET renewed_at = @renewedAt, expires_at = @expiresAt, position_ms = @positionMs, player_state = @state WHERE id = @id`),
+      end: db.prepare(`UPDATE playback_sessions SET ended_at = @endedAt, expires_at = @endedAt, position_ms = @positionMs, player_state = @state WHERE id = @id`),
+      open: db.prepare(`SELECT id, content_id, created_at, viewer_id, device, max_height, counted, renewed_at, position_ms, player_state FROM playback_sessions WHERE ended_at IS NULL AND renewed_at IS NOT NULL`),
+      prune: db.prepare(`DELETE FROM playback_sessions WHERE ended_at IS NOT NULL AND ended_at < ?`),
+    };
+  }
+
+  get heartbeatSeconds(): number {
+    return this.options.heartbeatSeconds;
+  }
+
+  private get expiryMs(): number {
+    return 2 * this.options.heartbeatSeconds * 1000;
+  }
+
+  /**
+   * At start: the leases that were open when the server stopped. Players could not reach a
+   * stopped server, so each gets a full expiry window from now: a restart neither frees their
+   * slots nor cuts them off.
+   */
+  restore(): number {
+    const now = this.options.clock.now();
+    for (const row of this.s.open.all() as Row[]) {
+      this.add({
+        id: row.id,
+        contentId: row.content_id,
+        viewerId: row.viewer_id,
+        device: row.device ? (JSON.parse(row.device) as LeaseDevice) : null,
+        maxHeight: row.max_height,
+        counted: row.counted === 1,
+        startedAt: row.created_at,
+        renewedAt: Math.max(row.renewed_at ?? row.created_at, now),
+        endedAt: null,
+        positionMs: row.position_ms,
+        state: row.player_state as PlayerState | null,
+      });
+    }
+    return this.leases.size;
+  }
+
+  /** The viewer's leases that hold a slot now. */
+  active(viewerId: string, now = this.options.clock.now()): Lease[] {
+    const ids = this.byViewer.get(viewerId) ?? new Set<string>();
+    return [...ids].map((id) => this.leases.get(id)!).filter((lease) => lease.counted && this.isAlive(lease, now));
+  }
+
+  /**
+   * Takes a lease, unless its viewer already holds `limit` slots (then the holders are returned,
+   * so a device can offer to stop one). Written before it is answered.
+   */
+  start(lease: Omit<Lease, 'renewedAt' | 'endedAt' | 'positionMs' | 'state'>, limit: number | null): { lease: Lease } | { holders: Lease[] } {
+    const now = lease.startedAt;
+    if (lease.counted && lease.viewerId !== null && limit !== null) {
+      const holders = this.active(lease.viewerId, now);
+      if (holders.length >= limit) return { holders };
+    }
+    const full: Lease = { ...lease, renewedAt: now, endedAt: null, positionMs: null, state: null };
+    this.s.insert.run({
+      id: full.id,
+      contentId: full.contentId,
+      startedAt: now,
+      expiresAt: now + this.expiryMs,
+      viewerId: full.viewerId,
+      device: full.device ? JSON.stringify(full.device) : null,
+      maxHeight: full.maxHeight,
+      counted: full.counted ? 1 : 0,
+      renewedAt: now,
+    });
+    this.add(full);
+    return { lease: full };
+  }
+
+  /** The lease if it is still running (not stopped, not expired). A map lookup: the media path's check. */
+  alive(id: string, now = this.options.clock.now()): Lease | null {
+    const lease = this.leases.get(id);
+    return lease && this.isAlive(lease, now) ? lease : null;
+  }
+
+  /** Media reaching the origin renews the lease as a heartbeat would (players that never heartbeat keep playing). */
+  touch(lease: Lease, now = this.options.clock.now()): void {
+    if (now - lease.renewedAt < 1000) return;
+    lease.renewedAt = now;
+    this.dirty.add(lease.id);
+  }
+
+  /** A player's heartbeat: renews the lease and records where it is. */
+  heartbeat(id: string, viewerId: string | null, report: { positionMs: number | null; state: PlayerState }, now = this.options.clock.now()): Lease {
+    const lease = this.owned(id, viewerId);
+    if (!this.isAlive(lease, now)) throw new WeirError('PLAYBACK_SESSION_ENDED', 'The playback session was stopped or has expired; start a new one.');
+    lease.renewedAt = now;
+    lease.positionMs = report.positionMs;
+    lease.state = report.state;
+    this.dirty.add(id);
+    return lease;
+  }
+
+  /** Stops a lease: its slot is free at once, and its media, keys and licenses are refused from now on. */
+  end(id: string, viewerId: string | null, now = this.options.clock.now()): Lease {
+    const lease = this.owned(id, viewerId);
+    this.finish(lease, now);
+    return lease;
+  }
+
+  /** Records the end: now if it was running, or when it lapsed. */
+  private finish(lease: Lease, now: number): void {
+    if (lease.endedAt !== null) return;
+    lease.endedAt = this.isAlive(lease, now) ? now : lease.renewedAt + this.expiryMs;
+    this.s.end.run({ id: lease.id, endedAt: lease.endedAt, positionMs: lease.positionMs, state: lease.state });
+    this.dirty.delete(lease.id);
+  }
+
+  /** Writes heartbeats received since the last flush, in one transaction. */
+  flush(): number {
+    if (this.dirty.size === 0) return 0;
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    this.db.transaction(() => {
+      for (const id of ids) {
+        const lease = this.leases.get(id);
+        if (!lease || lease.endedAt !== null) continue;
+        this.s.renew.run({ id, renewedAt: lease.renewedAt, expiresAt: lease.renewedAt + this.expiryMs, positionMs: lease.positionMs, state: lease.state });
+      }
+    })();
+    return ids.length;
+  }
+
+  /** Ends expired leases and forgets those ended a while ago (memory stays bounded by open sessions). */
+  sweep(now = this.options.clock.now()): void {
+    this.flush();
+    for (const lease of this.leases.values()) {
+      if (lease.endedAt === null && !this.isAlive(lease, now)) this.finish(lease, now);
+      if (lease.endedAt !== null && now - lease.endedAt > this.expiryMs) this.forget(lease);
+    }
+    this.s.prune.run(now - 30 * 24 * 3_600_000);
+  }
+
+  /** The viewer's own lease (anonymous sessions: whoever holds its id). */
+  private owned(id: string, viewerId: string | null): Lease {
+    const lease = this.leases.get(id);
+    if (!lease || (lease.viewerId !== null && lease.viewerId !== viewerId)) throw new WeirError('PLAYBACK_SESSION_NOT_FOUND', `No playback session ${JSON.stringify(id)} of yours is known.`);
+    return lease;
+  }
+
+  private isAlive(lease: Lease, now: number): boolean {
+    return lease.endedAt === null && now < lease.renewedAt + this.expiryMs;
+  }
+
+  private add(lease: Lease): void {
+    this.leases.set(lease.id, lease);
+    if (lease.viewerId === null) return;
+    let ids = this.byViewer.get(lease.viewerId);
+    if (!ids) this.byViewer.set(lease.viewerId, (ids = new Set()));
+    ids.add(lease.id);
+  }
+
+  private forget(lease: Lease): void {
+    this.leases.delete(lease.id);
+    if (lease.viewerId === null) return;
+    const ids = this.byViewer.get(lease.viewerId);
+    ids?.delete(lease.id);
+    if (ids?.size === 0) this.byViewer.delete(lease.viewerId);
+  }
+}
