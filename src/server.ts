@@ -44,7 +44,7 @@ import { logSecrets, type Logger } from './logger.js';
 import { locateMediaTools } from './pipeline/encode/ffmpeg.js';
 import { loadOrCreateSecret, secretsEqual, textSealer } from './secrets.js';
 import { KeyStore } from './catalog/keys.js';
-import { LocalKeySource, parseMasterKey } from './drm/keys.js';
+import { LocalKeySource, parseMasterKey, type Protection } from './drm/keys.js';
 import { keyRoutes } from './drm/routes.js';
 import { CpixKeySource } from './drm/cpix.js';
 import { titlePaths } from './layout.js';
@@ -232,7 +232,19 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const uploadDeps = { dataDir: config.dataDir, maxBytes: config.upload.maxBytes, target: uploadTarget, log };
   const putSource = createSourcePutHandler(uploadDeps);
   const isPlayable = (contentId: string) => registry.ready.has(contentId) || streams.isPlayable(contentId);
-  const protectionOf = (id: string) => catalog.get(id)?.protection ?? streamCatalog.get(id)?.protection ?? 'none';
+  // A title's protection is fixed at creation: read it once (session starts and MPDs ask often).
+  const titleProtection = new Map<string, Protection>();
+  const protectionOf = (id: string): Protection => {
+    const known = titleProtection.get(id);
+    if (known) return known;
+    const title = catalog.get(id);
+    if (title) {
+      if (titleProtection.size >= 100_000) titleProtection.clear();
+      titleProtection.set(id, title.protection);
+      return title.protection;
+    }
+    return streamCatalog.get(id)?.protection ?? 'none';
+  };
   const contentState = (contentId: string) => catalog.get(contentId)?.state ?? streamCatalog.get(contentId)?.state ?? null;
   const adminToken = adminSecret.value;
   // A ready title's video rendition heights, for capped sessions: read once, dropped when the title changes.

@@ -8,8 +8,8 @@ export type PlanSummary = { id: string; name: string; packages: string[] };
 export type ViewerStanding = {
   /** The plan's packages while the subscription covers now; none otherwise. */
   packages: string[];
-  /** A rental of this very content covers now. */
-  rented: boolean;
+  /** Whether a rental of this very content covers now (asked only when the plan does not include it). */
+  rented: () => boolean;
   maxRating: string | null;
 };
 
@@ -42,7 +42,7 @@ export function judgeAccess(question: AccessQuestion): WeirError | null {
   const free = access.packages.includes(freePackage);
   if (!free) {
     if (!viewer) return new WeirError('VIEWER_AUTH_REQUIRED', 'Sign in to watch this.');
-    const entitled = viewer.rented || access.packages.some((p) => viewer.packages.includes(p));
+    const entitled = access.packages.some((p) => viewer.packages.includes(p)) || viewer.rented();
     if (!entitled) {
       const plans = question.plans().filter((plan) => plan.packages.some((p) => access.packages.includes(p)));
       const names = plans.map((plan) => plan.name);

@@ -62,8 +62,8 @@ export class LeaseTable {
   ) {
     this.s = {
       insert: db.prepare(
-        `INSERT INTO playback_sessions (id, content_id, created_at, expires_at, viewer_id, device, max_height, counted, renewed_at)
-         VALUES (@id, @contentId, @startedAt, @expiresAt, @viewerId, @device, @maxHeight, @counted, @renewedAt)`,
+        `INSERT INTO playback_sessions (id, content_id, created_at, expires_at, viewer_id, device, max_height, counted, renewed_at, ended_at)
+         VALUES (@id, @contentId, @startedAt, @expiresAt, @viewerId, @device, @maxHeight, @counted, @renewedAt, @endedAt)`,
       ),
       renew: db.prepare(`UPDATE playback_sessions SET renewed_at = @renewedAt, expires_at = @expiresAt, position_ms = @positionMs, player_state = @state WHERE id = @id`),
       end: db.prepare(`UPDATE playback_sessions SET ended_at = @endedAt, expires_at = @endedAt, position_ms = @positionMs, player_state = @state WHERE id = @id`),
@@ -105,36 +105,89 @@ export class LeaseTable {
     return this.leases.size;
   }
 
+  /** Whether the viewer holds `limit` slots now (counting stops there). */
+  private holdsAtLeast(viewerId: string, limit: number, now: number): boolean {
+    let holding = 0;
+    for (const id of this.byViewer.get(viewerId) ?? []) {
+      const lease = this.leases.get(id)!;
+      if (lease.counted && this.isAlive(lease, now) && ++holding >= limit) return true;
+    }
+    return false;
+  }
+
   /** The viewer's leases that hold a slot now. */
   active(viewerId: string, now = this.options.clock.now()): Lease[] {
-    const ids = this.byViewer.get(viewerId) ?? new Set<string>();
-    return [...ids].map((id) => this.leases.get(id)!).filter((lease) => lease.counted && this.isAlive(lease, now));
+    // The index holds a viewer's open leases only (ended ones leave it), so this loop is short.
+    const holding: Lease[] = [];
+    for (const id of this.byViewer.get(viewerId) ?? []) {
+      const lease = this.leases.get(id)!;
+      if (lease.counted && this.isAlive(lease, now)) holding.push(lease);
+    }
+    return holding;
   }
 
   /**
    * Takes a lease, unless its viewer already holds `limit` slots (then the holders are returned,
-   * so a device can offer to stop one). Written before it is answered.
+   * so a device can offer to stop one). The slot is taken in memory at once (so racing starts
+   * admit exactly the limit); `persisted` resolves when the lease is written, which the caller
+   * awaits before answering. Starts arriving together share one commit.
    */
-  start(lease: Omit<Lease, 'renewedAt' | 'endedAt' | 'positionMs' | 'state'>, limit: number | null): { lease: Lease } | { holders: Lease[] } {
+  start(lease: Omit<Lease, 'renewedAt' | 'endedAt' | 'positionMs' | 'state'>, limit: number | null): { lease: Lease; persisted: Promise<void> } | { holders: Lease[] } {
     const now = lease.startedAt;
-    if (lease.counted && lease.viewerId !== null && limit !== null) {
-      const holders = this.active(lease.viewerId, now);
-      if (holders.length >= limit) return { holders };
+    if (lease.counted && lease.viewerId !== null && limit !== null && this.holdsAtLeast(lease.viewerId, limit, now)) {
+      return { holders: this.active(lease.viewerId, now) };
     }
     const full: Lease = { ...lease, renewedAt: now, endedAt: null, positionMs: null, state: null };
-    this.s.insert.run({
-      id: full.id,
-      contentId: full.contentId,
-      startedAt: now,
-      expiresAt: now + this.expiryMs,
-      viewerId: full.viewerId,
-      device: full.device ? JSON.stringify(full.device) : null,
-      maxHeight: full.maxHeight,
-      counted: full.counted ? 1 : 0,
-      renewedAt: now,
-    });
     this.add(full);
-    return { lease: full };
+    this.pendingInserts.push(full);
+    return { lease: full, persisted: this.commitSoon() };
+  }
+
+  private pendingInserts: Lease[] = [];
+  private commit: Promise<void> | null = null;
+
+  /** Writes the leases started in this turn of the event loop in one transaction. */
+  private commitSoon(): Promise<void> {
+    if (!this.commit) {
+      this.commit = new Promise<void>((resolve, reject) => setImmediate(() => (this.writePending() ? resolve() : reject(new Error('the playback session could not be recorded')))));
+      this.commit.catch(() => undefined); // a start nobody awaits (shutdown) must not become an unhandled rejection
+    }
+    return this.commit;
+  }
+
+  /** Writes the pending starts now; false (and the slots given back) when the write failed. */
+  private writePending(): boolean {
+    const batch = this.pendingInserts;
+    this.pendingInserts = [];
+    this.commit = null;
+    if (batch.length === 0) return true;
+    try {
+      this.db.transaction(() => {
+        for (const lease of batch) {
+          this.s.insert.run({
+            id: lease.id,
+            contentId: lease.contentId,
+            startedAt: lease.startedAt,
+            // As it is now: stopped before it was written, it is written stopped.
+            expiresAt: lease.endedAt ?? lease.renewedAt + this.expiryMs,
+            viewerId: lease.viewerId,
+            device: lease.device ? JSON.stringify(lease.device) : null,
+            maxHeight: lease.maxHeight,
+            counted: lease.counted ? 1 : 0,
+            renewedAt: lease.renewedAt,
+            endedAt: lease.endedAt,
+          });
+        }
+      })();
+      return true;
+    } catch {
+      // Not written, so not granted: the slots go back.
+      for (const lease of batch) {
+        this.unindex(lease);
+        this.forget(lease);
+      }
+      return false;
+    }
   }
 
   /** The lease if it is still running (not stopped, not expired). A map lookup: the media path's check. */
@@ -174,10 +227,12 @@ export class LeaseTable {
     lease.endedAt = this.isAlive(lease, now) ? now : lease.renewedAt + this.expiryMs;
     this.s.end.run({ id: lease.id, endedAt: lease.endedAt, positionMs: lease.positionMs, state: lease.state });
     this.dirty.delete(lease.id);
+    this.unindex(lease);
   }
 
-  /** Writes heartbeats received since the last flush, in one transaction. */
+  /** Writes starts not yet written and heartbeats received since the last flush. */
   flush(): number {
+    this.writePending();
     if (this.dirty.size === 0) return 0;
     const ids = [...this.dirty];
     this.dirty.clear();
@@ -194,10 +249,14 @@ export class LeaseTable {
   /** Ends expired leases and forgets those ended a while ago (memory stays bounded by open sessions). */
   sweep(now = this.options.clock.now()): void {
     this.flush();
-    for (const lease of this.leases.values()) {
-      if (lease.endedAt === null && !this.isAlive(lease, now)) this.finish(lease, now);
-      if (lease.endedAt !== null && now - lease.endedAt > this.expiryMs) this.forget(lease);
-    }
+    // One transaction for every lease that lapsed: a write each would hold the event loop (and
+    // every player waiting on it) for as many commits as there are lapsed sessions.
+    this.db.transaction(() => {
+      for (const lease of this.leases.values()) {
+        if (lease.endedAt === null && !this.isAlive(lease, now)) this.finish(lease, now);
+        if (lease.endedAt !== null && now - lease.endedAt > this.expiryMs) this.forget(lease);
+      }
+    })();
     this.s.prune.run(now - 30 * 24 * 3_600_000);
   }
 
@@ -222,6 +281,9 @@ export class LeaseTable {
 
   private forget(lease: Lease): void {
     this.leases.delete(lease.id);
+  }
+
+  private unindex(lease: Lease): void {
     if (lease.viewerId === null) return;
     const ids = this.byViewer.get(lease.viewerId);
     ids?.delete(lease.id);

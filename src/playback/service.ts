@@ -81,7 +81,7 @@ export class PlaybackService {
       access: this.options.accessOf(contentId),
       viewer:
         requester.kind === 'viewer' && standing
-          ? { packages: standing.subscribed && standing.plan ? standing.plan.packages : [], rented: viewers.hasRental(requester.viewerId, contentId, now), maxRating: standing.viewer.maxRating }
+          ? { packages: standing.subscribed && standing.plan ? standing.plan.packages : [], rented: () => viewers.hasRental(requester.viewerId, contentId, now), maxRating: standing.viewer.maxRating }
           : null,
       country,
       now,
@@ -101,7 +101,7 @@ export class PlaybackService {
         sessions: taken.holders.map((lease) => ({ id: lease.id, contentId: lease.contentId, device: lease.device, startedAt: new Date(lease.startedAt).toISOString() })),
       });
     }
-    const token = await this.options.tokens.issue({ contentId, sessionId: id });
+    const [token] = await Promise.all([this.options.tokens.issue({ contentId, sessionId: id }), taken.persisted]);
     return { lease: taken.lease, token, profile };
   }
 

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { SignJWT, jwtVerify } from 'jose';
 import type { Clock } from '../clock.js';
 import { WeirError } from '../errors.js';
+import { hs256Key } from '../hs256-key.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { defaultScryptCost, hashPassword, needsRehash, verifyPassword, type ScryptCost } from './passwords.js';
 import { deviceFamilies, type DeviceFamily, type Plan } from './plans.js';
@@ -44,13 +45,15 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
  * (stored hashed; using one twice revokes its whole family, since only a thief would).
  */
 export class ViewerAccounts {
-  private readonly key: Uint8Array;
+  private readonly key: ReturnType<typeof hs256Key>;
+  /** Access tokens already verified, until they expire: a device sends the same one for minutes. */
+  private readonly verified = new Map<string, ViewerIdentity & { expiresAt: number }>();
   private readonly cost: ScryptCost;
   /** A hash to check against when the address is unknown, so timing does not tell which addresses exist. */
   private decoy: Promise<string> | null = null;
 
   constructor(private readonly options: ViewerAccountsOptions) {
-    this.key = new TextEncoder().encode(options.secret);
+    this.key = hs256Key(options.secret);
     this.cost = options.scryptCost ?? defaultScryptCost;
   }
 
@@ -139,11 +142,17 @@ export class ViewerAccounts {
   }
 
   async verifyAccess(token: string): Promise<ViewerIdentity> {
+    const now = this.options.clock.now();
+    const known = this.verified.get(token);
+    if (known && known.expiresAt > now) return { viewerId: known.viewerId, deviceId: known.deviceId, family: known.family };
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer, audience, algorithms: ['HS256'], currentDate: new Date(this.options.clock.now()) });
+      const { payload } = await jwtVerify(token, await this.key(), { issuer, audience, algorithms: ['HS256'], currentDate: new Date(now) });
       const family = payload.fam as DeviceFamily;
-      if (typeof payload.sub !== 'string' || typeof payload.did !== 'string' || !deviceFamilies.includes(family)) throw new Error('claims');
-      return { viewerId: payload.sub, deviceId: payload.did, family };
+      if (typeof payload.sub !== 'string' || typeof payload.did !== 'string' || !deviceFamilies.includes(family) || typeof payload.exp !== 'number') throw new Error('claims');
+      const identity = { viewerId: payload.sub, deviceId: payload.did, family };
+      if (this.verified.size >= 10_000) this.verified.clear();
+      this.verified.set(token, { ...identity, expiresAt: payload.exp * 1000 });
+      return identity;
     } catch {
       throw new WeirError('VIEWER_TOKEN_INVALID', 'The viewer access token is malformed, forged or expired; refresh it or sign in again.');
     }
@@ -194,7 +203,7 @@ export class ViewerAccounts {
       .setSubject(viewer.id)
       .setIssuedAt(Math.floor(now / 1000))
       .setExpirationTime(Math.floor(accessExpiresAt / 1000))
-      .sign(this.key);
+      .sign(await this.key());
     return { viewer, accessToken, accessExpiresAt, refreshToken: refresh.token, refreshExpiresAt: refresh.expiresAt };
   }
 }

@@ -73,6 +73,13 @@ export const foldEmail = (email: string): string => email.trim().normalize('NFKC
  */
 export class ViewerStore {
   private readonly s;
+  /**
+   * Viewers, plans and devices as last read, for the session-start path (read on every start,
+   * changed rarely). Every write below goes through this store and drops what it changes; the
+   * cache is bounded by clearing it when full.
+   */
+  private readonly cached = { viewers: new Map<string, Viewer | null>(), plans: new Map<string, Plan | null>(), devices: new Map<string, Device | null>() };
+  private static readonly cacheLimit = 100_000;
 
   constructor(private readonly db: Db) {
     this.s = {
@@ -80,7 +87,8 @@ export class ViewerStore {
         `INSERT INTO viewers (id, email, password_hash, display_name, max_rating, plan_id, subscription_starts_at, subscription_ends_at, created_at, updated_at)
          VALUES (@id, @email, @passwordHash, @displayName, @maxRating, @planId, @subscriptionStartsAt, @subscriptionEndsAt, @createdAt, @createdAt)`,
       ),
-      viewer: db.prepare(`SELECT * FROM viewers WHERE id = ?`),
+      // Never the password hash, except for signing in.
+      viewer: db.prepare(`SELECT id, email, display_name, max_rating, plan_id, subscription_starts_at, subscription_ends_at, created_at FROM viewers WHERE id = ?`),
       viewerByEmail: db.prepare(`SELECT * FROM viewers WHERE email = ?`),
       passwordHash: db.prepare(`SELECT password_hash FROM viewers WHERE id = ?`),
       setPasswordHash: db.prepare(`UPDATE viewers SET password_hash = ?, updated_at = ? WHERE id = ?`),
@@ -88,7 +96,7 @@ export class ViewerStore {
         `UPDATE viewers SET display_name = @displayName, max_rating = @maxRating, plan_id = @planId,
            subscription_starts_at = @subscriptionStartsAt, subscription_ends_at = @subscriptionEndsAt, updated_at = @now WHERE id = @id`,
       ),
-      listViewers: db.prepare(`SELECT * FROM viewers ORDER BY created_at, id LIMIT ? OFFSET ?`),
+      listViewers: db.prepare(`SELECT id, email, display_name, max_rating, plan_id, subscription_starts_at, subscription_ends_at, created_at FROM viewers ORDER BY created_at, id LIMIT ? OFFSET ?`),
       countViewers: db.prepare(`SELECT count(*) AS n FROM viewers`),
       deleteViewer: db.prepare(`DELETE FROM viewers WHERE id = ?`),
       plans: db.prepare(`SELECT * FROM plans ORDER BY max_height, id`),
@@ -126,13 +134,24 @@ export class ViewerStore {
 
   // Viewers
 
+  private remember<T>(cache: Map<string, T>, key: string, read: () => T): T {
+    if (cache.has(key)) return cache.get(key)!;
+    const value = read();
+    if (cache.size >= ViewerStore.cacheLimit) cache.clear();
+    cache.set(key, value);
+    return value;
+  }
+
   createViewer(viewer: Viewer & { passwordHash: string }): void {
     this.s.insertViewer.run(viewer);
+    this.cached.viewers.delete(viewer.id);
   }
 
   viewer(id: string): Viewer | null {
-    const row = this.s.viewer.get(id) as ViewerRow | undefined;
-    return row ? viewerOf(row) : null;
+    return this.remember(this.cached.viewers, id, () => {
+      const row = this.s.viewer.get(id) as ViewerRow | undefined;
+      return row ? viewerOf(row) : null;
+    });
   }
 
   /** The viewer with this address (any case) and its password hash, for signing in. */
@@ -151,6 +170,7 @@ export class ViewerStore {
 
   updateViewer(viewer: Viewer, now: number): void {
     this.s.updateViewer.run({ ...viewer, now });
+    this.cached.viewers.delete(viewer.id);
   }
 
   listViewers(limit: number, offset: number): { items: Viewer[]; total: number } {
@@ -159,6 +179,8 @@ export class ViewerStore {
   }
 
   deleteViewer(id: string): boolean {
+    this.cached.viewers.delete(id);
+    this.cached.devices.clear(); // its devices went with it
     return this.s.deleteViewer.run(id).changes > 0;
   }
 
@@ -169,12 +191,15 @@ export class ViewerStore {
   }
 
   plan(id: string): Plan | null {
-    const row = this.s.plan.get(id) as PlanRow | undefined;
-    return row ? planOf(row) : null;
+    return this.remember(this.cached.plans, id, () => {
+      const row = this.s.plan.get(id) as PlanRow | undefined;
+      return row ? planOf(row) : null;
+    });
   }
 
   putPlan(plan: Plan, now: number): void {
     this.s.putPlan.run({ ...plan, packages: JSON.stringify(plan.packages), now });
+    this.cached.plans.delete(plan.id);
   }
 
   /** Seeds plans on a fresh install (a catalog with none). */
@@ -188,6 +213,7 @@ export class ViewerStore {
   }
 
   deletePlan(id: string): boolean {
+    this.cached.plans.delete(id);
     return this.s.deletePlan.run(id).changes > 0;
   }
 
@@ -198,8 +224,10 @@ export class ViewerStore {
   }
 
   device(viewerId: string, deviceId: string): Device | null {
-    const row = this.s.device.get(viewerId, deviceId) as DeviceRow | undefined;
-    return row ? deviceOf(row) : null;
+    return this.remember(this.cached.devices, `${viewerId}/${deviceId}`, () => {
+      const row = this.s.device.get(viewerId, deviceId) as DeviceRow | undefined;
+      return row ? deviceOf(row) : null;
+    });
   }
 
   /**
@@ -207,6 +235,7 @@ export class ViewerStore {
    * devices: check and insert in one transaction, so two first sign-ins cannot both slip in.
    */
   registerDevice(viewerId: string, device: Pick<Device, 'id' | 'family' | 'model' | 'appVersion'>, limit: number, now: number): { registered: true } | { registered: false; devices: Device[] } {
+    this.cached.devices.delete(`${viewerId}/${device.id}`);
     return this.db.transaction(() => {
       const params = { viewerId, ...device, now };
       if (this.s.device.get(viewerId, device.id)) {
@@ -222,6 +251,7 @@ export class ViewerStore {
 
   /** Removes a device and revokes its refresh tokens: it must sign in again. */
   removeDevice(viewerId: string, deviceId: string, now: number): boolean {
+    this.cached.devices.delete(`${viewerId}/${deviceId}`);
     return this.db.transaction(() => {
       this.s.revokeDevice.run(now, viewerId, deviceId);
       return this.s.deleteDevice.run(viewerId, deviceId).changes > 0;

@@ -9,7 +9,7 @@ const plans = [
   { id: 'premium', name: 'Premium', packages: ['standard', 'sports'] },
 ];
 const open: ContentAccess = { packages: ['standard'], availableFrom: null, availableUntil: null, geo: null, rating: null };
-const subscriber = { packages: ['standard'], rented: false, maxRating: null };
+const subscriber = { packages: ['standard'], rented: () => false, maxRating: null };
 
 const ask = (access: Partial<ContentAccess>, question: Partial<AccessQuestion> = {}) =>
   judgeAccess({
@@ -30,7 +30,7 @@ t.test('each refusal has its own code, status and details, and a viewer the rule
     { name: 'nobody signed in, paid content', access: {}, question: { viewer: null }, code: 'VIEWER_AUTH_REQUIRED', status: 401 },
     { name: 'nobody signed in, free content', access: { packages: ['free'] }, question: { viewer: null }, code: null },
     { name: 'plan lacks the package', access: { packages: ['sports'] }, code: 'NOT_ENTITLED', status: 403, details: { plans: [{ id: 'premium', name: 'Premium' }] } },
-    { name: 'a rental of this content', access: { packages: ['sports'] }, question: { viewer: { ...subscriber, packages: [], rented: true } }, code: null },
+    { name: 'a rental of this content', access: { packages: ['sports'] }, question: { viewer: { ...subscriber, packages: [], rented: () => true } }, code: null },
     { name: 'before the window', access: { availableFrom: now + day }, code: 'CONTENT_NOT_YET_AVAILABLE', status: 403, details: { availableFrom: new Date(now + day).toISOString() } },
     { name: 'after the window', access: { availableUntil: now - day }, code: 'CONTENT_NO_LONGER_AVAILABLE', status: 403, details: { availableUntil: new Date(now - day).toISOString() } },
     { name: 'inside the window', access: { availableFrom: now - day, availableUntil: now + day }, code: null },
