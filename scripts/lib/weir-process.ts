@@ -10,7 +10,9 @@ export async function startWeirProcess(dataDir: string, flags: string[] = [], to
   // Built scripts sit beside dist/src; tests run this file from its source, beside dist/.
   const besideBuilt = fileURLToPath(new URL('../../src/main.js', import.meta.url));
   const main = existsSync(besideBuilt) ? besideBuilt : fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir, ...flags], {
+  // WEIR_SERVER_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server alone.
+  const nodeFlags = (process.env.WEIR_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, main, '--http-port', '0', '--rtmp-port', '0', '--srt-port', '0', '--http-host', '127.0.0.1', '--data-dir', dataDir, ...flags], {
     env: { ...process.env, WEIR_ADMIN_TOKEN: token, WEIR_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

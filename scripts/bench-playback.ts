@@ -1,0 +1,241 @@
+/**
+ * npm run bench:playback — the playback service on the latency-critical path:
+ *  1. session starts per second and p50/p99 latency at 1, 50 and 200 concurrent clients (signed-in
+ *     viewers, a protected title, every check run), side by side in the same run with a bare
+ *     Express hello-world answering the same POST on this machine (target ≥ 50 % of its rate);
+ *  2. heartbeat throughput at 50 concurrent clients;
+ *  3. the playback start chain in Chromium (session → manifest → init → first segment → license →
+ *     first frame) with hls.js and ClearKey, each step's time from the tap on "play".
+ *
+ *   --seconds N   per load level (default 10)    --viewers N   signed-in viewers (default 5000)
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { openDatabase } from '../src/catalog/database.js';
+import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
+import { hashPassword } from '../src/viewers/passwords.js';
+import { ViewerStore } from '../src/viewers/store.js';
+import { chromiumMissing, launchChromium, servePlayerPage } from './lib/player.js';
+import { cpuSeconds, startWeirProcess, type WeirProcess } from './lib/weir-process.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, viewers: { type: 'string', default: '5000' } } });
+const seconds = Number(values.seconds);
+const viewerCount = Number(values.viewers);
+const tools = locateMediaTools();
+const agent = new Agent({ connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
+const password = 'a benchmark viewer password';
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+type Load = { perSecond: number; p50: number; p99: number; failures: number };
+
+/** `clients` loops, each sending one request after another for `seconds`; latencies in ms. */
+async function drive(clients: number, send: (client: number, n: number) => Promise<number>): Promise<Load> {
+  const latencies: number[] = [];
+  let failures = 0;
+  // A second of warm-up first (connections opening, caches filling), not counted.
+  const counting = performance.now() + 1000;
+  const end = counting + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      for (let n = 0; performance.now() < end; n++) {
+        const started = performance.now();
+        const status = await send(client, n).catch(() => 0);
+        if (started < counting) continue;
+        if (status >= 200 && status < 300) latencies.push(performance.now() - started);
+        else failures++;
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failures };
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  const response = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, dispatcher: agent });
+  return { status: response.statusCode, text: await response.body.text() };
+}
+
+/** A bare Express app answering POST / with a small JSON body: the same framework with nothing behind it. */
+async function startHelloWorld(): Promise<{ url: string; child: ChildProcess }> {
+  const script = `
+    const express = require('express');
+    const app = express();
+    app.post('/', express.json(), (req, res) => res.status(201).json({ id: 'hello', contentId: req.body.contentId }));
+    const server = app.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  return { url: `http://127.0.0.1:${port}/`, child };
+}
+
+function makeSource(): string {
+  const dir = join(tmpdir(), 'weir-bench');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'src-720p-4s.mp4');
+  if (!existsSync(path)) {
+    execFileSync(tools.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', `${path}.tmp.mp4`]);
+    execFileSync('mv', [`${path}.tmp.mp4`, path]);
+  }
+  return path;
+}
+
+async function admin<T>(server: WeirProcess, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/**
+ * Viewers written straight into a fresh catalog before the server starts, each with a device and
+ * an access token signed with the server's viewer token secret: thousands of sign-ins (a
+ * memory-hard hash each) would take longer than the benchmark. Many viewers with a few streams
+ * each, as a real audience: the limit check counts a handful of leases, not hundreds.
+ */
+async function seedViewers(dataDir: string, secret: string): Promise<string[]> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(dataDir);
+  const store = new ViewerStore(db);
+  const now = Date.now();
+  store.putPlan({ id: 'bench', name: 'Bench', maxStreams: 10, maxDevices: 10, maxHeight: 1080, packages: ['bench'] }, now);
+  const passwordHash = await hashPassword(password);
+  const key = new TextEncoder().encode(secret);
+  const tokens: string[] = [];
+  db.transaction(() => {
+    for (let i = 0; i < viewerCount; i++) {
+      const id = randomUUID();
+      store.createViewer({ id, email: `viewer${i}@bench.example`, passwordHash, displayName: '', maxRating: null, planId: 'bench', subscriptionStartsAt: now, subscriptionEndsAt: null, createdAt: now });
+      store.registerDevice(id, { id: 'browser', family: 'web', model: null, appVersion: null }, 10, now);
+      tokens.push(id);
+    }
+  })();
+  db.close();
+  return Promise.all(
+    tokens.map((viewerId) =>
+      new SignJWT({ did: 'browser', fam: 'web' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('weir').setAudience('weir-viewer').setSubject(viewerId).setIssuedAt().setExpirationTime('2h').sign(key),
+    ),
+  );
+}
+
+/** A protected title in a package only the benchmark plan includes. */
+async function prepareTitle(server: WeirProcess): Promise<string> {
+  const { id } = await admin<{ id: string }>(server, 'POST', '/v1/titles', { title: 'bench', protection: 'cenc' });
+  const upload = await fetch(`${server.url}/v1/titles/${id}/source`, { method: 'PUT', headers: { authorization: `Bearer ${server.token}` }, body: readFileSync(makeSource()) });
+  if (upload.status !== 202) throw new Error(`upload answered ${upload.status}`);
+  for (;;) {
+    const title = await admin<{ state: string }>(server, 'GET', `/v1/titles/${id}`);
+    if (title.state === 'ready') break;
+    if (title.state === 'failed') throw new Error('the benchmark title failed');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await admin(server, 'PUT', `/v1/titles/${id}/access`, { packages: ['bench'] });
+  return id;
+}
+
+type Chain = Record<string, number>;
+
+/** One viewer pressing play in Chromium: each step of the start chain, ms after the press. */
+async function startChain(server: WeirProcess, titleId: string, token: string): Promise<Chain> {
+  const [browser, page] = await Promise.all([launchChromium(), servePlayerPage()]);
+  try {
+    const tab = await browser.newPage();
+    await tab.goto(page.url);
+    return await tab.evaluate(
+      async ([base, contentId, accessToken]) => {
+        type Page = { play: (kind: string, url: string, config: unknown) => Promise<void>; document: { querySelector(selector: string): { requestVideoFrameCallback(callback: () => void): void } } };
+        type Entry = { name: string; startTime: number; responseEnd: number };
+        const g = globalThis as unknown as Page;
+        const video = g.document.querySelector('video');
+        const pressed = performance.now();
+        const response = await fetch(`${base}/v1/playback-sessions`, { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ contentId }) });
+        const session = (await response.json()) as { sources: { protocol: string; url: string; drm: { clearkey: { licenseUrl: string } } }[] };
+        const sessionDone = performance.now();
+        const hls = session.sources.find((s) => s.protocol === 'hls')!;
+        const firstFrame = new Promise<number>((resolve) => video.requestVideoFrameCallback(() => resolve(performance.now())));
+        await g.play('hls', hls.url, { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl: hls.drm.clearkey.licenseUrl } } });
+        const frame = await firstFrame;
+        const entries = performance.getEntriesByType('resource') as unknown as Entry[];
+        const first = (test: (url: string) => boolean) => entries.find((e) => e.startTime >= pressed && test(e.name));
+        const end = (entry: Entry | undefined) => (entry ? Math.round(entry.responseEnd - pressed) : -1);
+        return {
+          session: Math.round(sessionDone - pressed),
+          'multivariant playlist': end(first((u) => u.endsWith('/master.m3u8'))),
+          'media playlist': end(first((u) => u.endsWith('/index.m3u8'))),
+          'init segment': end(first((u) => u.endsWith('/init.mp4'))),
+          'first segment': end(first((u) => /\/seg-\d+\.m4s$/.test(u))),
+          license: end(first((u) => u.endsWith('/clearkey'))),
+          'first frame': Math.round(frame - pressed),
+        };
+      },
+      [server.url, titleId, token] as const,
+    );
+  } finally {
+    await browser.close();
+    await page.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weir-bench-playback-'));
+  const configFile = join(dataDir, 'bench-config.json');
+  // Sessions are never stopped here: short heartbeats let them lapse, so no viewer reaches its limit.
+  writeFileSync(configFile, JSON.stringify({ playback: { sessionsPerMinutePerAddress: 100_000, heartbeatSeconds: 5 }, log: { level: 'warn' } }));
+  console.log(`preparing: ${viewerCount} signed-in viewers and a protected title...`);
+  const viewerSecret = randomUUID();
+  process.env.WEIR_VIEWER_TOKEN_SECRET = viewerSecret; // the server signs and checks viewer tokens with it
+  const tokens = await seedViewers(join(dataDir, 'data'), viewerSecret);
+  const server = await startWeirProcess(join(dataDir, 'data'), ['--config', configFile], 'bench-playback');
+  const hello = await startHelloWorld();
+  try {
+    const titleId = await prepareTitle(server);
+    const body = JSON.stringify({ contentId: titleId });
+
+    console.log(`Weir playback benchmark: ${seconds} s per level, 2 cores, client and servers on one machine`);
+    console.log('clients | Weir starts/s   p50     p99   | hello-world req/s   p50     p99   | ratio | Weir CPU');
+    for (const clients of [1, 50, 200]) {
+      const cpuBefore = cpuSeconds(server.child.pid!);
+      // (CPU is read over the warm-up second too.)
+      const weir = await drive(clients, async (client, n) => {
+        // Each request from the next viewer in turn, as many devices would send them.
+        const token = tokens[(client * 7919 + n) % tokens.length]!;
+        return (await post(`${server.url}/v1/playback-sessions`, body, { authorization: `Bearer ${token}` })).status;
+      });
+      const cpu = (cpuSeconds(server.child.pid!) - cpuBefore) / (seconds + 1);
+      const reference = await drive(clients, async () => (await post(hello.url, body)).status);
+      const f = (load: Load) => `${load.perSecond.toFixed(0).padStart(8)} ${load.p50.toFixed(1).padStart(6)} ms ${load.p99.toFixed(1).padStart(6)} ms`;
+      const failures = weir.failures + reference.failures > 0 ? ` (failures: Weir ${weir.failures}, hello-world ${reference.failures})` : '';
+      console.log(`${String(clients).padStart(7)} | ${f(weir)} | ${f(reference)}       | ${(weir.perSecond / reference.perSecond).toFixed(2)}  | ${(cpu * 100).toFixed(0)} %${failures}`);
+    }
+    // Sessions that are still running (heartbeats keep them so), each heartbeat by its own viewer.
+    const running = await Promise.all(
+      tokens.slice(0, 1000).map(async (token) => ({ id: (JSON.parse((await post(`${server.url}/v1/playback-sessions`, body, { authorization: `Bearer ${token}` })).text) as { id: string }).id, token })),
+    );
+    const heartbeats = await drive(50, async (client, n) => {
+      const session = running[(client * 97 + n) % running.length]!;
+      const answer = await post(`${server.url}/v1/playback-sessions/${session.id}/heartbeat`, JSON.stringify({ position: n, state: 'playing' }), { authorization: `Bearer ${session.token}` });
+      return answer.status;
+    });
+    console.log(`heartbeats (50 clients): ${heartbeats.perSecond.toFixed(0)}/s, p50 ${heartbeats.p50.toFixed(1)} ms, p99 ${heartbeats.p99.toFixed(1)} ms`);
+    if (chromiumMissing) {
+      console.log(`(start chain skipped: ${chromiumMissing})`);
+    } else {
+      const chains: Chain[] = [];
+      for (let i = 0; i < 3; i++) chains.push(await startChain(server, titleId, tokens[i]!));
+      for (const step of Object.keys(chains[0]!)) {
+        console.log(`start chain ${step.padEnd(22)}: ${chains.map((c) => `${c[step]} ms`.padStart(8)).join(' ')}   (ms after pressing play, 3 runs)`);
+      }
+    }
+  } finally {
+    hello.child.kill();
+    await server.stop();
+    await agent.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
