@@ -98,3 +98,25 @@ t.test('a restart neither frees nor loses slots: open leases come back with thei
   clock.advance(61_000);
   t.same(after.active('viewer-1'), [], 'players that do not come back lose their slots one window after the restart');
 });
+
+t.test('starts in one turn of the event loop are written together, and a start that cannot be written is not granted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-leases-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase(dir);
+  const clock = manualClock();
+  const leases = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
+  const first = leases.start(leaseFor('a', 'viewer-1', clock.now()), 2);
+  const second = leases.start(leaseFor('b', 'viewer-1', clock.now()), 2);
+  t.ok('persisted' in first && 'persisted' in second);
+  if (!('persisted' in first) || !('persisted' in second)) return;
+  t.equal(first.persisted, second.persisted, 'one commit for both');
+  await first.persisted;
+  t.equal((db.prepare('SELECT count(*) AS n FROM playback_sessions').get() as { n: number }).n, 2, 'both are written');
+
+  const doomed = leases.start(leaseFor('c', 'viewer-2', clock.now()), 1);
+  db.close(); // the write will fail
+  if (!('persisted' in doomed)) return t.fail('the slot was free');
+  await t.rejects(doomed.persisted, /could not be recorded/);
+  t.equal(leases.alive('c'), null, 'the lease is not running');
+  t.same(leases.active('viewer-2'), [], 'and its slot is free again');
+});
