@@ -23,12 +23,22 @@ const requestIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export function requestLogger(log: Logger) {
   const debug = log.isLevelEnabled('debug');
+  const prototypes = new WeakSet<object>();
   return (req: Request, res: Response, next: NextFunction): void => {
     const given = req.header('x-request-id');
     req.id = given && requestIdPattern.test(given) ? given : randomUUID();
-    // The child logger is made on first use: most media requests never log.
-    let child: Logger | undefined;
-    Object.defineProperty(req, 'log', { configurable: true, get: () => (child ??= log.child({ reqId: req.id })) });
+    // The child logger is made on first use (most media requests never log), by a getter on the
+    // requests' prototype: defining it on each request made every request object slow to read.
+    const prototype = Object.getPrototypeOf(req) as object;
+    if (!prototypes.has(prototype)) {
+      prototypes.add(prototype);
+      Object.defineProperty(prototype, 'log', {
+        configurable: true,
+        get(this: Request & { childLog?: Logger }) {
+          return (this.childLog ??= log.child({ reqId: this.id }));
+        },
+      });
+    }
     res.setHeader('x-request-id', req.id);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -92,19 +102,36 @@ export function jsonBody(limit: string): RequestHandler {
  * Uploads use an idle timeout instead (see uploadIdleTimeout).
  */
 export function bodyDeadline(ms: number): RequestHandler {
-  return (req, res, next) => {
-    if (!hasBody(req)) return next();
-    const timer = setTimeout(() => {
-      if (req.complete) return;
+  // One sweep a second over the requests still receiving, instead of a timer and two listeners
+  // per request: every session start and heartbeat has a body.
+  const receiving = new Map<Request, { res: Response; due: number }>();
+  let sweeper: NodeJS.Timeout | null = null;
+  const sweep = () => {
+    const now = Date.now();
+    for (const [req, { res, due }] of receiving) {
+      if (req.complete || res.writableEnded || req.destroyed) {
+        receiving.delete(req);
+        continue;
+      }
+      if (now < due) continue;
+      receiving.delete(req);
       req.log.debug({ ms }, 'request body too slow; closing'); // debug: an offender must not fill the log
       res.once('finish', () => req.socket.destroy());
       if (res.headersSent) req.socket.destroy();
       else sendError(res, new WeirError('REQUEST_TIMEOUT', `The request body did not arrive within ${ms / 1000} s.`), true);
-    }, ms);
-    timer.unref();
-    const done = () => clearTimeout(timer);
-    req.once('end', done);
-    res.once('close', done);
+    }
+    if (receiving.size === 0 && sweeper) {
+      clearInterval(sweeper);
+      sweeper = null;
+    }
+  };
+  return (req, res, next) => {
+    if (!hasBody(req)) return next();
+    receiving.set(req, { res, due: Date.now() + ms });
+    if (!sweeper) {
+      sweeper = setInterval(sweep, Math.min(1000, ms));
+      sweeper.unref();
+    }
     next();
   };
 }
