@@ -53,16 +53,18 @@ export function livePlayerSettings(timing: LiveTiming) {
   const seconds = (value: number) => Number(value.toFixed(3));
   return {
     targetLatencySeconds: target,
-    // hls.js raises its target after each stall (by liveSyncOnStallIncrease, up to a target
-    // duration) and jumps to the edge past liveMaxLatencyDuration. With the maximum at target +
-    // one segment, one stall put the raised target on the maximum and it seeked and stalled in a
-    // loop (hundreds of stalls in 30 s in bench:live). Now a stall costs one part, and the
-    // maximum stays above the highest target it can reach.
+    // hls.js speeds up toward its target only while more than 1 s is buffered ahead, so without
+    // help it stays where its start-up left it (about 0.5 s above the target: 1.05–1.11 s glass
+    // to glass in bench:live, its own figure 0.98–1.05 s). Past liveMaxLatencyDuration it jumps
+    // back to the target instead: with the maximum 1.5 parts above the target it played at about
+    // 0.7 s, 0 stalls (at 2 parts above, 1.0 s, it settled just under and never jumped). Stalls must not raise the target
+    // (liveSyncOnStallIncrease 0): a target raised to the maximum made it seek and stall in a
+    // loop (hundreds of stalls in 30 s).
     hlsjs: {
       lowLatencyMode: true,
       liveSyncDuration: target,
-      liveSyncOnStallIncrease: timing.partTargetSeconds,
-      liveMaxLatencyDuration: seconds(target + 2 * timing.segmentSeconds),
+      liveSyncOnStallIncrease: 0,
+      liveMaxLatencyDuration: seconds(target + 1.5 * timing.partTargetSeconds),
       maxLiveSyncPlaybackRate: 1.5,
     },
     // dash.js fetches whole chunked segments: at PART-HOLD-BACK it rebuffered (20 stalls in 20 s
