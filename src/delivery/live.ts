@@ -10,6 +10,7 @@ import { blockingWaitSeconds, hintedPart, judgeBlockingRequest, judgePartRequest
 import { targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipeline/manifest/llhls.js';
 import { multivariantName, dashManifestName } from '../layout.js';
 import { allowedHeight, capMpd } from '../pipeline/manifest/cap.js';
+import { assertWithinCap } from './rendition-cap.js';
 
 export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
 
@@ -198,9 +199,7 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
   const [renditionId, file] = path;
   const rendition = path.length === 2 ? broadcast.rendition(renditionId!) : undefined;
   if (!rendition || !file) throw new WeirError('NOT_FOUND', `No live media at ${path.join('/')}.`);
-  if (!within(rendition, limit)) {
-    throw new WeirError('RENDITION_NOT_ALLOWED', `Rendition ${rendition.id} (${rendition.track.height} lines) is above what this playback session may play (${cap} lines).`);
-  }
+  if (limit !== null && rendition.kind === 'video') assertWithinCap(rendition.id, rendition.track.height, limit, cap!);
   if (file === 'index.m3u8') return servePlaylist(req, res, broadcast, rendition, settings, limit);
   let match = partPattern.exec(file);
   if (match) return servePart(req, res, rendition, settings, Number(match[1]), Number(match[2]));

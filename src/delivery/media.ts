@@ -8,6 +8,7 @@ import { serveLive, type LiveDeliverySettings } from './live.js';
 import { requestUrl } from './request-url.js';
 import { dashManifestName, multivariantName } from '../layout.js';
 import { allowedHeight, capMpd, capMultivariant } from '../pipeline/manifest/cap.js';
+import { assertWithinCap } from './rendition-cap.js';
 
 /** The playback session behind a media request, as delivery needs it (declared by its user). */
 export type MediaSession = { maxHeight: number | null };
@@ -40,15 +41,6 @@ function checkMediaPath(segments: string[]): void {
 function setCaching(res: Response, path: string): void {
   // Manifests may be re-published; segments, init segments and posters never change once written.
   res.setHeader('cache-control', manifestPattern.test(path) ? 'public, max-age=5' : 'public, max-age=31536000, immutable');
-}
-
-/** A session capped below some rendition may not fetch that rendition's files. */
-function checkRendition(heights: ReadonlyMap<string, number>, renditionId: string, cap: number): void {
-  const height = heights.get(renditionId);
-  if (height === undefined) return; // audio, or not a rendition
-  if (height > allowedHeight([...heights.values()], cap)) {
-    throw new WeirError('RENDITION_NOT_ALLOWED', `Rendition ${renditionId} (${height} lines) is above what this playback session may play (${cap} lines).`);
-  }
 }
 
 /** Capped manifests of titles, rendered once per title, file and cap (titles do not change once ready). */
@@ -88,7 +80,8 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     const relative = segments.join('/');
     setCaching(res, relative);
     const heights = cap !== null ? deps.titleHeights(contentId) : null;
-    if (heights && segments.length > 1) checkRendition(heights, segments[0]!, cap!);
+    const height = heights && segments.length > 1 ? heights.get(segments[0]!) : undefined; // undefined: audio, or no rendition
+    if (height !== undefined) assertWithinCap(segments[0]!, height, allowedHeight([...heights!.values()], cap!), cap!);
     const isMpd = relative === dashManifestName;
     const protectedMpd = isMpd && deps.protectionOf(contentId) !== 'none';
     if (heights && (isMpd || relative === multivariantName)) {

@@ -41,10 +41,18 @@ async function forwardLicense(url: string, body: Buffer, contentType: string, co
   } catch (error) {
     throw new WeirError('LICENSE_UPSTREAM_FAILED', `The license server could not be reached: ${(error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (error as Error).message}.`);
   }
-  const length = Number(response.headers.get('content-length') ?? 0);
-  if (length > maxLicenseResponseBytes) throw new WeirError('LICENSE_UPSTREAM_FAILED', `The license server answered with ${length} bytes; at most ${maxLicenseResponseBytes} are passed on.`);
-  const answer = Buffer.from(await response.arrayBuffer());
-  if (answer.length > maxLicenseResponseBytes) throw new WeirError('LICENSE_UPSTREAM_FAILED', `The license server answered with ${answer.length} bytes; at most ${maxLicenseResponseBytes} are passed on.`);
+  // Read as it arrives and stop past the bound: an upstream that sends without end costs 1 MiB, no more.
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of response.body ?? []) {
+    received += chunk.byteLength;
+    if (received > maxLicenseResponseBytes) {
+      // Leaving the loop cancels the body.
+      throw new WeirError('LICENSE_UPSTREAM_FAILED', `The license server answered with more than ${maxLicenseResponseBytes} bytes; at most that many are passed on.`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  const answer = Buffer.concat(chunks);
   if (response.status >= 500) throw new WeirError('LICENSE_UPSTREAM_FAILED', `The license server answered ${response.status}.`);
   return { status: response.status, type: response.headers.get('content-type') ?? 'application/octet-stream', body: answer };
 }

@@ -14,7 +14,6 @@ export type ViewerStanding = {
 };
 
 export type AccessQuestion = {
-  contentId: string;
   access: ContentAccess;
   /** null: nobody signed in. */
   viewer: ViewerStanding | null;

@@ -80,6 +80,11 @@ export class LeaseTable {
     return 2 * this.options.heartbeatSeconds * 1000;
   }
 
+  /** When a lease lapses unless renewed before (two heartbeat intervals after its last renewal). */
+  expiresAt(lease: Lease): number {
+    return lease.renewedAt + this.expiryMs;
+  }
+
   /**
    * At start: the leases that were open when the server stopped. Players could not reach a
    * stopped server, so each gets a full expiry window from now: a restart neither frees their

@@ -77,7 +77,6 @@ export class PlaybackService {
       return { refusal: new WeirError('VIEWER_TOKEN_INVALID', 'The viewer of this access token no longer exists; sign in again.'), standing };
     }
     const refusal = judgeAccess({
-      contentId,
       access: this.options.accessOf(contentId),
       viewer:
         requester.kind === 'viewer' && standing

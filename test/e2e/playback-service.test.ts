@@ -27,8 +27,14 @@ t.before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      upstreamHeard.push({ body: Buffer.concat(chunks), headers: req.headers });
-      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from('a-widevine-license'));
+      const body = Buffer.concat(chunks);
+      upstreamHeard.push({ body, headers: req.headers });
+      // A misbehaving upstream: 2 MiB without a content-length.
+      if (body.toString() === 'huge') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked: no length to refuse up front
+        for (let i = 0; i < 32; i++) res.write(Buffer.alloc(64 * 1024));
+        res.end();
+      } else res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.from('a-widevine-license'));
     });
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -142,6 +148,8 @@ t.test('a viewer signs in on the web, lists what it may watch, plays a protected
     const play = (kind: PlayerKind, url: string, config: unknown) => playAndWait(browser!, pageServer!.url, { kind, url, config, frames: 30, seconds: 1, timeoutMs: 30_000 });
     assertPlays(t, await play('hls', hls.url, { emeEnabled: true, drmSystems: { 'org.w3.clearkey': { licenseUrl } } }), 720);
     assertPlays(t, await play('dash', dash.url, { drm: { servers: { 'org.w3.clearkey': licenseUrl } } }), 720);
+    // dash.js, configured from nothing but the capped MPD (its dashif:Laurl names the session's license).
+    assertPlays(t, await play('dashjs', dash.url, {}), 720);
   }
 
   // The license proxy: Weir's checks, then the CDM's bytes upstream untouched, and its answer back.
@@ -156,6 +164,9 @@ t.test('a viewer signs in on the web, lists what it may watch, plays a protected
   const playready = await fetch(hls.drm!.widevine!.licenseUrl.replace(/widevine$/, 'playready'), { method: 'POST', body: challenge });
   t.equal(playready.status, 404, 'a system with no upstream configured');
   t.equal((await errorOf(playready)).code, 'LICENSE_SYSTEM_UNSUPPORTED');
+  const huge = await fetch(hls.drm!.widevine!.licenseUrl, { method: 'POST', body: 'huge' });
+  t.equal(huge.status, 502, 'an upstream answer over 1 MiB is not passed on');
+  t.equal((await errorOf(huge)).code, 'LICENSE_UPSTREAM_FAILED');
 
   const beat = await fetch(session.heartbeat.url.replace('localhost', '127.0.0.1'), { method: 'POST', headers: { ...asViewer(token), 'content-type': 'application/json' }, body: JSON.stringify({ position: 2.5, state: 'playing', bitrate: 1_400_000 }) });
   t.equal(beat.status, 200, 'the heartbeat renews the lease');

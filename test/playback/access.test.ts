@@ -13,7 +13,6 @@ const subscriber = { packages: ['standard'], rented: () => false, maxRating: nul
 
 const ask = (access: Partial<ContentAccess>, question: Partial<AccessQuestion> = {}) =>
   judgeAccess({
-    contentId: 'c1',
     access: { ...open, ...access },
     viewer: subscriber,
     country: 'DE',

@@ -7,6 +7,7 @@ import { playerStates, type Lease } from '../../playback/leases.js';
 import type { DeviceProfile, DrmSystem, StreamingProtocol } from '../../playback/profiles.js';
 import type { PlaybackService, Requester } from '../../playback/service.js';
 import type { ViewerAccounts } from '../../viewers/accounts.js';
+import { requireViewer } from './viewers.js';
 import { bearerOf, isAdmin, jsonBody, parseInput } from '../http.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
@@ -57,9 +58,9 @@ export function livePlayerSettings(timing: LiveTiming) {
     // help it stays where its start-up left it (about 0.5 s above the target: 1.05–1.11 s glass
     // to glass in bench:live, its own figure 0.98–1.05 s). Past liveMaxLatencyDuration it jumps
     // back to the target instead: with the maximum 1.5 parts above the target it played at about
-    // 0.7 s, 0 stalls (at 2 parts above, 1.0 s, it settled just under and never jumped). Stalls must not raise the target
-    // (liveSyncOnStallIncrease 0): a target raised to the maximum made it seek and stall in a
-    // loop (hundreds of stalls in 30 s).
+    // 0.7 s, 0 stalls (at 2 parts above, 1.0 s, it settled just under and never jumped). Stalls
+    // must not raise the target (liveSyncOnStallIncrease 0): a target raised to the maximum made
+    // it seek and stall in a loop (hundreds of stalls in 30 s).
     hlsjs: {
       lowLatencyMode: true,
       liveSyncDuration: target,
@@ -150,7 +151,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
       id: lease.id,
       contentId,
       // The lease lapses this long after the last heartbeat (or media request): heartbeat before.
-      expiresAt: new Date(lease.renewedAt + 2 * heartbeatSeconds * 1000).toISOString(),
+      expiresAt: new Date(deps.service.leases.expiresAt(lease)).toISOString(),
       heartbeat: { url: `${base}/v1/playback-sessions/${lease.id}/heartbeat`, intervalSeconds: heartbeatSeconds },
       maxHeight: lease.maxHeight,
       posterUrl: `${media}/${posterName}`,
@@ -170,7 +171,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
     const body = parseInput(heartbeatBody, req.body ?? {}, 'heartbeat body');
     const lease = deps.service.leases.heartbeat(String(req.params.id), await viewerIdOf(req), { positionMs: body.position === undefined ? null : Math.round(body.position * 1000), state: body.state });
     res.setHeader('cache-control', 'no-store');
-    res.json({ ...leaseResource(lease), expiresAt: new Date(lease.renewedAt + 2 * deps.service.leases.heartbeatSeconds * 1000).toISOString() });
+    res.json({ ...leaseResource(lease), expiresAt: new Date(deps.service.leases.expiresAt(lease)).toISOString() });
   });
 
   router.delete('/v1/playback-sessions/:id', async (req, res) => {
@@ -188,10 +189,9 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   });
 
   router.get('/v1/me/playback-sessions', async (req, res) => {
-    const requester = await requesterOf(req, deps);
-    if (requester.kind !== 'viewer') throw new WeirError('VIEWER_AUTH_REQUIRED', 'This route needs "Authorization: Bearer <access token>" from POST /v1/auth/login.');
+    const me = await requireViewer(req, deps.accounts);
     res.setHeader('cache-control', 'no-store');
-    res.json({ items: deps.service.leases.active(requester.viewerId).map(leaseResource) });
+    res.json({ items: deps.service.leases.active(me.viewerId).map(leaseResource) });
   });
   return router;
 }

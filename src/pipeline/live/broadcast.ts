@@ -82,7 +82,7 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array): boolean => a !== null &
 export class LiveBroadcast {
   /** The demuxed CMAF renditions (DASH's set, and HLS's when audio is separate). */
   readonly renditions = new Map<string, LiveRendition>();
-  /** HLS renditions of video with audio inside, by the id of the video rendition they follow. */
+  /** HLS renditions of video with audio inside, by their own id (`<video id>-<audio id>`). */
   private readonly muxed = new Map<string, MuxedLiveRendition>();
   private readonly video: TrackState;
   private readonly audio: TrackState;
@@ -121,22 +121,26 @@ export class LiveBroadcast {
   /** Muxed HLS: a rendition following this video rendition with the audio inside. */
   private muxVideo(video: LiveRendition): void {
     if (!this.muxing) return;
-    const muxed = new MuxedLiveRendition(`${video.id}-${this.audio.rendition.id}`, video, this.options.windowSeconds);
+    const muxed = new MuxedLiveRendition(this.muxedIdOf(video.id), video, this.options.windowSeconds);
     if (this.audio.config) muxed.setAudioTrack(this.audio.rendition.track);
-    this.muxed.set(video.id, muxed);
+    this.muxed.set(muxed.rendition.id, muxed);
+  }
+
+  private muxedIdOf(videoId: string): string {
+    return `${videoId}-${this.audio.rendition.id}`;
   }
 
   /** The renditions one HLS multivariant playlist lists: muxed variants once audio exists, or the demuxed set. */
   hlsRenditions(): LiveRendition[] {
     const demuxed = [...this.renditions.values()];
     const video = demuxed.filter((r) => r.kind === 'video');
-    if (!this.muxing || !this.renditions.has(this.audio.rendition.id) || !video.every((r) => this.muxed.has(r.id))) return demuxed;
-    return video.map((r) => this.muxed.get(r.id)!.rendition);
+    if (!this.muxing || !this.renditions.has(this.audio.rendition.id) || !video.every((r) => this.muxed.has(this.muxedIdOf(r.id)))) return demuxed;
+    return video.map((r) => this.muxed.get(this.muxedIdOf(r.id))!.rendition);
   }
 
   /** Any rendition a media path may name (muxed ones included). */
   rendition(id: string): LiveRendition | undefined {
-    return this.renditions.get(id) ?? [...this.muxed.values()].find((m) => m.rendition.id === id)?.rendition;
+    return this.renditions.get(id) ?? this.muxed.get(id)?.rendition;
   }
 
   /** Every rendition, demuxed and muxed. */
@@ -472,11 +476,6 @@ export class LiveBroadcast {
     return !this.renditions.has(this.audio.rendition.id) || hasSegment(this.audio.rendition);
   }
 
-  /** The HLS multivariant playlist's variants (see hlsRenditions). */
-  hlsVariants(): VariantInfo[] {
-    return this.variants(this.hlsRenditions());
-  }
-
   /** Renditions as a multivariant playlist describes them; bandwidth from the recent segments. */
   variants(renditions: readonly LiveRendition[] = [...this.renditions.values()]): VariantInfo[] {
     return renditions.map((rendition) => {
@@ -485,7 +484,7 @@ export class LiveBroadcast {
       const measured = segmentBandwidth(complete.map((s) => ({ bytes: s.bytes!.length, duration: s.duration })), timescale);
       // Until a segment is measured: a rung's configured rate (its encoder's maxrate is 1.2 × that),
       // so the ladder's bandwidths differ from the start; a passthrough track's is unknown.
-      const videoId = [...this.muxed].find(([, m]) => m.rendition === rendition)?.[0];
+      const videoId = this.muxed.get(rendition.id)?.videoId;
       const planned = this.plannedRungs.get(videoId ?? rendition.id);
       const audioAllowance = videoId !== undefined ? 128_000 : 0;
       const fallback = (planned !== undefined ? Math.round(planned * 1.2) : rendition.kind === 'video' ? 3_000_000 : 128_000) + audioAllowance;

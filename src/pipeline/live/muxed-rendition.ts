@@ -35,6 +35,11 @@ export class MuxedLiveRendition implements RenditionFollower {
     video.follower = this;
   }
 
+  /** The id of the video rendition this one follows. */
+  get videoId(): string {
+    return this.video.id;
+  }
+
   /** The audio track (a new one applies from the next segment on). */
   setAudioTrack(track: TrackInfo): void {
     this.audioTrack = track;
