@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -62,6 +62,13 @@ export function textSealer(masterKey: Buffer) {
  * or content: both are hashed to fixed-length digests first.
  */
 export function secretsEqual(given: string, expected: string): boolean {
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected)) && expected.length > 0;
+  return secretMatcher(expected)(given);
+}
+
+const digestOf = (value: string): Buffer => hash('sha256', value, 'buffer');
+
+/** secretsEqual against one expected secret, its digest taken once (the admin check runs on every session start). */
+export function secretMatcher(expected: string): (given: string) => boolean {
+  const wanted = digestOf(expected);
+  return (given) => timingSafeEqual(digestOf(given), wanted) && expected.length > 0;
 }

@@ -369,6 +369,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   void removeAbandonedUploads(tus, log);
   const pruneTimer = setInterval(() => {
     viewerStore.pruneRefresh(clock.now());
+    leases.prune();
     void removeAbandonedUploads(tus, log);
   }, 3_600_000);
   pruneTimer.unref();

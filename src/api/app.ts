@@ -1,7 +1,7 @@
-import cors from 'cors';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logger.js';
+import { playerCors as corsFor } from './cors.js';
 import { bodyDeadline, errorHandler, hasBody, notFound, requestLogger, requireAdmin, uploadIdleTimeout } from './http.js';
 
 export type AppParts = {
@@ -56,7 +56,7 @@ export function createApp(parts: AppParts): Express {
   app.use((req, res, next) => (!hasBody(req) ? next() : isUpload(req.path) ? idle(req, res, next) : deadline(req, res, next)));
 
   // Players on other origins fetch sessions, manifests and segments; preflight included.
-  const playerCors = cors({ origin: true, methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'], maxAge: 600, exposedHeaders: ['content-length', 'content-range', 'retry-after'] });
+  const playerCors = corsFor({ methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'], maxAgeSeconds: 600, exposedHeaders: ['content-length', 'content-range', 'retry-after'] });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -5,7 +5,7 @@ import { createPrivate } from './data-dir.js';
 export type Db = Database.Database;
 
 /** Schema changes, in order; `PRAGMA user_version` records how many have run. */
-const migrations: readonly string[] = [
+export const migrations: readonly string[] = [
   `CREATE TABLE titles (
      id TEXT PRIMARY KEY,
      title TEXT NOT NULL,
@@ -138,6 +138,29 @@ const migrations: readonly string[] = [
    ALTER TABLE playback_sessions ADD COLUMN player_state TEXT;
    ALTER TABLE playback_sessions ADD COLUMN ended_at INTEGER;
    CREATE INDEX playback_sessions_viewer ON playback_sessions (viewer_id, ended_at);`,
+  // Every session start commits one row before it answers, so the row costs as few page writes as
+  // it can: one b-tree keyed by the session id (time-ordered, so new rows land on the same page),
+  // and no index by viewer (leases are looked up in memory). Pruning finds old sessions by end
+  // time; running sessions stay out of that index.
+  `CREATE TABLE playback_sessions_keyed (
+     id TEXT PRIMARY KEY,
+     content_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     viewer_id TEXT,
+     device TEXT,
+     max_height INTEGER,
+     counted INTEGER NOT NULL DEFAULT 0,
+     renewed_at INTEGER,
+     position_ms INTEGER,
+     player_state TEXT,
+     ended_at INTEGER
+   ) WITHOUT ROWID;
+   INSERT INTO playback_sessions_keyed (id, content_id, created_at, expires_at, viewer_id, device, max_height, counted, renewed_at, position_ms, player_state, ended_at)
+     SELECT id, content_id, created_at, expires_at, viewer_id, device, max_height, counted, renewed_at, position_ms, player_state, ended_at FROM playback_sessions;
+   DROP TABLE playback_sessions;
+   ALTER TABLE playback_sessions_keyed RENAME TO playback_sessions;
+   CREATE INDEX playback_sessions_ended ON playback_sessions (ended_at) WHERE ended_at IS NOT NULL;`,
 ];
 
 export const databaseFileName = 'weir.db';

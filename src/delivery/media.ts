@@ -15,7 +15,7 @@ export type MediaSession = { maxHeight: number | null };
 
 export type MediaRoutesDeps = {
   /** Checks a media URL's token and that its session still runs (map lookups); throws the coded refusal. */
-  authorize: (token: string, contentId: string) => Promise<MediaSession>;
+  authorize: (token: string, contentId: string) => MediaSession;
   isPlayable: (contentId: string) => boolean;
   /** A ready title's video renditions and their heights (in memory), for capped sessions. */
   titleHeights: (contentId: string) => ReadonlyMap<string, number>;
@@ -68,7 +68,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
   router.get('/media/:contentId/:token/*file', async (req, res, next) => {
     const { contentId, token } = req.params;
     const segments = req.params.file as unknown as string[];
-    const session = await deps.authorize(token, contentId);
+    const session = deps.authorize(token, contentId);
     checkMediaPath(segments);
     const cap = session.maxHeight;
     const broadcast = deps.liveBroadcast(contentId);

@@ -9,7 +9,7 @@ export type ProxiedSystem = (typeof proxiedSystems)[number];
 /** What the key routes need: the session check and a content item's keys. */
 export type KeyRoutesDeps = {
   /** Checks the token and that its session still runs (stopped or expired sessions get no keys). */
-  authorize: (token: string, contentId: string) => Promise<{ id: string }>;
+  authorize: (token: string, contentId: string) => { id: string };
   isPlayable: (contentId: string) => boolean;
   /** All keys of a content item (decrypted), for these endpoints only. */
   contentKeys: (contentId: string) => { kid: Uint8Array; key: Uint8Array; protection: string }[];
@@ -67,7 +67,7 @@ export function keyRoutes(deps: KeyRoutesDeps): Router {
   // HLS AES-128 (RFC 8216 §5.2): the 16 key bytes of the title's AES-128 key.
   router.get('/media/:contentId/:token/' + aes128KeyName, async (req, res) => {
     const contentId = String(req.params.contentId);
-    await deps.authorize(String(req.params.token), contentId);
+    deps.authorize(String(req.params.token), contentId);
     if (!deps.isPlayable(contentId)) throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is not ready for playback.`);
     const key = deps.contentKeys(contentId).find((k) => k.protection === 'aes-128');
     if (!key) throw new WeirError('NOT_FOUND', `Content ${contentId} has no AES-128 key.`);
@@ -78,7 +78,7 @@ export function keyRoutes(deps: KeyRoutesDeps): Router {
   // { kids: [base64url] } → { keys: [{ kty: "oct", kid, k }] }, only this content's keys.
   router.post('/media/:contentId/:token/' + clearKeyLicenseName, express.json({ limit: '16kb', type: () => true }), async (req, res) => {
     const contentId = String(req.params.contentId);
-    await deps.authorize(String(req.params.token), contentId);
+    deps.authorize(String(req.params.token), contentId);
     const body = req.body as { kids?: unknown };
     if (!Array.isArray(body?.kids) || !body.kids.every((k) => typeof k === 'string')) {
       throw new WeirError('VALIDATION_FAILED', 'A ClearKey license request is JSON { "kids": [base64url KID, ...] }.');
@@ -96,7 +96,7 @@ export function keyRoutes(deps: KeyRoutesDeps): Router {
   // live, content protected with keys) and passes the player's request body upstream untouched.
   router.post('/media/:contentId/:token/license/:system', express.raw({ limit: '64kb', type: () => true }), async (req, res) => {
     const contentId = String(req.params.contentId);
-    const lease = await deps.authorize(String(req.params.token), contentId);
+    const lease = deps.authorize(String(req.params.token), contentId);
     const system = String(req.params.system) as ProxiedSystem;
     const upstream = proxiedSystems.includes(system) ? deps.licenseServers[system] : undefined;
     if (!upstream) throw new WeirError('LICENSE_SYSTEM_UNSUPPORTED', `No license server is configured for ${JSON.stringify(String(req.params.system))}; this server offers ${proxiedSystems.filter((s) => deps.licenseServers[s]).join(', ') || 'ClearKey only'}.`);

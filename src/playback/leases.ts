@@ -262,7 +262,11 @@ export class LeaseTable {
         if (lease.endedAt !== null && now - lease.endedAt > this.expiryMs) this.forget(lease);
       }
     })();
-    this.s.prune.run(now - 30 * 24 * 3_600_000);
+  }
+
+  /** Deletes sessions that ended more than 30 days ago (run hourly: the table is history). */
+  prune(now = this.options.clock.now()): number {
+    return this.s.prune.run(now - 30 * 24 * 3_600_000).changes;
   }
 
   /** The viewer's own lease (anonymous sessions: whoever holds its id). */

@@ -1,8 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { SignJWT, jwtVerify } from 'jose';
 import type { Clock } from '../clock.js';
 import { WeirError } from '../errors.js';
-import { hs256Key } from '../hs256-key.js';
+import { hs256Tokens, type Hs256Tokens } from '../hs256.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { defaultScryptCost, hashPassword, needsRehash, verifyPassword, type ScryptCost } from './passwords.js';
 import { deviceFamilies, type DeviceFamily, type Plan } from './plans.js';
@@ -45,7 +44,7 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
  * (stored hashed; using one twice revokes its whole family, since only a thief would).
  */
 export class ViewerAccounts {
-  private readonly key: ReturnType<typeof hs256Key>;
+  private readonly tokens: Hs256Tokens;
   /** Access tokens already verified, until they expire: a device sends the same one for minutes. */
   private readonly verified = new Map<string, ViewerIdentity & { expiresAt: number }>();
   private readonly cost: ScryptCost;
@@ -53,7 +52,7 @@ export class ViewerAccounts {
   private decoy: Promise<string> | null = null;
 
   constructor(private readonly options: ViewerAccountsOptions) {
-    this.key = hs256Key(options.secret);
+    this.tokens = hs256Tokens(options.secret, { issuer, audience });
     this.cost = options.scryptCost ?? defaultScryptCost;
   }
 
@@ -141,14 +140,15 @@ export class ViewerAccounts {
     this.store.revokeFamily(record.familyId, this.options.clock.now());
   }
 
-  async verifyAccess(token: string): Promise<ViewerIdentity> {
+  verifyAccess(token: string): ViewerIdentity {
     const now = this.options.clock.now();
     const known = this.verified.get(token);
     if (known && known.expiresAt > now) return { viewerId: known.viewerId, deviceId: known.deviceId, family: known.family };
     try {
-      const { payload } = await jwtVerify(token, await this.key(), { issuer, audience, algorithms: ['HS256'], currentDate: new Date(now) });
+      const payload = this.tokens.verify(token);
       const family = payload.fam as DeviceFamily;
       if (typeof payload.sub !== 'string' || typeof payload.did !== 'string' || !deviceFamilies.includes(family) || typeof payload.exp !== 'number') throw new Error('claims');
+      if (payload.exp * 1000 <= now) throw new Error('expired');
       const identity = { viewerId: payload.sub, deviceId: payload.did, family };
       if (this.verified.size >= 10_000) this.verified.clear();
       this.verified.set(token, { ...identity, expiresAt: payload.exp * 1000 });
@@ -196,14 +196,7 @@ export class ViewerAccounts {
 
   private async signed(viewer: Viewer, deviceId: string, family: DeviceFamily, refresh: { token: string; expiresAt: number }, now: number): Promise<SignedIn> {
     const accessExpiresAt = now + this.options.accessTtlSeconds * 1000;
-    const accessToken = await new SignJWT({ did: deviceId, fam: family })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setIssuer(issuer)
-      .setAudience(audience)
-      .setSubject(viewer.id)
-      .setIssuedAt(Math.floor(now / 1000))
-      .setExpirationTime(Math.floor(accessExpiresAt / 1000))
-      .sign(await this.key());
+    const accessToken = this.tokens.sign({ did: deviceId, fam: family, sub: viewer.id, iat: Math.floor(now / 1000), exp: Math.floor(accessExpiresAt / 1000) });
     return { viewer, accessToken, accessExpiresAt, refreshToken: refresh.token, refreshExpiresAt: refresh.expiresAt };
   }
 }

@@ -39,12 +39,12 @@ t.test('media is served only with a valid token for that content', async (t) => 
   t.equal(forged.status, 401);
   t.equal((await errorOf(forged)).code, 'PLAYBACK_TOKEN_INVALID');
 
-  const otherKey = await new PlaybackTokens('some-other-secret-entirely').issue({ contentId: first, sessionId: 's' });
+  const otherKey = new PlaybackTokens('some-other-secret-entirely').issue({ contentId: first, sessionId: 's' });
   const wrongKey = await fetch(url.replace(token, otherKey));
   t.equal(wrongKey.status, 401, 'a token signed with another key is refused');
 
   // Rightly signed, but for a session the server never started (or has forgotten): no media.
-  const noSessionToken = await new PlaybackTokens(tokenSecret).issue({ contentId: first, sessionId: 's' });
+  const noSessionToken = new PlaybackTokens(tokenSecret).issue({ contentId: first, sessionId: 's' });
   const noSession = await fetch(url.replace(token, noSessionToken));
   t.equal(noSession.status, 403);
   t.match(await errorOf(noSession), { code: 'PLAYBACK_SESSION_ENDED', message: /start a new one/ });

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
@@ -6,6 +7,7 @@ import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type Pla
 import { makeSource } from '../helpers/media.js';
 import { fetchOk, parseM3u8, parseMpd } from '../helpers/playback.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type Source = { protocol: string; url: string; drm: { scheme: string; systems: string[]; clearkey: { licenseUrl: string }; widevine?: { licenseUrl: string } } | null };
 type Session = { id: string; contentId: string; maxHeight: number | null; heartbeat: { url: string; intervalSeconds: number }; sources: Source[] };
@@ -167,6 +169,9 @@ t.test('a viewer signs in on the web, lists what it may watch, plays a protected
   const huge = await fetch(hls.drm!.widevine!.licenseUrl, { method: 'POST', body: 'huge' });
   t.equal(huge.status, 502, 'an upstream answer over 1 MiB is not passed on');
   t.equal((await errorOf(huge)).code, 'LICENSE_UPSTREAM_FAILED');
+  const serverErrorLogged = () => readFileSync(server.logFile, 'utf8').split('\n').find((line) => line.includes('"code":"LICENSE_UPSTREAM_FAILED"'));
+  await waitUntil(() => serverErrorLogged() !== undefined, 'the 502 in the server log');
+  t.match(JSON.parse(serverErrorLogged()!), { level: 50, msg: 'request', method: 'POST', status: 502, path: /^\/media\/[^/]+\/\[token\]\/license\/widevine$/ }, 'a server error is logged with its request, the token redacted');
 
   const beat = await fetch(session.heartbeat.url.replace('localhost', '127.0.0.1'), { method: 'POST', headers: { ...asViewer(token), 'content-type': 'application/json' }, body: JSON.stringify({ position: 2.5, state: 'playing', bitrate: 1_400_000 }) });
   t.equal(beat.status, 200, 'the heartbeat renews the lease');

@@ -120,3 +120,23 @@ t.test('starts in one turn of the event loop are written together, and a start t
   t.equal(leases.alive('c'), null, 'the lease is not running');
   t.same(leases.active('viewer-2'), [], 'and its slot is free again');
 });
+
+t.test('sessions that ended more than 30 days ago are pruned from history; recent and running ones stay', async (t) => {
+  const { db } = openFresh(t);
+  const clock = manualClock();
+  const leases = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
+  const started = (id: string) => {
+    const taken = leases.start(leaseFor(id, null, clock.now()), null);
+    if (!('lease' in taken)) throw new Error('refused');
+    return taken.persisted;
+  };
+  await started('old');
+  leases.end('old', null);
+  clock.advance(20 * 86_400_000);
+  await Promise.all([started('recent'), started('running')]);
+  leases.end('recent', null);
+  clock.advance(11 * 86_400_000);
+  t.equal(leases.prune(), 1, 'one session ended 31 days ago');
+  const ids = (db.prepare('SELECT id FROM playback_sessions ORDER BY id').all() as { id: string }[]).map((row) => row.id);
+  t.same(ids, ['recent', 'running'], 'a session never ended (not yet swept) is not history');
+});

@@ -8,7 +8,8 @@ import type { DeviceProfile, DrmSystem, StreamingProtocol } from '../../playback
 import type { PlaybackService, Requester } from '../../playback/service.js';
 import type { ViewerAccounts } from '../../viewers/accounts.js';
 import { requireViewer } from './viewers.js';
-import { bearerOf, isAdmin, jsonBody, parseInput } from '../http.js';
+import { adminCheck, jsonBody, parseInput } from '../http.js';
+import { requesterOf } from '../requester.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
 import { multivariantName, dashManifestName, aes128KeyName, clearKeyLicenseName, posterName } from '../../layout.js';
@@ -75,14 +76,6 @@ export function livePlayerSettings(timing: LiveTiming) {
   };
 }
 
-/** Who is asking: the operator (admin token), a signed-in viewer (access token), or nobody. */
-async function requesterOf(req: Request, deps: PlaybackRoutesDeps): Promise<Requester> {
-  if (isAdmin(req, deps.adminToken)) return { kind: 'admin' };
-  const token = bearerOf(req.header('authorization'));
-  if (!token) return { kind: 'anonymous' };
-  return { kind: 'viewer', ...(await deps.accounts.verifyAccess(token)) };
-}
-
 const mimeTypes: Record<StreamingProtocol, string> = { hls: 'application/vnd.apple.mpegurl', dash: 'application/dash+xml' };
 const manifestNames: Record<StreamingProtocol, string> = { hls: multivariantName, dash: dashManifestName };
 
@@ -122,13 +115,15 @@ function leaseResource(lease: Lease) {
 export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   const router = Router();
   const json = jsonBody('16kb');
+  const isAdmin = adminCheck(deps.adminToken);
+  const whoAsks = requesterOf(isAdmin, deps.accounts);
   router.post('/v1/playback-sessions', json, async (req, res) => {
     const retryAfterSeconds = deps.limiter.take(req.ip ?? 'unknown');
     if (retryAfterSeconds > 0) {
       throw new WeirError('RATE_LIMITED', `Too many playback sessions from this address; try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
     }
     const { contentId } = parseInput(sessionBody, req.body ?? {}, 'playback session body');
-    const requester = await requesterOf(req, deps);
+    const requester = whoAsks(req);
     if (!deps.isPlayable(contentId)) {
       const state = requester.kind === 'admin' ? deps.contentState(contentId) : null;
       // Whether unplayable content exists, and in which state, is the operator's to know.
@@ -162,26 +157,26 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   });
 
   /** A session of this requester: viewers reach only their own; anonymous sessions whoever holds the id. */
-  const viewerIdOf = async (req: Request): Promise<string | null> => {
-    const requester = await requesterOf(req, deps);
+  const viewerIdOf = (req: Request): string | null => {
+    const requester = whoAsks(req);
     return requester.kind === 'viewer' ? requester.viewerId : null;
   };
 
   router.post('/v1/playback-sessions/:id/heartbeat', json, async (req, res) => {
     const body = parseInput(heartbeatBody, req.body ?? {}, 'heartbeat body');
-    const lease = deps.service.leases.heartbeat(String(req.params.id), await viewerIdOf(req), { positionMs: body.position === undefined ? null : Math.round(body.position * 1000), state: body.state });
+    const lease = deps.service.leases.heartbeat(String(req.params.id), viewerIdOf(req), { positionMs: body.position === undefined ? null : Math.round(body.position * 1000), state: body.state });
     res.setHeader('cache-control', 'no-store');
     res.json({ ...leaseResource(lease), expiresAt: new Date(deps.service.leases.expiresAt(lease)).toISOString() });
   });
 
   router.delete('/v1/playback-sessions/:id', async (req, res) => {
-    deps.service.leases.end(String(req.params.id), await viewerIdOf(req));
+    deps.service.leases.end(String(req.params.id), viewerIdOf(req));
     res.status(204).end();
   });
 
   // What this requester may watch here and now (a device's first screen until discovery has rails).
   router.get('/v1/catalog', async (req, res) => {
-    const requester = await requesterOf(req, deps);
+    const requester = whoAsks(req);
     const country = deps.countryOf(req);
     const items = deps.playableContent().filter((item) => deps.service.mayWatch(item.id, requester, country));
     res.setHeader('cache-control', 'private, no-store');
@@ -189,7 +184,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   });
 
   router.get('/v1/me/playback-sessions', async (req, res) => {
-    const me = await requireViewer(req, deps.accounts);
+    const me = requireViewer(req, deps.accounts);
     res.setHeader('cache-control', 'no-store');
     res.json({ items: deps.service.leases.active(me.viewerId).map(leaseResource) });
   });

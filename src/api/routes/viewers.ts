@@ -6,7 +6,7 @@ import { WeirError } from '../../errors.js';
 import { publicDevice, type ViewerAccounts, type ViewerIdentity } from '../../viewers/accounts.js';
 import { deviceFamilies, type Plan } from '../../viewers/plans.js';
 import type { Viewer } from '../../viewers/store.js';
-import { bearerOf, isAdmin, jsonBody, parseInput, requireAdmin } from '../http.js';
+import { adminCheck, bearerOf, jsonBody, parseInput, requireAdmin } from '../http.js';
 
 const email = z.string().trim().min(3).max(254).regex(/^[^\s@]+@[^\s@]+$/, 'an email address (name@domain)');
 const password = z.string().min(10, 'at least 10 characters').max(1024);
@@ -58,7 +58,7 @@ export type ViewerRoutesDeps = {
 };
 
 /** The signed-in viewer of a request (its bearer access token), or a coded refusal. */
-export async function requireViewer(req: Request, accounts: ViewerAccounts): Promise<ViewerIdentity> {
+export function requireViewer(req: Request, accounts: ViewerAccounts): ViewerIdentity {
   const token = bearerOf(req.header('authorization'));
   if (!token) throw new WeirError('VIEWER_AUTH_REQUIRED', 'This route needs "Authorization: Bearer <access token>" from POST /v1/auth/login.');
   return accounts.verifyAccess(token);
@@ -69,6 +69,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
   const router = Router();
   const json = jsonBody('16kb');
   const admin = requireAdmin(deps.adminToken);
+  const isAdmin = adminCheck(deps.adminToken);
   const { accounts } = deps;
   const store = accounts.store;
   const findViewer = (viewerId: string) => {
@@ -78,7 +79,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
   };
 
   router.post('/v1/viewers', json, async (req, res) => {
-    const byAdmin = isAdmin(req, deps.adminToken);
+    const byAdmin = isAdmin(req);
     if (!byAdmin && !deps.selfSignUp) throw new WeirError('SIGNUP_DISABLED', 'Viewers cannot sign themselves up here; ask the operator for an account.');
     // Self sign-up creates a bare account: plans and limits are the operator's to give.
     const body = byAdmin ? parseInput(createViewerBody, req.body ?? {}, 'viewer body') : parseInput(signUpBody, req.body ?? {}, 'sign-up body');
@@ -153,15 +154,15 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
   });
 
   router.get('/v1/me', async (req, res) => {
-    const me = await requireViewer(req, accounts);
+    const me = requireViewer(req, accounts);
     res.json(viewerResource(findViewer(me.viewerId)));
   });
   router.get('/v1/me/devices', async (req, res) => {
-    const me = await requireViewer(req, accounts);
+    const me = requireViewer(req, accounts);
     res.json({ items: store.devices(me.viewerId).map((d) => ({ ...publicDevice(d), current: d.id === me.deviceId })) });
   });
   router.delete('/v1/me/devices/:deviceId', async (req, res) => {
-    const me = await requireViewer(req, accounts);
+    const me = requireViewer(req, accounts);
     if (!store.removeDevice(me.viewerId, String(req.params.deviceId), deps.clock.now())) {
       throw new WeirError('DEVICE_NOT_FOUND', `You have no device ${JSON.stringify(req.params.deviceId)}.`);
     }
