@@ -59,6 +59,10 @@ export const errorCatalog = {
   RENDITION_NOT_ALLOWED: { status: 403, meaning: 'The rendition is above what this playback session may play (plan or device resolution cap).' },
   LICENSE_SYSTEM_UNSUPPORTED: { status: 404, meaning: 'No license server is configured for that DRM system, or the content is not protected with it.' },
   LICENSE_UPSTREAM_FAILED: { status: 502, meaning: 'The upstream license server could not be reached or answered with an error.' },
+  SERIES_NOT_FOUND: { status: 404, meaning: 'No series with that id (or none of its episodes may be watched by this viewer here and now).' },
+  SERIES_HAS_EPISODES: { status: 409, meaning: 'The series still has episodes; move or remove them first.' },
+  EPISODE_TAKEN: { status: 409, meaning: 'Another title already is that episode of that season of the series.' },
+  COLLECTION_NOT_FOUND: { status: 404, meaning: 'No collection with that id.' },
   SHUTTING_DOWN: { status: 503, meaning: 'The server is stopping and takes no new work.' },
   INTERNAL: { status: 500, meaning: 'An unexpected server error; the log has the details.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;

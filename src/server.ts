@@ -21,6 +21,13 @@ import { playbackRoutes } from './api/routes/playback.js';
 import { viewerRoutes } from './api/routes/viewers.js';
 import { accessRoutes } from './api/routes/access.js';
 import { ContentAccessStore } from './catalog/access.js';
+import { discoveryRoutes } from './api/routes/discovery.js';
+import { DiscoveryCatalog, type Audience } from './discovery/catalog.js';
+import { WatchHistory } from './discovery/history.js';
+import { MetadataStore } from './discovery/metadata.js';
+import { SearchIndex } from './discovery/search.js';
+import { firstRefusal } from './playback/access.js';
+import type { Requester } from './playback/service.js';
 import { systemClock } from './clock.js';
 import { proxiedSystems } from './drm/routes.js';
 import { CountryResolver } from './playback/geo.js';
@@ -165,6 +172,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   });
   const countries = new CountryResolver({ countryHeader: config.playback.geo.countryHeader, trustedProxies: config.playback.geo.trustedProxies, ranges: config.playback.geo.ranges });
   const licenseSystems = proxiedSystems.filter((system) => config.drm.licenseServers[system] !== '');
+  const metadata = new MetadataStore(db);
+  const watchHistory = new WatchHistory(db, { now: () => clock.now(), heartbeatSeconds: config.playback.heartbeatSeconds });
 
   const stages = createTitleStages({
     dataDir: config.dataDir,
@@ -184,6 +193,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     onDeleted: (titleId) => {
       keys.remove(titleId);
       contentAccess.remove(titleId);
+      metadata.remove(titleId);
     },
   });
   const restored = registry.restoreAll();
@@ -245,6 +255,57 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     }
     return streamCatalog.get(id)?.protection ?? 'none';
   };
+  // Discovery: what devices browse, rebuilt when titles become ready (or stop being), streams go
+  // on or off air, or access rules or metadata change.
+  let contentChanges = 0;
+  const readySeen = new Set(registry.ready);
+  registry.events.on('change', (id: string) => {
+    if (registry.ready.has(id) === readySeen.has(id)) return;
+    if (registry.ready.has(id)) readySeen.add(id);
+    else readySeen.delete(id);
+    contentChanges++;
+  });
+  streams.events.on('change', () => contentChanges++);
+  const discovery = new DiscoveryCatalog({
+    content: () => [
+      ...streamCatalog
+        .all()
+        .filter((stream) => streams.isPlayable(stream.id))
+        .map((stream) => ({ kind: 'live-stream' as const, id: stream.id, name: stream.name, createdAt: stream.createdAt, durationMs: null })),
+      ...catalog.discoverable().map((title) => ({ kind: 'title' as const, ...title })),
+    ],
+    metadata,
+    search: new SearchIndex(db),
+    history: watchHistory,
+    version: () => contentChanges + contentAccess.version * 1000,
+    window: (id) => {
+      const access = contentAccess.get(id);
+      return { from: access.availableFrom, until: access.availableUntil };
+    },
+    ratingOf: (id) => contentAccess.get(id).rating,
+    now: () => clock.now(),
+  });
+  const accessRules = { plans: () => viewerStore.plans(), ratings: config.playback.ratings, unknownCountry: config.playback.geo.unknownCountry };
+  const noRentals: ReadonlySet<string> = new Set();
+  /** Who sees the same catalog as this requester: the same plan packages, rating limit and country. */
+  const audienceOf = (requester: Requester, country: string | null): Audience => {
+    if (requester.kind === 'admin') return { key: 'admin', allows: () => true, rentals: noRentals };
+    if (requester.kind === 'anonymous') {
+      return { key: `anonymous|${country ?? ''}`, allows: (id, now) => firstRefusal({ ...accessRules, access: contentAccess.get(id), viewer: null, country, now }) === null, rentals: noRentals };
+    }
+    const now = clock.now();
+    const standing = accounts.entitlement(requester.viewerId, now);
+    if (!standing) throw new WeirError('VIEWER_TOKEN_INVALID', 'The viewer of this access token no longer exists; sign in again.');
+    const packages = standing.subscribed && standing.plan ? standing.plan.packages : [];
+    const maxRating = standing.viewer.maxRating;
+    const rentals = new Set(viewerStore.rentals(requester.viewerId).filter((r) => r.startsAt <= now && now < r.endsAt).map((r) => r.contentId));
+    return {
+      key: `viewer|${[...packages].sort().join(',')}|${maxRating ?? ''}|${country ?? ''}`,
+      allows: (id, at, withRentals) => firstRefusal({ ...accessRules, access: contentAccess.get(id), viewer: { packages, rented: () => withRentals && rentals.has(id), maxRating }, country, now: at }) === null,
+      rentals,
+    };
+  };
+  const countryOf = (req: import('express').Request) => countries.countryOf(req.socket.remoteAddress ?? '', req.ip ?? '', (name) => req.header(name));
   const contentState = (contentId: string) => catalog.get(contentId)?.state ?? streamCatalog.get(contentId)?.state ?? null;
   const adminToken = adminSecret.value;
   // A ready title's video rendition heights, for capped sessions: read once, dropped when the title changes.
@@ -280,8 +341,17 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       isPlayable,
       contentState,
       protectionOf,
-      countryOf: (req) => countries.countryOf(req.socket.remoteAddress ?? '', req.ip ?? '', (name) => req.header(name)),
+      countryOf,
       licenseSystems,
+      progress: (lease, ended) => {
+        if (lease.viewerId === null) return;
+        const item = discovery.current().items.get(lease.contentId);
+        watchHistory.report({ sessionId: lease.id, viewerId: lease.viewerId, contentId: lease.contentId, positionMs: lease.positionMs, state: lease.state, durationMs: item?.durationMs ?? null, ended });
+      },
+      resumeAt: (viewerId, contentId) => {
+        const entry = watchHistory.entry(viewerId, contentId);
+        return entry && !entry.finished && entry.positionMs > 0 ? entry.positionMs : null;
+      },
       playableContent: () => [
         ...streamCatalog.all().filter((stream) => streams.isPlayable(stream.id)).map((stream) => ({ id: stream.id, kind: 'live-stream' as const, name: stream.name, protection: stream.protection })),
         ...catalog.listReady(500).map((title) => ({ id: title.id, kind: 'title' as const, name: title.title, protection: title.protection })),
@@ -295,6 +365,17 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
           : null,
     }),
     viewers: viewerRoutes({ accounts, adminToken, selfSignUp: config.viewers.selfSignUp, clock }),
+    discovery: discoveryRoutes({
+      catalog: discovery,
+      metadata,
+      accounts,
+      adminToken,
+      countryOf,
+      audienceOf,
+      refusal: (id, requester, country) => playback.refusal(id, requester, country),
+      kindOf: (id) => (catalog.get(id) ? 'title' : streamCatalog.get(id) ? 'live-stream' : null),
+      clock,
+    }),
     access: accessRoutes({
       access: contentAccess,
       clock,
@@ -370,11 +451,15 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const pruneTimer = setInterval(() => {
     viewerStore.pruneRefresh(clock.now());
     leases.prune();
+    watchHistory.prune(30);
     void removeAbandonedUploads(tus, log);
   }, 3_600_000);
   pruneTimer.unref();
   // Heartbeats are written behind, every few seconds; expired leases are ended each interval.
-  const leaseTimer = setInterval(() => leases.flush(), 5_000);
+  const leaseTimer = setInterval(() => {
+    leases.flush();
+    watchHistory.flush();
+  }, 5_000);
   leaseTimer.unref();
   const sweepTimer = setInterval(() => leases.sweep(), config.playback.heartbeatSeconds * 1000);
   sweepTimer.unref();
@@ -406,6 +491,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       await closed;
       clearTimeout(grace);
       leases.flush();
+      watchHistory.flush();
       db.close();
       releaseLock();
       log.info('stopped');

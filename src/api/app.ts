@@ -13,6 +13,8 @@ export type AppParts = {
   playback: express.Router;
   /** Viewer accounts, sign-in, devices, plans (each route checks its own credentials). */
   viewers: express.Router;
+  /** Home rails, detail, series, search (devices); metadata, series, collections (admin). */
+  discovery: express.Router;
   /** Access rules of titles and live streams (admin). */
   access: express.Router;
   /** License and key endpoints under /media (before the media files they sit beside). */
@@ -72,7 +74,7 @@ export function createApp(parts: AppParts): Express {
     res.setHeader('cache-control', 'no-store');
     res.type('text/plain').send(new Date().toISOString());
   });
-  for (const path of ['/v1/playback-sessions', '/v1/auth', '/v1/me', '/v1/plans', '/v1/viewers']) app.use(path, playerCors);
+  for (const path of ['/v1/playback-sessions', '/v1/auth', '/v1/me', '/v1/plans', '/v1/viewers', '/v1/home', '/v1/catalog']) app.use(path, playerCors);
   app.use(parts.playback);
   app.use(parts.viewers);
   app.use('/media', playerCors);
@@ -89,6 +91,7 @@ export function createApp(parts: AppParts): Express {
   app.use('/v1/titles', admin);
   app.use('/v1/live-streams', admin);
   app.use(parts.access);
+  app.use(parts.discovery);
   app.put('/v1/titles/:id/source', parts.sourcePut);
   app.use(parts.titles);
   app.use(parts.streams);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { errorCatalog, isWeirError, WeirError } from '../errors.js';
@@ -222,4 +222,21 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
   }
   // A body that was refused unread would otherwise be read as the next request on this socket.
   sendError(res, coded, hasBody(req) && !req.complete);
+}
+
+/**
+ * Answers with JSON that clients cache and revalidate: a strong ETag from the body's hash, and
+ * 304 with no body when the client already holds it (If-None-Match).
+ */
+export function sendRevalidated(req: Request, res: Response, body: unknown, cacheControl: string): void {
+  const text = JSON.stringify(body);
+  const etag = `"${hash('sha1', text, 'base64url')}"`;
+  res.setHeader('etag', etag);
+  res.setHeader('cache-control', cacheControl);
+  const given = req.headers['if-none-match'];
+  if (given !== undefined && (given === '*' || given.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag))) {
+    res.status(304).end();
+    return;
+  }
+  res.type('application/json').send(text);
 }

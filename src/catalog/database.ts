@@ -161,6 +161,73 @@ export const migrations: readonly string[] = [
    DROP TABLE playback_sessions;
    ALTER TABLE playback_sessions_keyed RENAME TO playback_sessions;
    CREATE INDEX playback_sessions_ended ON playback_sessions (ended_at) WHERE ended_at IS NOT NULL;`,
+  // Discovery: descriptive metadata, series, curated collections, watch history and the search index.
+  `CREATE TABLE series (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     synopsis TEXT NOT NULL DEFAULT '',
+     genres TEXT NOT NULL DEFAULT '[]',
+     credits TEXT NOT NULL DEFAULT '[]',
+     release_year INTEGER,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE content_metadata (
+     content_id TEXT PRIMARY KEY,
+     synopsis TEXT NOT NULL DEFAULT '',
+     genres TEXT NOT NULL DEFAULT '[]',
+     credits TEXT NOT NULL DEFAULT '[]',
+     release_year INTEGER,
+     series_id TEXT REFERENCES series (id),
+     season INTEGER,
+     episode INTEGER,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX content_metadata_episode ON content_metadata (series_id, season, episode) WHERE series_id IS NOT NULL;
+   CREATE TABLE collections (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     position INTEGER NOT NULL,
+     items TEXT NOT NULL DEFAULT '[]',
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE watch_history (
+     viewer_id TEXT NOT NULL,
+     content_id TEXT NOT NULL,
+     position_ms INTEGER NOT NULL,
+     duration_ms INTEGER,
+     watched_ms INTEGER NOT NULL DEFAULT 0,
+     finished INTEGER NOT NULL DEFAULT 0,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (viewer_id, content_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX watch_history_content ON watch_history (content_id);
+   CREATE TABLE watch_time (
+     content_id TEXT NOT NULL,
+     hour INTEGER NOT NULL,
+     watched_ms INTEGER NOT NULL,
+     PRIMARY KEY (content_id, hour)
+   ) WITHOUT ROWID;
+   CREATE TABLE search_docs (
+     id INTEGER PRIMARY KEY,
+     ref TEXT NOT NULL UNIQUE,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     people TEXT NOT NULL,
+     genres TEXT NOT NULL,
+     synopsis TEXT NOT NULL
+   );
+   CREATE VIRTUAL TABLE search_fts USING fts5 (name, people, genres, synopsis, content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3');
+   CREATE TRIGGER search_docs_inserted AFTER INSERT ON search_docs BEGIN
+     INSERT INTO search_fts (rowid, name, people, genres, synopsis) VALUES (new.id, new.name, new.people, new.genres, new.synopsis);
+   END;
+   CREATE TRIGGER search_docs_deleted AFTER DELETE ON search_docs BEGIN
+     INSERT INTO search_fts (search_fts, rowid, name, people, genres, synopsis) VALUES ('delete', old.id, old.name, old.people, old.genres, old.synopsis);
+   END;
+   CREATE TRIGGER search_docs_updated AFTER UPDATE ON search_docs BEGIN
+     INSERT INTO search_fts (search_fts, rowid, name, people, genres, synopsis) VALUES ('delete', old.id, old.name, old.people, old.genres, old.synopsis);
+     INSERT INTO search_fts (rowid, name, people, genres, synopsis) VALUES (new.id, new.name, new.people, new.genres, new.synopsis);
+   END;`,
 ];
 
 export const databaseFileName = 'weir.db';

@@ -98,6 +98,7 @@ export class TitleCatalog {
       remove: db.prepare(`DELETE FROM titles WHERE id = ?`),
       readyIds: db.prepare(`SELECT id FROM titles WHERE state = 'ready'`),
       listReady: db.prepare(`SELECT id, title, protection FROM titles WHERE state = 'ready' ORDER BY created_at DESC, id LIMIT ?`),
+      discoverable: db.prepare(`SELECT id, title, created_at, json_extract(facts, '$.durationMs') AS duration_ms FROM titles WHERE state = 'ready'`),
     };
   }
 
@@ -136,6 +137,16 @@ export class TitleCatalog {
   /** Ready titles, newest first: what devices may be shown. */
   listReady(limit: number): { id: string; title: string; protection: Protection }[] {
     return this.statements.listReady.all(limit) as { id: string; title: string; protection: Protection }[];
+  }
+
+  /** Every ready title with what browsing needs (its length read inside SQLite, not parsed per row). */
+  discoverable(): { id: string; name: string; createdAt: number; durationMs: number | null }[] {
+    return (this.statements.discoverable.all() as { id: string; title: string; created_at: number; duration_ms: number | null }[]).map((row) => ({
+      id: row.id,
+      name: row.title,
+      createdAt: row.created_at,
+      durationMs: row.duration_ms,
+    }));
   }
 
   readyIds(): string[] {

@@ -30,19 +30,49 @@ export type AccessQuestion = {
 
 const isoDate = (ms: number) => new Date(ms).toISOString();
 
+/** The checks of an access decision, in the order they run. */
+export type AccessRefusal = 'VIEWER_AUTH_REQUIRED' | 'NOT_ENTITLED' | 'CONTENT_NOT_YET_AVAILABLE' | 'CONTENT_NO_LONGER_AVAILABLE' | 'GEO_BLOCKED' | 'RATING_BLOCKED';
+
 /**
- * May this viewer watch this content here and now? The checks run in a fixed order, and the
- * first that fails answers with its own code, status and a message a device can show:
- * signed in, entitled, within the availability window, in an allowed country, within the rating
- * limit. (The concurrent-stream limit comes last, where the lease is taken.)
+ * The first check this viewer fails for this content here and now, or null: signed in,
+ * entitled, within the availability window, in an allowed country, within the rating limit.
+ * Allocates nothing, so a catalog of many titles can be filtered with it.
+ */
+export function firstRefusal(question: AccessQuestion): AccessRefusal | null {
+  const { access, viewer, now } = question;
+  if (!access.packages.includes(freePackage)) {
+    if (!viewer) return 'VIEWER_AUTH_REQUIRED';
+    if (!access.packages.some((p) => viewer.packages.includes(p)) && !viewer.rented()) return 'NOT_ENTITLED';
+  }
+  if (access.availableFrom !== null && now < access.availableFrom) return 'CONTENT_NOT_YET_AVAILABLE';
+  if (access.availableUntil !== null && now >= access.availableUntil) return 'CONTENT_NO_LONGER_AVAILABLE';
+  if (access.geo) {
+    const country = question.country;
+    const allowed = country === null ? question.unknownCountry === 'allow' : access.geo.mode === 'allow' ? access.geo.countries.includes(country) : !access.geo.countries.includes(country);
+    if (!allowed) return 'GEO_BLOCKED';
+  }
+  if (viewer?.maxRating && access.rating) {
+    const limit = question.ratings.indexOf(viewer.maxRating);
+    const rating = question.ratings.indexOf(access.rating);
+    // A rating off the scale is above any limit: the safe reading.
+    if (rating < 0 || limit < 0 || rating > limit) return 'RATING_BLOCKED';
+  }
+  return null;
+}
+
+/**
+ * May this viewer watch this content here and now? The first check that fails (firstRefusal)
+ * answers with its own code, status and a message a device can show. (The concurrent-stream
+ * limit comes last, where the lease is taken.)
  */
 export function judgeAccess(question: AccessQuestion): WeirError | null {
-  const { access, viewer, now } = question;
-  const free = access.packages.includes(freePackage);
-  if (!free) {
-    if (!viewer) return new WeirError('VIEWER_AUTH_REQUIRED', 'Sign in to watch this.');
-    const entitled = access.packages.some((p) => viewer.packages.includes(p)) || viewer.rented();
-    if (!entitled) {
+  const { access, viewer } = question;
+  switch (firstRefusal(question)) {
+    case null:
+      return null;
+    case 'VIEWER_AUTH_REQUIRED':
+      return new WeirError('VIEWER_AUTH_REQUIRED', 'Sign in to watch this.');
+    case 'NOT_ENTITLED': {
       const plans = question.plans().filter((plan) => plan.packages.some((p) => access.packages.includes(p)));
       const names = plans.map((plan) => plan.name);
       return new WeirError(
@@ -51,28 +81,15 @@ export function judgeAccess(question: AccessQuestion): WeirError | null {
         { plans: plans.map((plan) => ({ id: plan.id, name: plan.name })) },
       );
     }
-  }
-  if (access.availableFrom !== null && now < access.availableFrom) {
-    return new WeirError('CONTENT_NOT_YET_AVAILABLE', `This will be available from ${isoDate(access.availableFrom)}.`, { availableFrom: isoDate(access.availableFrom) });
-  }
-  if (access.availableUntil !== null && now >= access.availableUntil) {
-    return new WeirError('CONTENT_NO_LONGER_AVAILABLE', `This was available until ${isoDate(access.availableUntil)}.`, { availableUntil: isoDate(access.availableUntil) });
-  }
-  if (access.geo) {
-    const country = question.country;
-    const allowed =
-      country === null ? question.unknownCountry === 'allow' : access.geo.mode === 'allow' ? access.geo.countries.includes(country) : !access.geo.countries.includes(country);
-    if (!allowed) {
+    case 'CONTENT_NOT_YET_AVAILABLE':
+      return new WeirError('CONTENT_NOT_YET_AVAILABLE', `This will be available from ${isoDate(access.availableFrom!)}.`, { availableFrom: isoDate(access.availableFrom!) });
+    case 'CONTENT_NO_LONGER_AVAILABLE':
+      return new WeirError('CONTENT_NO_LONGER_AVAILABLE', `This was available until ${isoDate(access.availableUntil!)}.`, { availableUntil: isoDate(access.availableUntil!) });
+    case 'GEO_BLOCKED': {
+      const country = question.country;
       return new WeirError('GEO_BLOCKED', country === null ? 'This is not available where you are (your country could not be told).' : `This is not available in your country (${country}).`, { country });
     }
+    case 'RATING_BLOCKED':
+      return new WeirError('RATING_BLOCKED', `This is rated ${access.rating}, above your limit of ${viewer!.maxRating}.`, { rating: access.rating, maxRating: viewer!.maxRating });
   }
-  if (viewer?.maxRating && access.rating) {
-    const limit = question.ratings.indexOf(viewer.maxRating);
-    const rating = question.ratings.indexOf(access.rating);
-    // A rating off the scale is above any limit: the safe reading.
-    if (rating < 0 || limit < 0 || rating > limit) {
-      return new WeirError('RATING_BLOCKED', `This is rated ${access.rating}, above your limit of ${viewer.maxRating}.`, { rating: access.rating, maxRating: viewer.maxRating });
-    }
-  }
-  return null;
 }

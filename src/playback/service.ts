@@ -65,6 +65,11 @@ export class PlaybackService {
     return this.take(contentId, requester.viewerId, { id: device.id, family: device.family, model: device.model }, Math.min(...caps), true, plan?.maxStreams ?? 1, now, profile);
   }
 
+  /** Why a session start would be refused, the stream limit aside (null: it would not). */
+  refusal(contentId: string, requester: Requester, country: string | null): WeirError | null {
+    return requester.kind === 'admin' ? null : this.judge(contentId, requester, country, this.options.clock.now()).refusal;
+  }
+
   /** Whether a session start would pass every check but the stream limit (what a device may be shown). */
   mayWatch(contentId: string, requester: Requester, country: string | null): boolean {
     return requester.kind === 'admin' || this.judge(contentId, requester, country, this.options.clock.now()).refusal === null;

@@ -14,7 +14,11 @@ import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
 import { multivariantName, dashManifestName, aes128KeyName, clearKeyLicenseName, posterName } from '../../layout.js';
 
-const sessionBody = z.strictObject({ contentId: z.string().min(1).max(200) });
+const sessionBody = z.strictObject({
+  contentId: z.string().min(1).max(200),
+  // Where the player will start (seconds); without it the answer offers the viewer's resume point.
+  position: z.number().min(0).max(1e9).optional(),
+});
 const heartbeatBody = z.strictObject({
   position: z.number().min(0).max(1e9).optional(),
   state: z.enum(playerStates),
@@ -41,6 +45,10 @@ export type PlaybackRoutesDeps = {
   adminToken: string;
   /** For a live stream: its advertised PART-HOLD-BACK, from which player settings follow. */
   liveTiming: (contentId: string) => LiveTiming | null;
+  /** A heartbeat or the end of a session, for resume points and watch time (never awaited). */
+  progress: (lease: Lease, ended: boolean) => void;
+  /** Where this viewer left this title (ms), if part-way through it. */
+  resumeAt: (viewerId: string, contentId: string) => number | null;
 };
 
 export type LiveTiming = { partTargetSeconds: number; partHoldBackSeconds: number; segmentSeconds: number };
@@ -122,7 +130,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
     if (retryAfterSeconds > 0) {
       throw new WeirError('RATE_LIMITED', `Too many playback sessions from this address; try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
     }
-    const { contentId } = parseInput(sessionBody, req.body ?? {}, 'playback session body');
+    const { contentId, position } = parseInput(sessionBody, req.body ?? {}, 'playback session body');
     const requester = whoAsks(req);
     if (!deps.isPlayable(contentId)) {
       const state = requester.kind === 'admin' ? deps.contentState(contentId) : null;
@@ -141,6 +149,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
     const sources = protocols.map((protocol) => ({ protocol, url: `${media}/${manifestNames[protocol]}`, mimeType: mimeTypes[protocol], drm }));
     const timing = deps.liveTiming(contentId);
     const heartbeatSeconds = deps.service.leases.heartbeatSeconds;
+    const resumeMs = position === undefined && lease.viewerId !== null && !timing ? deps.resumeAt(lease.viewerId, contentId) : null;
     res.setHeader('cache-control', 'no-store');
     res.status(201).json({
       id: lease.id,
@@ -153,6 +162,8 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
       sources,
       // Live only: how to configure each player for low latency (null for titles).
       live: timing ? livePlayerSettings(timing) : null,
+      // Where the player should start: the position asked for, else where this viewer left off.
+      resumeFrom: position ?? (resumeMs === null ? null : resumeMs / 1000),
     });
   });
 
@@ -165,12 +176,13 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   router.post('/v1/playback-sessions/:id/heartbeat', json, async (req, res) => {
     const body = parseInput(heartbeatBody, req.body ?? {}, 'heartbeat body');
     const lease = deps.service.leases.heartbeat(String(req.params.id), viewerIdOf(req), { positionMs: body.position === undefined ? null : Math.round(body.position * 1000), state: body.state });
+    deps.progress(lease, false);
     res.setHeader('cache-control', 'no-store');
     res.json({ ...leaseResource(lease), expiresAt: new Date(deps.service.leases.expiresAt(lease)).toISOString() });
   });
 
   router.delete('/v1/playback-sessions/:id', async (req, res) => {
-    deps.service.leases.end(String(req.params.id), viewerIdOf(req));
+    deps.progress(deps.service.leases.end(String(req.params.id), viewerIdOf(req)), true);
     res.status(204).end();
   });
 

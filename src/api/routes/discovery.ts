@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import type { Audience, CatalogItem, DiscoveryCatalog, RailItem } from '../../discovery/catalog.js';
+import type { MetadataStore, Series } from '../../discovery/metadata.js';
+import { WeirError } from '../../errors.js';
+import type { Requester } from '../../playback/service.js';
+import type { DeviceFamily } from '../../viewers/plans.js';
+import type { ViewerAccounts } from '../../viewers/accounts.js';
+import { adminCheck, jsonBody, parseInput, requireAdmin, sendRevalidated } from '../http.js';
+import { requesterOf } from '../requester.js';
+
+const credit = z.strictObject({ name: z.string().trim().min(1).max(200), role: z.string().trim().min(1).max(100) });
+const genres = z.array(z.string().trim().min(1).max(60)).max(20).default([]);
+const credits = z.array(credit).max(200).default([]);
+const releaseYear = z.number().int().min(1870).max(2200).nullable().default(null);
+
+const metadataBody = z
+  .strictObject({
+    synopsis: z.string().max(10_000).default(''),
+    genres,
+    credits,
+    releaseYear,
+    series: z.strictObject({ id: z.string().min(1).max(200), season: z.number().int().min(0).max(1000), episode: z.number().int().min(0).max(100_000) }).nullable().default(null),
+  });
+
+const seriesBody = z.strictObject({ name: z.string().trim().min(1).max(500), synopsis: z.string().max(10_000).default(''), genres, credits, releaseYear });
+const collectionBody = z.strictObject({ name: z.string().trim().min(1).max(200), position: z.number().int().min(0).max(1_000_000).default(0), items: z.array(z.string().min(1).max(220)).max(500) });
+const searchQuery = z.strictObject({ q: z.string().trim().min(1, 'a search needs at least one letter or digit').max(200), limit: z.coerce.number().int().min(1).max(100).default(20) });
+const idPattern = /^[A-Za-z0-9_-]{1,100}$/;
+
+export type DiscoveryRoutesDeps = {
+  catalog: DiscoveryCatalog;
+  metadata: MetadataStore;
+  accounts: ViewerAccounts;
+  adminToken: string;
+  countryOf: (req: Request) => string | null;
+  /** The audience a requester belongs to in a country (who sees the same catalog). */
+  audienceOf: (requester: Requester, country: string | null) => Audience;
+  /** Why this requester may not watch this content here and now (the session-start refusal). */
+  refusal: (contentId: string, requester: Requester, country: string | null) => WeirError | null;
+  /** Which kind of content an id names, if any (for the admin metadata routes). */
+  kindOf: (contentId: string) => 'title' | 'live-stream' | null;
+  clock: Clock;
+};
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const seconds = (ms: number | null) => (ms === null ? null : Math.round(ms / 100) / 10);
+
+/** Roku channels get a compact field set (they parse on small devices); others the full one. */
+const compactFamilies: ReadonlySet<DeviceFamily> = new Set(['roku']);
+
+function itemResource(item: CatalogItem, family: DeviceFamily | null) {
+  const series = item.metadata.seriesId ? { id: item.metadata.seriesId, season: item.metadata.season, episode: item.metadata.episode } : null;
+  if (family && compactFamilies.has(family)) return { kind: item.kind, id: item.id, name: item.name, year: item.metadata.releaseYear, durationSeconds: seconds(item.durationMs), series };
+  return {
+    kind: item.kind,
+    id: item.id,
+    name: item.name,
+    synopsis: item.metadata.synopsis,
+    genres: item.metadata.genres,
+    year: item.metadata.releaseYear,
+    rating: item.rating,
+    durationSeconds: seconds(item.durationMs),
+    series,
+  };
+}
+
+function seriesResource(series: Series, family: DeviceFamily | null) {
+  if (family && compactFamilies.has(family)) return { kind: 'series' as const, id: series.id, name: series.name, year: series.releaseYear };
+  return { kind: 'series' as const, id: series.id, name: series.name, synopsis: series.synopsis, genres: series.genres, year: series.releaseYear };
+}
+
+function railItemResource(entry: RailItem, family: DeviceFamily | null) {
+  if (entry.kind === 'series') return seriesResource(entry.series, family);
+  const base = itemResource(entry.item, family);
+  if (!entry.progress) return base;
+  const { positionMs, durationMs, updatedAt, next } = entry.progress;
+  const progress = { position: seconds(positionMs), duration: seconds(durationMs), next, updatedAt: iso(updatedAt) };
+  // Google TV's Watch Next row takes these fields as they are (WatchNextProgram).
+  const watchNext =
+    family === 'androidtv'
+      ? { watchNextType: next ? 'NEXT' : 'CONTINUE', lastEngagementTimeUtcMillis: updatedAt, lastPlaybackPositionMillis: positionMs, durationMillis: durationMs }
+      : undefined;
+  return watchNext ? { ...base, progress, watchNext } : { ...base, progress };
+}
+
+const privateRevalidate = 'private, no-cache';
+
+/**
+ * What devices browse (viewer token, or none for free content): the home rails, detail of a
+ * title or live stream, a series with its seasons, search, recommendations. Answers carry ETags
+ * and are revalidated (304 when unchanged). Admin routes edit metadata, series and collections.
+ */
+export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
+  const router = Router();
+  const isAdmin = adminCheck(deps.adminToken);
+  const whoAsks = requesterOf(isAdmin, deps.accounts);
+  const admin = requireAdmin(deps.adminToken);
+  const json = jsonBody('256kb');
+
+  const context = (req: Request) => {
+    const requester = whoAsks(req);
+    const country = deps.countryOf(req);
+    return { requester, country, audience: deps.audienceOf(requester, country), family: requester.kind === 'viewer' ? requester.family : null, viewerId: requester.kind === 'viewer' ? requester.viewerId : null };
+  };
+
+  router.get('/v1/home', (req, res) => {
+    const { audience, family, viewerId } = context(req);
+    const rails = deps.catalog.home(audience, viewerId).map((rail) => ({ id: rail.id, title: rail.title, kind: rail.kind, items: rail.items.map((entry) => railItemResource(entry, family)) }));
+    sendRevalidated(req, res, { rails }, privateRevalidate);
+  });
+
+  router.get('/v1/catalog/items/:id', (req, res) => {
+    const id = String(req.params.id);
+    const { requester, country, audience, family, viewerId } = context(req);
+    const item = deps.catalog.item(audience, id);
+    if (!item) {
+      throw deps.catalog.exists(id) ? (deps.refusal(id, requester, country) ?? new WeirError('CONTENT_UNAVAILABLE', `Content ${id} cannot be shown now.`)) : new WeirError('CONTENT_UNAVAILABLE', `No title or live stream with id ${JSON.stringify(id)} can be shown now.`);
+    }
+    const next = deps.catalog.nextEpisode(audience, id);
+    const progress = viewerId ? deps.catalog.continueWatching(audience, viewerId).find((entry) => entry.kind === 'title' && entry.item.id === id && !entry.progress?.next) : undefined;
+    sendRevalidated(
+      req,
+      res,
+      {
+        ...itemResource(item, family),
+        credits: item.metadata.credits,
+        resume: progress && progress.kind === 'title' && progress.progress ? { position: seconds(progress.progress.positionMs) } : null,
+        nextEpisode: next ? itemResource(next, family) : null,
+      },
+      privateRevalidate,
+    );
+  });
+
+  router.get('/v1/catalog/items/:id/recommendations', (req, res) => {
+    const id = String(req.params.id);
+    const { audience, family, viewerId } = context(req);
+    if (!deps.catalog.item(audience, id)) throw new WeirError('CONTENT_UNAVAILABLE', `No title or live stream with id ${JSON.stringify(id)} can be shown now.`);
+    sendRevalidated(req, res, { items: deps.catalog.recommendations(audience, viewerId, id).map((entry) => railItemResource(entry, family)) }, privateRevalidate);
+  });
+
+  router.get('/v1/catalog/series/:id', (req, res) => {
+    const { audience, family } = context(req);
+    const view = deps.catalog.series(audience, String(req.params.id));
+    if (!view) throw new WeirError('SERIES_NOT_FOUND', `No series ${JSON.stringify(String(req.params.id))} with episodes you may watch here and now.`);
+    sendRevalidated(
+      req,
+      res,
+      { ...seriesResource(view.series, family), credits: view.series.credits, seasons: view.seasons.map((season) => ({ number: season.number, episodes: season.episodes.map((episode) => itemResource(episode, family)) })) },
+      privateRevalidate,
+    );
+  });
+
+  router.get('/v1/catalog/search', (req, res) => {
+    const query = parseInput(searchQuery, req.query, 'search query');
+    const { audience, family } = context(req);
+    const results = deps.catalog.search(audience, query.q, query.limit);
+    sendRevalidated(
+      req,
+      res,
+      {
+        query: query.q,
+        items: results.items.map((entry) => railItemResource(entry, family)),
+        people: results.people.map((person) => ({ name: person.name, items: person.items.map((entry) => railItemResource(entry, family)) })),
+        genres: results.genres.map((genre) => ({ name: genre.name, items: genre.items.map((entry) => railItemResource(entry, family)) })),
+      },
+      privateRevalidate,
+    );
+  });
+
+  // Admin: metadata of titles and live streams (mounted behind the admin check with their prefixes).
+  for (const [prefix, kind] of [['/v1/titles', 'title'], ['/v1/live-streams', 'live-stream']] as const) {
+    const find = (id: string) => {
+      if (deps.kindOf(id) !== kind) throw new WeirError(kind === 'title' ? 'TITLE_NOT_FOUND' : 'STREAM_NOT_FOUND', `No ${kind === 'title' ? 'title' : 'live stream'} with id ${JSON.stringify(id)}.`);
+      return id;
+    };
+    router.get(`${prefix}/:id/metadata`, (req, res) => {
+      res.json(metadataResource(deps.metadata.get(find(String(req.params.id)))));
+    });
+    router.put(`${prefix}/:id/metadata`, json, (req, res) => {
+      const id = find(String(req.params.id));
+      const body = parseInput(metadataBody, req.body ?? {}, 'metadata');
+      if (body.series) {
+        if (kind !== 'title') throw new WeirError('VALIDATION_FAILED', 'Invalid metadata: series: only titles can be episodes.');
+        if (!deps.metadata.seriesById(body.series.id)) throw new WeirError('SERIES_NOT_FOUND', `No series with id ${JSON.stringify(body.series.id)}; create it with POST /v1/series first.`);
+        for (const [otherId, other] of deps.metadata.entries()) {
+          if (otherId !== id && other.seriesId === body.series.id && other.season === body.series.season && other.episode === body.series.episode) {
+            throw new WeirError('EPISODE_TAKEN', `Title ${otherId} already is season ${body.series.season}, episode ${body.series.episode} of this series.`);
+          }
+        }
+      }
+      const metadata = { synopsis: body.synopsis, genres: body.genres, credits: body.credits, releaseYear: body.releaseYear, seriesId: body.series?.id ?? null, season: body.series?.season ?? null, episode: body.series?.episode ?? null };
+      deps.metadata.put(id, metadata, deps.clock.now());
+      req.log.info({ contentId: id }, 'metadata changed');
+      res.json(metadataResource(metadata));
+    });
+  }
+
+  // Admin: series and curated collections.
+  const findSeries = (id: string) => {
+    const series = deps.metadata.seriesById(id);
+    if (!series) throw new WeirError('SERIES_NOT_FOUND', `No series with id ${JSON.stringify(id)}.`);
+    return series;
+  };
+  router.get('/v1/series', admin, (_req, res) => {
+    res.json({ items: deps.metadata.listSeries().map(adminSeriesResource) });
+  });
+  router.post('/v1/series', admin, json, (req, res) => {
+    const body = parseInput(seriesBody, req.body ?? {}, 'series');
+    const now = deps.clock.now();
+    const series: Series = { id: randomUUID(), ...body, createdAt: now };
+    deps.metadata.putSeries(series, now);
+    res.status(201).location(`/v1/series/${series.id}`).json(adminSeriesResource(series));
+  });
+  router.get('/v1/series/:id', admin, (req, res) => {
+    res.json(adminSeriesResource(findSeries(String(req.params.id))));
+  });
+  router.put('/v1/series/:id', admin, json, (req, res) => {
+    const existing = findSeries(String(req.params.id));
+    const body = parseInput(seriesBody, req.body ?? {}, 'series');
+    const series: Series = { ...existing, ...body };
+    deps.metadata.putSeries(series, deps.clock.now());
+    res.json(adminSeriesResource(series));
+  });
+  router.delete('/v1/series/:id', admin, (req, res) => {
+    const series = findSeries(String(req.params.id));
+    if (!deps.metadata.removeSeries(series.id)) throw new WeirError('SERIES_HAS_EPISODES', `Series ${series.id} still has episodes; move them to another series or clear their series first.`);
+    res.status(204).end();
+  });
+  router.get('/v1/collections', admin, (_req, res) => {
+    res.json({ items: deps.metadata.listCollections() });
+  });
+  router.put('/v1/collections/:id', admin, json, (req, res) => {
+    const id = String(req.params.id);
+    if (!idPattern.test(id)) throw new WeirError('VALIDATION_FAILED', `A collection id is 1–100 letters, digits, "_" or "-"; received ${JSON.stringify(id.slice(0, 120))}.`);
+    const body = parseInput(collectionBody, req.body ?? {}, 'collection');
+    const unknown = body.items.filter((ref) => (ref.startsWith('series:') ? !deps.metadata.seriesById(ref.slice('series:'.length)) : deps.kindOf(ref) === null));
+    if (unknown.length > 0) throw new WeirError('VALIDATION_FAILED', `Invalid collection: items: each is a title or live stream id, or "series:<id>"; unknown: ${unknown.slice(0, 5).map((ref) => JSON.stringify(ref)).join(', ')}.`);
+    deps.metadata.putCollection({ id, ...body }, deps.clock.now());
+    res.json({ id, ...body });
+  });
+  router.delete('/v1/collections/:id', admin, (req, res) => {
+    if (!deps.metadata.removeCollection(String(req.params.id))) throw new WeirError('COLLECTION_NOT_FOUND', `No collection with id ${JSON.stringify(String(req.params.id))}.`);
+    res.status(204).end();
+  });
+  return router;
+}
+
+function metadataResource(metadata: ReturnType<MetadataStore['get']>) {
+  return {
+    synopsis: metadata.synopsis,
+    genres: metadata.genres,
+    credits: metadata.credits,
+    releaseYear: metadata.releaseYear,
+    series: metadata.seriesId ? { id: metadata.seriesId, season: metadata.season, episode: metadata.episode } : null,
+  };
+}
+
+function adminSeriesResource(series: Series) {
+  return { id: series.id, name: series.name, synopsis: series.synopsis, genres: series.genres, credits: series.credits, releaseYear: series.releaseYear, createdAt: iso(series.createdAt) };
+}

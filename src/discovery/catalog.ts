@@ -1,0 +1,321 @@
+import type { WatchEntry, WatchHistory } from './history.js';
+import type { ContentMetadata, MetadataStore, Series } from './metadata.js';
+import { queryWords, type SearchDoc, type SearchIndex } from './search.js';
+
+/** Content a device may be shown: ready titles and live streams on air. */
+export type DiscoverableContent = { kind: 'title' | 'live-stream'; id: string; name: string; createdAt: number; durationMs: number | null };
+
+/**
+ * Who is browsing, as far as the catalog needs: `key` names everyone who sees the same catalog
+ * (same plan packages, rating limit, country), so the filtered catalog is computed once per
+ * audience, not per viewer; rentals are the viewer's own and are added per request.
+ */
+export type Audience = {
+  key: string;
+  /** Whether the audience may watch the content now; `withRentals` counts this viewer's rentals too. */
+  allows: (contentId: string, now: number, withRentals: boolean) => boolean;
+  rentals: ReadonlySet<string>;
+};
+
+export type CatalogItem = DiscoverableContent & { metadata: ContentMetadata; rating: string | null };
+
+export type SeriesView = { series: Series; seasons: { number: number; episodes: CatalogItem[] }[] };
+
+export type Rail = { id: string; title: string; kind: 'continue' | 'live' | 'new' | 'trending' | 'genre' | 'collection'; items: RailItem[] };
+
+export type RailItem =
+  | { kind: 'title' | 'live-stream'; item: CatalogItem; progress?: { positionMs: number; durationMs: number | null; updatedAt: number; next: boolean } }
+  | { kind: 'series'; series: Series; latest: CatalogItem };
+
+export type SearchResults = {
+  items: RailItem[];
+  people: { name: string; items: RailItem[] }[];
+  genres: { name: string; items: RailItem[] }[];
+};
+
+export type DiscoveryDeps = {
+  content: () => DiscoverableContent[];
+  metadata: MetadataStore;
+  search: SearchIndex;
+  history: WatchHistory;
+  /** Moves whenever content, its access rules or its metadata change. */
+  version: () => number;
+  /** When the content's availability window opens and closes (null: it does not). */
+  window: (contentId: string) => { from: number | null; until: number | null };
+  ratingOf: (contentId: string) => string | null;
+  now: () => number;
+  railLength?: number;
+};
+
+type Model = {
+  version: number;
+  items: Map<string, CatalogItem>;
+  /** Newest first. */
+  ordered: CatalogItem[];
+  episodes: Map<string, CatalogItem[]>;
+  genres: Map<string, CatalogItem[]>;
+  /** Moments when some content's availability window opens or closes, ascending. */
+  boundaries: number[];
+};
+
+type Allowed = { version: number; validUntil: number; ids: Set<string> };
+
+const maxAudiences = 1000;
+
+/**
+ * The catalog as devices browse it: a read model rebuilt only when the catalog changes (titles
+ * ready or removed, streams on or off air, access rules, metadata), and per audience the set of
+ * content it may watch, kept until the catalog changes or an availability window opens or closes.
+ * Every list a device gets is cut from that set, so nothing it is shown fails at session start
+ * for a reason the catalog knew.
+ */
+export class DiscoveryCatalog {
+  private model: Model | null = null;
+  private readonly allowedBy = new Map<string, Allowed>();
+  private trendingCache: { version: number; hour: number; ids: string[] } | null = null;
+
+  constructor(private readonly deps: DiscoveryDeps) {}
+
+  private get railLength(): number {
+    return this.deps.railLength ?? 20;
+  }
+
+  /** The current read model, rebuilt (and the search index brought in step) after a change. */
+  current(): Model {
+    const version = this.deps.version() + this.deps.metadata.version * 1_000_000;
+    if (this.model?.version === version) return this.model;
+    const items = new Map<string, CatalogItem>();
+    for (const content of this.deps.content()) items.set(content.id, { ...content, metadata: this.deps.metadata.get(content.id), rating: this.deps.ratingOf(content.id) });
+    const ordered = [...items.values()].sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+    const episodes = new Map<string, CatalogItem[]>();
+    const genres = new Map<string, CatalogItem[]>();
+    const boundaries = new Set<number>();
+    for (const item of ordered) {
+      const { seriesId } = item.metadata;
+      if (seriesId !== null && this.deps.metadata.seriesById(seriesId)) episodes.set(seriesId, [...(episodes.get(seriesId) ?? []), item]);
+      for (const genre of item.metadata.genres) genres.set(genre, [...(genres.get(genre) ?? []), item]);
+      const { from, until } = this.deps.window(item.id);
+      if (from !== null) boundaries.add(from);
+      if (until !== null) boundaries.add(until);
+    }
+    for (const list of episodes.values()) list.sort((a, b) => (a.metadata.season ?? 0) - (b.metadata.season ?? 0) || (a.metadata.episode ?? 0) - (b.metadata.episode ?? 0));
+    this.model = { version, items, ordered, episodes, genres, boundaries: [...boundaries].sort((a, b) => a - b) };
+    this.deps.search.sync(this.searchDocs(this.model));
+    return this.model;
+  }
+
+  private *searchDocs(model: Model): Generator<SearchDoc> {
+    for (const item of model.ordered) {
+      yield { ref: item.id, kind: item.kind, name: item.name, people: item.metadata.credits.map((c) => c.name), genres: item.metadata.genres, synopsis: item.metadata.synopsis };
+    }
+    for (const [seriesId, list] of model.episodes) {
+      const series = this.deps.metadata.seriesById(seriesId)!;
+      const people = new Set([...series.credits.map((c) => c.name), ...list.flatMap((episode) => episode.metadata.credits.map((c) => c.name))]);
+      yield { ref: `series:${series.id}`, kind: 'series', name: series.name, people: [...people], genres: series.genres, synopsis: series.synopsis };
+    }
+  }
+
+  /** The content this audience may watch now (its rentals included). */
+  allowed(audience: Audience): Set<string> {
+    const model = this.current();
+    const now = this.deps.now();
+    let cached = this.allowedBy.get(audience.key);
+    if (!cached || cached.version !== model.version || now >= cached.validUntil) {
+      const ids = new Set<string>();
+      for (const item of model.ordered) if (audience.allows(item.id, now, false)) ids.add(item.id);
+      const validUntil = model.boundaries.find((moment) => moment > now) ?? Infinity;
+      if (this.allowedBy.size >= maxAudiences) this.allowedBy.clear();
+      cached = { version: model.version, validUntil, ids };
+      this.allowedBy.set(audience.key, cached);
+    }
+    if (audience.rentals.size === 0) return cached.ids;
+    const withRentals = new Set(cached.ids);
+    for (const id of audience.rentals) if (model.items.has(id) && audience.allows(id, now, true)) withRentals.add(id);
+    return withRentals;
+  }
+
+  /** A title or live stream, if this audience may watch it. */
+  item(audience: Audience, id: string): CatalogItem | null {
+    return this.allowed(audience).has(id) ? (this.current().items.get(id) ?? null) : null;
+  }
+
+  /** Whether the content exists in the catalog at all (so a refusal can say why). */
+  exists(id: string): boolean {
+    return this.current().items.has(id);
+  }
+
+  /** A series with the seasons and episodes this audience may watch; null when it may watch none. */
+  series(audience: Audience, seriesId: string): SeriesView | null {
+    const series = this.deps.metadata.seriesById(seriesId);
+    const allowed = this.allowed(audience);
+    const episodes = (this.current().episodes.get(seriesId) ?? []).filter((episode) => allowed.has(episode.id));
+    if (!series || episodes.length === 0) return null;
+    const seasons = new Map<number, CatalogItem[]>();
+    for (const episode of episodes) seasons.set(episode.metadata.season ?? 0, [...(seasons.get(episode.metadata.season ?? 0) ?? []), episode]);
+    return { series, seasons: [...seasons].map(([number, list]) => ({ number, episodes: list })) };
+  }
+
+  /** The episode after this one in its series that this audience may watch, if any. */
+  nextEpisode(audience: Audience, id: string): CatalogItem | null {
+    const model = this.current();
+    const seriesId = model.items.get(id)?.metadata.seriesId;
+    if (!seriesId) return null;
+    const list = model.episodes.get(seriesId) ?? [];
+    const allowed = this.allowed(audience);
+    return list.slice(list.findIndex((episode) => episode.id === id) + 1).find((episode) => allowed.has(episode.id)) ?? null;
+  }
+
+  /**
+   * The home screen: continue watching (signed-in viewers), live now, new, trending, curated
+   * collections, then one rail per genre (largest first). Series appear once, as the series.
+   */
+  home(audience: Audience, viewerId: string | null): Rail[] {
+    const model = this.current();
+    const allowed = this.allowed(audience);
+    const visible = model.ordered.filter((item) => allowed.has(item.id));
+    const rails: Rail[] = [];
+    if (viewerId !== null) rails.push({ id: 'continue-watching', title: 'Continue watching', kind: 'continue', items: this.continueWatching(audience, viewerId) });
+    rails.push({ id: 'live', title: 'Live now', kind: 'live', items: visible.filter((item) => item.kind === 'live-stream').slice(0, this.railLength).map((item) => ({ kind: item.kind, item })) });
+    rails.push({ id: 'new', title: 'New', kind: 'new', items: this.grouped(visible.filter((item) => item.kind === 'title')) });
+    rails.push({ id: 'trending', title: 'Trending', kind: 'trending', items: this.grouped(this.trendingIds().map((id) => model.items.get(id)).filter((item): item is CatalogItem => item !== undefined && allowed.has(item.id))) });
+    for (const collection of this.deps.metadata.listCollections()) {
+      const items = this.grouped(
+        collection.items.flatMap((ref) => {
+          if (!ref.startsWith('series:')) return model.items.has(ref) && allowed.has(ref) ? [model.items.get(ref)!] : [];
+          return (model.episodes.get(ref.slice('series:'.length)) ?? []).filter((episode) => allowed.has(episode.id)).slice(0, 1);
+        }),
+      );
+      rails.push({ id: `collection:${collection.id}`, title: collection.name, kind: 'collection', items });
+    }
+    const genreRails = [...model.genres]
+      .map(([genre, list]) => ({ genre, list: list.filter((item) => allowed.has(item.id)) }))
+      .filter(({ list }) => list.length > 0)
+      .sort((a, b) => b.list.length - a.list.length || a.genre.localeCompare(b.genre))
+      .slice(0, 12);
+    for (const { genre, list } of genreRails) rails.push({ id: `genre:${genre}`, title: genre, kind: 'genre', items: this.grouped(list) });
+    return rails.filter((rail) => rail.items.length > 0 || rail.kind === 'continue');
+  }
+
+  /** Episodes collapse into their series (at the first episode's place); at most a rail's length. */
+  private grouped(list: CatalogItem[]): RailItem[] {
+    const out: RailItem[] = [];
+    const seenSeries = new Set<string>();
+    for (const item of list) {
+      const seriesId = item.metadata.seriesId;
+      const series = seriesId ? this.deps.metadata.seriesById(seriesId) : null;
+      if (series) {
+        if (seenSeries.has(series.id)) continue;
+        seenSeries.add(series.id);
+        out.push({ kind: 'series', series, latest: item });
+      } else {
+        out.push({ kind: item.kind, item });
+      }
+      if (out.length >= this.railLength) break;
+    }
+    return out;
+  }
+
+  /**
+   * What this viewer is part-way through, most recent first; a finished episode gives way to the
+   * next one (unless that one is started or finished too).
+   */
+  continueWatching(audience: Audience, viewerId: string): RailItem[] {
+    const model = this.current();
+    const allowed = this.allowed(audience);
+    const history = this.deps.history.recent(viewerId, 100);
+    const byContent = new Map<string, WatchEntry>(history.map((entry) => [entry.contentId, entry]));
+    const out: RailItem[] = [];
+    const shown = new Set<string>();
+    for (const entry of history) {
+      if (out.length >= this.railLength) break;
+      const item = model.items.get(entry.contentId);
+      if (!item || item.kind !== 'title') continue;
+      if (!entry.finished) {
+        if (entry.positionMs <= 0 || !allowed.has(item.id) || shown.has(item.id)) continue;
+        shown.add(item.id);
+        out.push({ kind: 'title', item, progress: { positionMs: entry.positionMs, durationMs: entry.durationMs, updatedAt: entry.updatedAt, next: false } });
+        continue;
+      }
+      const next = this.nextEpisode(audience, item.id);
+      if (!next || shown.has(next.id) || byContent.has(next.id)) continue;
+      shown.add(next.id);
+      out.push({ kind: 'title', item: next, progress: { positionMs: 0, durationMs: next.durationMs, updatedAt: entry.updatedAt, next: true } });
+    }
+    return out;
+  }
+
+  /** Content by watch time over the last 7 days (computed at most once an hour or per catalog change). */
+  private trendingIds(): string[] {
+    const version = this.current().version;
+    const hour = Math.floor(this.deps.now() / 3_600_000);
+    if (this.trendingCache?.version !== version || this.trendingCache.hour !== hour) {
+      this.trendingCache = { version, hour, ids: this.deps.history.trending(7 * 24, 200).map((row) => row.contentId) };
+    }
+    return this.trendingCache.ids;
+  }
+
+  /**
+   * "Because you watched": what viewers who watched this also watched, then content sharing its
+   * genres and people; only what this audience may watch, and nothing this viewer finished.
+   */
+  recommendations(audience: Audience, viewerId: string | null, id: string, limit = 20): RailItem[] {
+    const model = this.current();
+    const source = model.items.get(id);
+    if (!source) return [];
+    const allowed = this.allowed(audience);
+    const finished = new Set(viewerId ? this.deps.history.recent(viewerId, 500).filter((e) => e.finished).map((e) => e.contentId) : []);
+    const sameSeries = (item: CatalogItem) => source.metadata.seriesId !== null && item.metadata.seriesId === source.metadata.seriesId;
+    const eligible = (item: CatalogItem | undefined): item is CatalogItem => item !== undefined && item.id !== id && allowed.has(item.id) && !finished.has(item.id) && !sameSeries(item);
+    const picks: CatalogItem[] = this.deps.history
+      .coWatched(id, 50)
+      .map((row) => model.items.get(row.contentId))
+      .filter(eligible);
+    // Similarity: shared genres count 2, shared people 1; newer first among equals.
+    const genres = new Set(source.metadata.genres);
+    const people = new Set(source.metadata.credits.map((c) => c.name));
+    const similar = model.ordered
+      .filter((item) => eligible(item) && !picks.includes(item))
+      .map((item) => ({ item, score: 2 * item.metadata.genres.filter((g) => genres.has(g)).length + item.metadata.credits.filter((c) => people.has(c.name)).length }))
+      .filter(({ score }) => score > 0)
+      .sort((a, b) => b.score - a.score);
+    return this.grouped([...picks, ...similar.map(({ item }) => item)]).slice(0, limit);
+  }
+
+  /** Titles, series and live streams matching every word as a prefix; people and genres by name. */
+  search(audience: Audience, query: string, limit: number): SearchResults {
+    const model = this.current();
+    const allowed = this.allowed(audience);
+    const words = queryWords(query);
+    const matched: CatalogItem[] = [];
+    const seen = new Set<string>();
+    // People are found through the documents that name them (the index holds every credit).
+    const people = new Map<string, CatalogItem[]>();
+    const startsWithEvery = (text: string) => {
+      const textWords = queryWords(text);
+      return words.length > 0 && words.every((word) => textWords.some((t) => t.startsWith(word)));
+    };
+    for (const hit of this.deps.search.search(words, 500)) {
+      const candidates = hit.kind === 'series' ? (model.episodes.get(hit.ref.slice('series:'.length)) ?? []) : [model.items.get(hit.ref)].filter((item): item is CatalogItem => item !== undefined);
+      const visible = candidates.filter((item) => allowed.has(item.id));
+      const first = visible[0];
+      if (first && !seen.has(first.id)) {
+        seen.add(first.id);
+        matched.push(first);
+      }
+      for (const item of visible) {
+        for (const credit of item.metadata.credits) {
+          if (!startsWithEvery(credit.name)) continue;
+          const list = people.get(credit.name) ?? [];
+          if (!list.includes(item)) people.set(credit.name, [...list, item]);
+        }
+      }
+    }
+    const items = this.grouped(matched).slice(0, limit);
+    const genres = [...model.genres.keys()].filter(startsWithEvery).map((name) => ({ name, items: this.grouped((model.genres.get(name) ?? []).filter((item) => allowed.has(item.id))) }));
+    return {
+      items,
+      people: [...people].slice(0, limit).map(([name, list]) => ({ name, items: this.grouped(list) })),
+      genres: genres.filter((genre) => genre.items.length > 0).slice(0, limit),
+    };
+  }
+}

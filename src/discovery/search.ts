@@ -1,0 +1,73 @@
+import type { Db } from '../catalog/database.js';
+
+/** One searchable thing: a title, a series or a live stream. */
+export type SearchDoc = { ref: string; kind: 'title' | 'series' | 'live-stream'; name: string; people: string[]; genres: string[]; synopsis: string };
+
+export type SearchHit = { ref: string; kind: SearchDoc['kind'] };
+
+type DocRow = { ref: string; kind: string; name: string; people: string; genres: string; synopsis: string };
+
+const signature = (doc: { kind: string; name: string; people: string; genres: string; synopsis: string }) => `${doc.kind}\u0000${doc.name}\u0000${doc.people}\u0000${doc.genres}\u0000${doc.synopsis}`;
+
+/**
+ * The words of a query, each matched as a prefix ("stra" finds "Strange"): letters and digits
+ * only, so nothing a viewer types is read as FTS5 query syntax. At most 8 words of 40 letters.
+ */
+export function queryWords(query: string): string[] {
+  return (query.normalize('NFKC').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 8).map((word) => word.slice(0, 40));
+}
+
+/**
+ * Full-text search over names, people, genres and synopses (SQLite FTS5, ranked by bm25 with
+ * the name weighing most). The index follows the discovery read model: `sync` writes only the
+ * documents that changed since the last call, so a catalog change costs a few rows, not a rebuild.
+ */
+export class SearchIndex {
+  private readonly s;
+  /** What the index holds, by ref (loaded once; kept in step with every write). */
+  private indexed: Map<string, string> | null = null;
+
+  constructor(private readonly db: Db) {
+    this.s = {
+      all: db.prepare(`SELECT ref, kind, name, people, genres, synopsis FROM search_docs`),
+      upsert: db.prepare(
+        `INSERT INTO search_docs (ref, kind, name, people, genres, synopsis) VALUES (@ref, @kind, @name, @people, @genres, @synopsis)
+         ON CONFLICT (ref) DO UPDATE SET kind = excluded.kind, name = excluded.name, people = excluded.people, genres = excluded.genres, synopsis = excluded.synopsis`,
+      ),
+      remove: db.prepare(`DELETE FROM search_docs WHERE ref = ?`),
+      match: db.prepare(
+        `SELECT d.ref AS ref, d.kind AS kind FROM search_fts JOIN search_docs AS d ON d.id = search_fts.rowid
+          WHERE search_fts MATCH ? ORDER BY bm25(search_fts, 10.0, 4.0, 2.0, 1.0), d.name LIMIT ?`,
+      ),
+    };
+  }
+
+  /** Makes the index hold exactly these documents; returns how many rows were written. */
+  sync(docs: Iterable<SearchDoc>): number {
+    this.indexed ??= new Map((this.s.all.all() as DocRow[]).map((row) => [row.ref, signature(row)]));
+    const indexed = this.indexed;
+    const seen = new Set<string>();
+    const writes: DocRow[] = [];
+    for (const doc of docs) {
+      seen.add(doc.ref);
+      const row: DocRow = { ref: doc.ref, kind: doc.kind, name: doc.name, people: doc.people.join(' · '), genres: doc.genres.join(' · '), synopsis: doc.synopsis };
+      if (indexed.get(doc.ref) !== signature(row)) writes.push(row);
+    }
+    const removed = [...indexed.keys()].filter((ref) => !seen.has(ref));
+    if (writes.length === 0 && removed.length === 0) return 0;
+    this.db.transaction(() => {
+      for (const row of writes) this.s.upsert.run(row);
+      for (const ref of removed) this.s.remove.run(ref);
+    })();
+    for (const row of writes) indexed.set(row.ref, signature(row));
+    for (const ref of removed) indexed.delete(ref);
+    return writes.length + removed.length;
+  }
+
+  /** Documents matching every word as a prefix, best first. */
+  search(words: readonly string[], limit: number): SearchHit[] {
+    if (words.length === 0) return [];
+    const expression = words.map((word) => `"${word}"*`).join(' ');
+    return (this.s.match.all(expression, limit) as SearchHit[]).map((row) => ({ ref: row.ref, kind: row.kind }));
+  }
+}

@@ -1,0 +1,44 @@
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/catalog/database.js';
+import { queryWords, SearchIndex, type SearchDoc } from '../../src/discovery/search.js';
+
+function freshIndex(t: Test): SearchIndex {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-search-'));
+  const db = openDatabase(dir);
+  t.teardown(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return new SearchIndex(db);
+}
+
+const doc = (ref: string, name: string, extra: Partial<SearchDoc> = {}): SearchDoc => ({ ref, kind: 'title', name, people: [], genres: [], synopsis: '', ...extra });
+
+t.test('syncing writes only the documents that changed, and removes those that left', async (t) => {
+  const index = freshIndex(t);
+  const docs = [doc('a', 'Strange Harbour'), doc('b', 'Night Train', { people: ['Jane Okafor'] }), doc('c', 'Café Society', { genres: ['Comedy'] })];
+  t.equal(index.sync(docs), 3);
+  t.equal(index.sync(docs), 0, 'nothing changed, nothing written');
+  t.equal(index.sync([docs[0]!, doc('b', 'Night Train', { people: ['Jane Okafor', 'Otto Lind'] })]), 2, 'one changed, one removed');
+  t.same(index.search(queryWords('otto'), 10), [{ ref: 'b', kind: 'title' }]);
+  t.same(index.search(queryWords('cafe'), 10), [], 'a removed document is not found');
+});
+
+t.test('every word matches as a prefix, accents aside, and names rank above synopses', async (t) => {
+  const index = freshIndex(t);
+  index.sync([doc('synopsis', 'Quiet Days', { synopsis: 'A harbour town in winter.' }), doc('name', 'Harbour Lights'), doc('accents', 'Café Müller')]);
+  t.same(index.search(queryWords('harb'), 10).map((hit) => hit.ref), ['name', 'synopsis']);
+  t.same(index.search(queryWords('harb lig'), 10).map((hit) => hit.ref), ['name'], 'every word must match');
+  t.same(index.search(queryWords('cafe mull'), 10).map((hit) => hit.ref), ['accents'], 'diacritics are folded');
+});
+
+t.test('what a viewer types is never read as query syntax', async (t) => {
+  const index = freshIndex(t);
+  index.sync([doc('a', 'Harbour Lights')]);
+  t.same(queryWords('harb" OR name:* NEAR(x'), ['harb', 'or', 'name', 'near', 'x']);
+  t.same(index.search(queryWords('"harb*'), 10).map((hit) => hit.ref), ['a'], 'quotes and stars are dropped, not parsed');
+  t.same(index.search(queryWords('* - ( )'), 10), [], 'a query of punctuation finds nothing (and does not throw)');
+});
