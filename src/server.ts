@@ -22,6 +22,9 @@ import { viewerRoutes } from './api/routes/viewers.js';
 import { accessRoutes } from './api/routes/access.js';
 import { ContentAccessStore } from './catalog/access.js';
 import { discoveryRoutes } from './api/routes/discovery.js';
+import { analyticsRoutes } from './api/routes/analytics.js';
+import { QoeRecorder } from './analytics/qoe.js';
+import type { Lease } from './playback/leases.js';
 import { DiscoveryCatalog, type Audience } from './discovery/catalog.js';
 import { WatchHistory } from './discovery/history.js';
 import { MetadataStore } from './discovery/metadata.js';
@@ -305,6 +308,13 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       rentals,
     };
   };
+  const qoe = new QoeRecorder(db, { now: () => clock.now(), heartbeatSeconds: config.playback.heartbeatSeconds });
+  /** A viewer's heartbeat or stop becomes a resume point and watch time. */
+  const watched = (lease: Lease, ended: boolean) => {
+    if (lease.viewerId === null) return;
+    const item = discovery.current().items.get(lease.contentId);
+    watchHistory.report({ sessionId: lease.id, viewerId: lease.viewerId, contentId: lease.contentId, positionMs: lease.positionMs, state: lease.state, durationMs: item?.durationMs ?? null, ended });
+  };
   const countryOf = (req: import('express').Request) => countries.countryOf(req.socket.remoteAddress ?? '', req.ip ?? '', (name) => req.header(name));
   const contentState = (contentId: string) => catalog.get(contentId)?.state ?? streamCatalog.get(contentId)?.state ?? null;
   const adminToken = adminSecret.value;
@@ -343,10 +353,19 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       protectionOf,
       countryOf,
       licenseSystems,
-      progress: (lease, ended) => {
-        if (lease.viewerId === null) return;
-        const item = discovery.current().items.get(lease.contentId);
-        watchHistory.report({ sessionId: lease.id, viewerId: lease.viewerId, contentId: lease.contentId, positionMs: lease.positionMs, state: lease.state, durationMs: item?.durationMs ?? null, ended });
+      observer: {
+        started: (lease) => {
+          const planId = lease.viewerId === null ? null : (accounts.entitlement(lease.viewerId, lease.startedAt)?.plan?.id ?? null);
+          qoe.started({ id: lease.id, contentId: lease.contentId, viewerId: lease.viewerId, family: lease.device?.family ?? null, planId, startedAt: lease.startedAt });
+        },
+        heartbeat: (lease, report) => {
+          watched(lease, false);
+          qoe.heartbeat(lease.id, report);
+        },
+        ended: (lease) => {
+          watched(lease, true);
+          qoe.ended(lease.id);
+        },
       },
       resumeAt: (viewerId, contentId) => {
         const entry = watchHistory.entry(viewerId, contentId);
@@ -365,6 +384,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
           : null,
     }),
     viewers: viewerRoutes({ accounts, adminToken, selfSignUp: config.viewers.selfSignUp, clock }),
+    analytics: analyticsRoutes({ qoe, clock }),
     discovery: discoveryRoutes({
       catalog: discovery,
       metadata,
@@ -396,6 +416,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       mediaDir: (id) => titlePaths(config.dataDir, id).media,
       protectionOf,
       liveBroadcast: (id) => streams.broadcast(id),
+      observeCmcd: (sessionId, report) => qoe.cmcd(sessionId, report),
       liveSettings: {
         partTargetSeconds: config.live.partTargetMs / 1000,
         segmentTargetSeconds: config.live.segmentSeconds,
@@ -452,6 +473,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     viewerStore.pruneRefresh(clock.now());
     leases.prune();
     watchHistory.prune(30);
+    qoe.prune(90);
     void removeAbandonedUploads(tus, log);
   }, 3_600_000);
   pruneTimer.unref();
@@ -459,6 +481,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const leaseTimer = setInterval(() => {
     leases.flush();
     watchHistory.flush();
+    qoe.flush();
   }, 5_000);
   leaseTimer.unref();
   const sweepTimer = setInterval(() => leases.sweep(), config.playback.heartbeatSeconds * 1000);
@@ -492,6 +515,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       clearTimeout(grace);
       leases.flush();
       watchHistory.flush();
+      qoe.flush();
       db.close();
       releaseLock();
       log.info('stopped');

@@ -39,13 +39,42 @@ const page = `<!doctype html><html><body>
   window.playerErrors = [];
   window.stalls = 0;
   let started = false;
-  video.addEventListener('playing', () => { started = true; });
-  video.addEventListener('waiting', () => { if (started) window.stalls++; });
+  // What a device app reports to Weir with its heartbeats (QoE): startup, stalls, bitrate, errors.
+  window.qoeEvents = [];
+  let playPressed = 0, firstFrame = false, stalled = false;
+  video.requestVideoFrameCallback(() => { firstFrame = true; window.qoeEvents.push({ type: 'startup', ms: Math.round(performance.now() - playPressed) }); });
+  video.addEventListener('playing', () => {
+    started = true;
+    if (stalled) { stalled = false; window.qoeEvents.push({ type: 'rebuffer_end', t: Math.round(performance.now()) }); }
+  });
+  video.addEventListener('waiting', () => {
+    if (!started) return;
+    window.stalls++;
+    if (!stalled) { stalled = true; window.qoeEvents.push({ type: 'rebuffer_start', t: Math.round(performance.now()) }); }
+  });
+  window.bitrate = null;
+  /** Heartbeats as an app sends them: position, state, bitrate and the QoE events since the last. */
+  window.startHeartbeats = (url, authorization, intervalMs) => {
+    const beat = () => {
+      const events = window.qoeEvents.splice(0);
+      const state = stalled || !firstFrame ? 'buffering' : video.paused ? 'paused' : 'playing';
+      const body = { position: video.currentTime, state, events };
+      if (window.bitrate) body.bitrate = window.bitrate;
+      return fetch(url, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    };
+    const timer = setInterval(beat, intervalMs);
+    window.stopHeartbeats = async () => { clearInterval(timer); await beat(); };
+  };
   window.play = async (kind, url, config) => {
+    playPressed = performance.now();
     if (kind === 'hls') {
       const hls = new Hls(Object.assign({ debug: false }, config || {}));
       window.hls = hls;
-      hls.on(Hls.Events.ERROR, (_e, data) => { if (data.fatal) window.playerErrors.push(data.type + ':' + data.details); });
+      hls.on(Hls.Events.ERROR, (_e, data) => {
+        if (data.fatal) window.playerErrors.push(data.type + ':' + data.details);
+        window.qoeEvents.push({ type: 'error', code: String(data.details).slice(0, 100), fatal: !!data.fatal });
+      });
+      hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => { window.bitrate = hls.levels[data.level].bitrate; });
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (kind === 'flv') {
@@ -65,7 +94,11 @@ const page = `<!doctype html><html><body>
       shaka.polyfill.installAll();
       const player = new shaka.Player();
       window.shakaPlayer = player;
-      player.addEventListener('error', (event) => window.playerErrors.push('shaka:' + event.detail.code));
+      player.addEventListener('error', (event) => {
+        window.playerErrors.push('shaka:' + event.detail.code);
+        window.qoeEvents.push({ type: 'error', code: String(event.detail.code), fatal: event.detail.severity === 2 });
+      });
+      player.addEventListener('adaptation', () => { const track = player.getVariantTracks().find((t) => t.active); if (track) window.bitrate = track.bandwidth; });
       if (config) player.configure(config);
       await player.attach(video);
       await player.load(url).catch((e) => window.playerErrors.push('shaka-load:' + (e.code || e.message)));

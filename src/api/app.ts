@@ -13,6 +13,8 @@ export type AppParts = {
   playback: express.Router;
   /** Viewer accounts, sign-in, devices, plans (each route checks its own credentials). */
   viewers: express.Router;
+  /** QoE figures (admin). */
+  analytics: express.Router;
   /** Home rails, detail, series, search (devices); metadata, series, collections (admin). */
   discovery: express.Router;
   /** Access rules of titles and live streams (admin). */
@@ -92,6 +94,8 @@ export function createApp(parts: AppParts): Express {
   app.use('/v1/live-streams', admin);
   app.use(parts.access);
   app.use(parts.discovery);
+  app.use('/v1/analytics', admin);
+  app.use(parts.analytics);
   app.put('/v1/titles/:id/source', parts.sourcePut);
   app.use(parts.titles);
   app.use(parts.streams);

@@ -228,6 +228,29 @@ export const migrations: readonly string[] = [
      INSERT INTO search_fts (search_fts, rowid, name, people, genres, synopsis) VALUES ('delete', old.id, old.name, old.people, old.genres, old.synopsis);
      INSERT INTO search_fts (rowid, name, people, genres, synopsis) VALUES (new.id, new.name, new.people, new.genres, new.synopsis);
    END;`,
+  // Quality of experience: one row per playback session, written behind in batches.
+  `CREATE TABLE qoe_sessions (
+     session_id TEXT PRIMARY KEY,
+     content_id TEXT NOT NULL,
+     viewer_id TEXT,
+     family TEXT,
+     plan_id TEXT,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     startup_ms INTEGER,
+     rebuffer_count INTEGER NOT NULL,
+     rebuffer_ms INTEGER NOT NULL,
+     played_ms INTEGER NOT NULL,
+     bits_played REAL NOT NULL,
+     errors INTEGER NOT NULL,
+     start_failed INTEGER NOT NULL,
+     playback_failed INTEGER NOT NULL,
+     exited_before_start INTEGER NOT NULL,
+     cmcd_requests INTEGER NOT NULL,
+     cmcd_starved INTEGER NOT NULL,
+     last_bitrate INTEGER
+   ) WITHOUT ROWID;
+   CREATE INDEX qoe_sessions_started ON qoe_sessions (started_at);`,
 ];
 
 export const databaseFileName = 'weir.db';

@@ -9,9 +9,10 @@ import { requestUrl } from './request-url.js';
 import { dashManifestName, multivariantName } from '../layout.js';
 import { allowedHeight, capMpd, capMultivariant } from '../pipeline/manifest/cap.js';
 import { assertWithinCap } from './rendition-cap.js';
+import { cmcdOf, type CmcdReport } from './cmcd.js';
 
 /** The playback session behind a media request, as delivery needs it (declared by its user). */
-export type MediaSession = { maxHeight: number | null };
+export type MediaSession = { id: string; maxHeight: number | null };
 
 export type MediaRoutesDeps = {
   /** Checks a media URL's token and that its session still runs (map lookups); throws the coded refusal. */
@@ -26,6 +27,8 @@ export type MediaRoutesDeps = {
   /** The broadcast of a live stream, if the content is one that has broadcast. */
   liveBroadcast: (contentId: string) => LiveBroadcast | undefined;
   liveSettings: LiveDeliverySettings;
+  /** CMCD a player sent with a media request of this session (for QoE; never awaited). */
+  observeCmcd: (sessionId: string, report: CmcdReport) => void;
 };
 
 const manifestPattern = /\.(m3u8|mpd)$/;
@@ -70,6 +73,9 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     const segments = req.params.file as unknown as string[];
     const session = deps.authorize(token, contentId);
     checkMediaPath(segments);
+    // The CMCD query argument is read here and nowhere else: no cache key or lookup sees it.
+    const cmcd = cmcdOf(req);
+    if (cmcd) deps.observeCmcd(session.id, cmcd);
     const cap = session.maxHeight;
     const broadcast = deps.liveBroadcast(contentId);
     if (broadcast) {

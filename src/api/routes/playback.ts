@@ -19,11 +19,29 @@ const sessionBody = z.strictObject({
   // Where the player will start (seconds); without it the answer offers the viewer's resume point.
   position: z.number().min(0).max(1e9).optional(),
 });
+const playerTime = z.number().min(-1e13).max(1e13);
+const playerEvent = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('startup'), ms: z.number().min(0).max(600_000) }),
+  z.strictObject({ type: z.literal('rebuffer_start'), t: playerTime }),
+  z.strictObject({ type: z.literal('rebuffer_end'), t: playerTime }),
+  z.strictObject({ type: z.literal('bitrate'), bitrate: z.number().int().min(0).max(1e10) }),
+  z.strictObject({ type: z.literal('error'), code: z.string().min(1).max(100), fatal: z.boolean() }),
+  z.strictObject({ type: z.literal('exit_before_start') }),
+]);
 const heartbeatBody = z.strictObject({
   position: z.number().min(0).max(1e9).optional(),
   state: z.enum(playerStates),
   bitrate: z.number().int().min(0).max(1e10).optional(),
+  // QoE events since the last heartbeat (startup, stalls, bitrate switches, errors).
+  events: z.array(playerEvent).max(500).optional(),
 });
+
+/** What happens to sessions, for resume points and QoE (never awaited: a report costs memory only). */
+export type SessionObserver = {
+  started: (lease: Lease) => void;
+  heartbeat: (lease: Lease, report: z.infer<typeof heartbeatBody>) => void;
+  ended: (lease: Lease) => void;
+};
 
 export type PlaybackRoutesDeps = {
   service: PlaybackService;
@@ -45,8 +63,7 @@ export type PlaybackRoutesDeps = {
   adminToken: string;
   /** For a live stream: its advertised PART-HOLD-BACK, from which player settings follow. */
   liveTiming: (contentId: string) => LiveTiming | null;
-  /** A heartbeat or the end of a session, for resume points and watch time (never awaited). */
-  progress: (lease: Lease, ended: boolean) => void;
+  observer: SessionObserver;
   /** Where this viewer left this title (ms), if part-way through it. */
   resumeAt: (viewerId: string, contentId: string) => number | null;
 };
@@ -141,6 +158,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
       throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is ${state}; titles play once ready, live streams while live.`);
     }
     const { lease, token, profile } = await deps.service.start(contentId, requester, deps.countryOf(req));
+    deps.observer.started(lease);
     const base = baseUrl(req, deps.publicUrl);
     const media = `${base}/media/${encodeURIComponent(contentId)}/${token}`;
     const protection = deps.protectionOf(contentId);
@@ -176,13 +194,13 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
   router.post('/v1/playback-sessions/:id/heartbeat', json, async (req, res) => {
     const body = parseInput(heartbeatBody, req.body ?? {}, 'heartbeat body');
     const lease = deps.service.leases.heartbeat(String(req.params.id), viewerIdOf(req), { positionMs: body.position === undefined ? null : Math.round(body.position * 1000), state: body.state });
-    deps.progress(lease, false);
+    deps.observer.heartbeat(lease, body);
     res.setHeader('cache-control', 'no-store');
     res.json({ ...leaseResource(lease), expiresAt: new Date(deps.service.leases.expiresAt(lease)).toISOString() });
   });
 
   router.delete('/v1/playback-sessions/:id', async (req, res) => {
-    deps.progress(deps.service.leases.end(String(req.params.id), viewerIdOf(req)), true);
+    deps.observer.ended(deps.service.leases.end(String(req.params.id), viewerIdOf(req)));
     res.status(204).end();
   });
 

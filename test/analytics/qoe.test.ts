@@ -1,0 +1,93 @@
+import t, { type Test } from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../../src/catalog/database.js';
+import { QoeRecorder } from '../../src/analytics/qoe.js';
+
+function fresh(t: Test, limits: { maxSessions?: number; maxEventsPerReport?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-qoe-'));
+  const db = openDatabase(dir);
+  t.teardown(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const start = Date.parse('2026-12-02T12:00:00Z');
+  let now = start;
+  const qoe = new QoeRecorder(db, { now: () => now, heartbeatSeconds: 10, ...limits });
+  const begin = (id: string, extra: { contentId?: string; family?: string; planId?: string } = {}) =>
+    qoe.started({ id, contentId: extra.contentId ?? 'film', viewerId: 'v', family: extra.family ?? 'web', planId: extra.planId ?? 'standard', startedAt: now });
+  return { qoe, begin, start, advance: (ms: number) => (now += ms) };
+}
+
+t.test('a session records its startup, stalls from start and end events, and bits played at each bitrate', async (t) => {
+  const { qoe, begin, advance } = fresh(t);
+  begin('s1');
+  qoe.heartbeat('s1', { state: 'playing', bitrate: 1_000_000, events: [{ type: 'startup', ms: 850 }] });
+  advance(10_000);
+  qoe.heartbeat('s1', { state: 'playing', events: [{ type: 'rebuffer_start', t: 5000 }, { type: 'rebuffer_end', t: 6500 }, { type: 'bitrate', bitrate: 3_000_000 }] });
+  advance(10_000);
+  qoe.heartbeat('s1', { state: 'paused' });
+  advance(30_000);
+  qoe.ended('s1');
+  t.match(qoe.session('s1'), { startupMs: 850, rebufferCount: 1, rebufferMs: 1500, playedMs: 20_000, bitsPlayed: 40_000_000, exitedBeforeStart: false, startFailed: false });
+  const [all] = qoe.figures(Date.parse('2026-12-02T00:00:00Z'), Date.parse('2026-12-03T00:00:00Z'), 'none', null);
+  t.match(all!.figures, { attempts: 1, startupMs: { p50: 850, p95: 850 }, averageBitrate: 2_000_000, videoStartFailures: 0, exitsBeforeVideoStart: 0, playbackFailures: 0, peakConcurrentViewers: 1 });
+  t.equal(all!.figures.rebufferingRatio, 1500 / 21_500, 'stall time over watch time plus stall time');
+});
+
+t.test('failures are told apart: before the first frame, after it, and leaving before it', async (t) => {
+  const { qoe, begin } = fresh(t);
+  begin('vsf');
+  qoe.heartbeat('vsf', { state: 'buffering', events: [{ type: 'error', code: 'manifestLoadError', fatal: true }] });
+  begin('failed-later');
+  qoe.heartbeat('failed-later', { state: 'playing', events: [{ type: 'startup', ms: 500 }, { type: 'error', code: 'bufferStalledError', fatal: false }, { type: 'error', code: 'fragLoadError', fatal: true }] });
+  begin('ebvs');
+  qoe.ended('ebvs');
+  for (const id of ['vsf', 'failed-later']) qoe.ended(id);
+  const [all] = qoe.figures(0, Date.parse('2027-01-01T00:00:00Z'), 'none', null);
+  t.match(all!.figures, { attempts: 3, videoStartFailures: 1, playbackFailures: 1, exitsBeforeVideoStart: 1 });
+  t.equal(qoe.session('failed-later')?.errors, 2);
+});
+
+t.test('figures group by title, family and plan, in time buckets; peak concurrency counts overlaps', async (t) => {
+  const { qoe, begin, advance, start } = fresh(t);
+  begin('a', { contentId: 'film', family: 'web' });
+  begin('b', { contentId: 'film', family: 'roku' });
+  advance(3_600_000);
+  begin('c', { contentId: 'show', family: 'roku' });
+  for (const id of ['a', 'b', 'c']) qoe.heartbeat(id, { state: 'playing', events: [{ type: 'startup', ms: id === 'c' ? 2000 : 1000 }] });
+  const range = [start - 1, start + 7_200_000] as const;
+  const byTitle = qoe.figures(...range, 'title', null);
+  t.same(byTitle.map((g) => [g.group, g.figures.attempts]).sort(), [['film', 2], ['show', 1]]);
+  t.same(qoe.figures(...range, 'family', null).map((g) => [g.group, g.figures.attempts]).sort(), [['roku', 2], ['web', 1]]);
+  const hourly = qoe.figures(...range, 'none', 3_600_000);
+  t.same(hourly.map((g) => [new Date(g.bucketStart!).toISOString(), g.figures.attempts]), [['2026-12-02T12:00:00.000Z', 2], ['2026-12-02T13:00:00.000Z', 1]]);
+  t.equal(qoe.figures(...range, 'none', null)[0]!.figures.peakConcurrentViewers, 3, 'all three still running');
+});
+
+t.test('a session that stops reporting lapses after two intervals; CMCD keeps it seen and gives the bitrate when the player does not', async (t) => {
+  const { qoe, begin, advance } = fresh(t);
+  begin('quiet');
+  begin('cmcd-only');
+  qoe.heartbeat('cmcd-only', { state: 'playing', events: [{ type: 'startup', ms: 700 }] });
+  for (let i = 0; i < 5; i++) {
+    advance(10_000);
+    qoe.cmcd('cmcd-only', { bitrateKbps: 1200, objectType: 'v', bufferStarved: i === 2 });
+    qoe.cmcd('cmcd-only', { bitrateKbps: 128, objectType: 'a', bufferStarved: false });
+  }
+  qoe.flush();
+  t.match(qoe.session('quiet'), { exitedBeforeStart: true }, 'silent for two intervals: ended, never started');
+  t.not(qoe.session('quiet')?.endedAt, null);
+  t.match(qoe.session('cmcd-only'), { endedAt: null, cmcdRequests: 10, cmcdStarved: 1, lastBitrate: 1_200_000 }, 'video objects give the bitrate; audio does not');
+});
+
+t.test('bursts are bounded: sessions past the limit and events past the per-report limit are dropped and counted', async (t) => {
+  const { qoe, begin } = fresh(t, { maxSessions: 2, maxEventsPerReport: 3 });
+  for (const id of ['a', 'b', 'c']) begin(id);
+  t.equal(qoe.dropped, 1);
+  qoe.heartbeat('a', { state: 'playing', events: Array.from({ length: 5 }, () => ({ type: 'bitrate' as const, bitrate: 1000 })) });
+  t.equal(qoe.dropped, 3);
+  qoe.heartbeat('c', { state: 'playing' });
+  t.equal(qoe.session('c'), null, 'a dropped session is not recorded');
+});
