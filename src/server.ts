@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { healthCheck } from './api/health.js';
 import { lockDataDir, prepareDataDir } from './catalog/data-dir.js';
 import { RateLimiter } from './api/rate-limit.js';
@@ -24,6 +25,7 @@ import { ContentAccessStore } from './catalog/access.js';
 import { discoveryRoutes } from './api/routes/discovery.js';
 import { analyticsRoutes } from './api/routes/analytics.js';
 import { QoeRecorder } from './analytics/qoe.js';
+import { thumbnailsVttName, trickPlayDir } from './pipeline/manifest/trick-play.js';
 import type { Lease } from './playback/leases.js';
 import { DiscoveryCatalog, type Audience } from './discovery/catalog.js';
 import { WatchHistory } from './discovery/history.js';
@@ -308,6 +310,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       rentals,
     };
   };
+  // Whether a title published trick-play thumbnails: fixed once it is ready, read once.
+  const titleThumbnails = new Map<string, boolean>();
   const qoe = new QoeRecorder(db, { now: () => clock.now(), heartbeatSeconds: config.playback.heartbeatSeconds });
   /** A viewer's heartbeat or stop becomes a resume point and watch time. */
   const watched = (lease: Lease, ended: boolean) => {
@@ -366,6 +370,15 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
           watched(lease, true);
           qoe.ended(lease.id);
         },
+      },
+      hasThumbnails: (id) => {
+        let known = titleThumbnails.get(id);
+        if (known === undefined) {
+          known = existsSync(join(titlePaths(config.dataDir, id).media, trickPlayDir, thumbnailsVttName));
+          if (titleThumbnails.size >= 100_000) titleThumbnails.clear();
+          titleThumbnails.set(id, known);
+        }
+        return known;
       },
       resumeAt: (viewerId, contentId) => {
         const entry = watchHistory.entry(viewerId, contentId);

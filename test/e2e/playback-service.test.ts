@@ -121,7 +121,7 @@ t.test('a viewer signs in on the web, lists what it may watch, plays a protected
 
   const session = await startedSession(premiere, token);
   // /v1 shapes devices depend on: fields may be added, never renamed or removed.
-  t.same(Object.keys(session).sort(), ['contentId', 'expiresAt', 'heartbeat', 'id', 'live', 'maxHeight', 'posterUrl', 'resumeFrom', 'sources'], 'the v1 session answer (fields are only added)');
+  t.same(Object.keys(session).sort(), ['contentId', 'expiresAt', 'heartbeat', 'id', 'live', 'maxHeight', 'posterUrl', 'resumeFrom', 'sources', 'thumbnailsUrl'], 'the v1 session answer (fields are only added)');
   t.same(Object.keys(session.sources[0]!).sort(), ['drm', 'mimeType', 'protocol', 'url'], 'the v1 source');
   const token64 = new URL(session.sources[0]!.url).pathname.split('/')[3]!;
   const claims = JSON.parse(Buffer.from(token64.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;

@@ -13,6 +13,7 @@ import { requesterOf } from '../requester.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
 import { multivariantName, dashManifestName, aes128KeyName, clearKeyLicenseName, posterName } from '../../layout.js';
+import { thumbnailsVttName, trickPlayDir } from '../../pipeline/manifest/trick-play.js';
 
 const sessionBody = z.strictObject({
   contentId: z.string().min(1).max(200),
@@ -64,6 +65,8 @@ export type PlaybackRoutesDeps = {
   /** For a live stream: its advertised PART-HOLD-BACK, from which player settings follow. */
   liveTiming: (contentId: string) => LiveTiming | null;
   observer: SessionObserver;
+  /** Whether a title published trick-play thumbnails (titles from before them did not). */
+  hasThumbnails: (contentId: string) => boolean;
   /** Where this viewer left this title (ms), if part-way through it. */
   resumeAt: (viewerId: string, contentId: string) => number | null;
 };
@@ -182,6 +185,8 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
       live: timing ? livePlayerSettings(timing) : null,
       // Where the player should start: the position asked for, else where this viewer left off.
       resumeFrom: position ?? (resumeMs === null ? null : resumeMs / 1000),
+      // Scrubbing thumbnails as a WebVTT track of sprite tiles (the manifests name them too).
+      thumbnailsUrl: !timing && deps.hasThumbnails(contentId) ? `${media}/${trickPlayDir}/${thumbnailsVttName}` : null,
     });
   });
 

@@ -42,10 +42,14 @@ const attribute = (element: string, name: string): number | null => {
 
 /** A DASH MPD (as Weir writes them) without the video Representations above the cap; each set's maxWidth/maxHeight follow. */
 export function capMpd(mpd: string, cap: number): string {
-  const heights = [...mpd.matchAll(representationPattern)].flatMap((m) => attribute(m[0], 'height') ?? []);
+  // Only video is capped: a thumbnail set's sprites have heights too.
+  const isVideo = (set: string) => /^<AdaptationSet\b[^>]*\bcontentType="video"/.test(set);
+  const sets = [...mpd.matchAll(/<AdaptationSet\b[^>]*>[\s\S]*?<\/AdaptationSet>/g)].map((m) => m[0]).filter(isVideo);
+  const heights = sets.flatMap((set) => [...set.matchAll(representationPattern)].flatMap((m) => attribute(m[0], 'height') ?? []));
   if (heights.length === 0) return mpd;
   const limit = allowedHeight(heights, cap);
   return mpd.replace(/<AdaptationSet\b[^>]*>[\s\S]*?<\/AdaptationSet>/g, (set) => {
+    if (!isVideo(set)) return set;
     const kept: { width: number; height: number }[] = [];
     const filtered = set.replace(representationPattern, (representation) => {
       const height = attribute(representation, 'height');

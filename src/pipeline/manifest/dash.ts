@@ -1,4 +1,5 @@
 import { serializeBoxes } from '../bmff/write.js';
+import { thumbnailAdaptationSet, type TrickPlay } from './trick-play.js';
 import { measureBandwidth, risingBandwidths, totalDuration, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
 import { initSegmentName, segmentTemplate, clearKeyLicenseName } from '../../layout.js';
 
@@ -82,7 +83,7 @@ function titleContentProtection(protection: ManifestProtection | null): string {
  * A static MPD (ISO/IEC 23009-1, DASH-IF IOP live/on-demand profile) over the same CMAF
  * segments the HLS playlists name.
  */
-export function writeStaticMpd(renditions: readonly PackagedRendition[], protection: ManifestProtection | null = null): string {
+export function writeStaticMpd(renditions: readonly PackagedRendition[], protection: ManifestProtection | null = null, trickPlay: TrickPlay | null = null): string {
   const contentProtection = titleContentProtection(protection);
   const durationMs = Math.max(0, ...renditions.map((r) => Math.round((totalDuration(r) * 1000) / r.timescale)));
   const rates = risingBandwidths(renditions, measureBandwidth);
@@ -108,6 +109,7 @@ export function writeStaticMpd(renditions: readonly PackagedRendition[], protect
         '</AdaptationSet>',
     );
   }
+  if (trickPlay) sets.push(thumbnailAdaptationSet(trickPlay, 2));
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<MPD ${mpdNamespaces} profiles="urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019" type="static" mediaPresentationDuration="${isoDuration(durationMs)}" minBufferTime="PT2S">`,

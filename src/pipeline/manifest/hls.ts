@@ -1,4 +1,5 @@
 import type { CencScheme } from '../cmaf/encrypt.js';
+import { imageStreamInf, type TrickPlay } from './trick-play.js';
 import type { Pssh } from '../bmff/boxes.js';
 import { serializeBoxes } from '../bmff/write.js';
 import { measureBandwidth, risingBandwidths, type ManifestProtection, type PackagedRendition } from './packaged-rendition.js';
@@ -92,7 +93,7 @@ export function variantOf(rendition: PackagedRendition): VariantInfo {
 }
 
 /** The multivariant playlist (§4.4): one variant per video rendition, audio as one EXT-X-MEDIA group. */
-export function writeMultivariant(measured: readonly VariantInfo[]): string {
+export function writeMultivariant(measured: readonly VariantInfo[], trickPlay: TrickPlay | null = null): string {
   const rates = risingBandwidths(measured, (v) => ({ peak: v.peakBandwidth, average: v.averageBandwidth }));
   const variants = measured.map((v) => ({ ...v, peakBandwidth: rates.get(v.id)!.peak, averageBandwidth: rates.get(v.id)!.average }));
   const video = variants.filter((r) => r.kind === 'video');
@@ -114,11 +115,12 @@ export function writeMultivariant(measured: readonly VariantInfo[]): string {
     if (audio) attributes.push('AUDIO="audio"');
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, `${rendition.id}/${mediaPlaylistName}`);
   }
+  if (trickPlay) lines.push(imageStreamInf(trickPlay));
   lines.push('');
   return lines.join('\n');
 }
 
 /** The multivariant playlist of a packaged VOD title, with bandwidths measured from its segments. */
-export function writeMultivariantPlaylist(renditions: readonly PackagedRendition[]): string {
-  return writeMultivariant(renditions.map(variantOf));
+export function writeMultivariantPlaylist(renditions: readonly PackagedRendition[], trickPlay: TrickPlay | null = null): string {
+  return writeMultivariant(renditions.map(variantOf), trickPlay);
 }

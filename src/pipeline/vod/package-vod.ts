@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../logger.js';
 import { Chunker, type ChunkSink } from '../cmaf/chunker.js';
@@ -13,6 +13,7 @@ import type { Ladder } from '../encode/ladder.js';
 import { writeStaticMpd } from '../manifest/dash.js';
 import { writeMultivariantPlaylist, writeVodMediaPlaylist } from '../manifest/hls.js';
 import { packagedRendition, type ManifestProtection, type PackagedRendition } from '../manifest/packaged-rendition.js';
+import { imagePlaylistName, thumbnailsVttName, trickPlayDir, trickPlayIntervalMs, writeImagePlaylist, writeThumbnailsVtt, type TrickPlay } from '../manifest/trick-play.js';
 import { multivariantName, mediaPlaylistName, dashManifestName, initSegmentName, posterName } from '../../layout.js';
 
 /** How a title is protected: sample encryption (cenc, cbcs) or whole-segment AES-128 (HLS only). */
@@ -92,8 +93,41 @@ async function writePoster(options: PackageVodOptions, durationSeconds: number):
   });
 }
 
+/** Thumbnails for scrubbing: 5×5 sprites of 320-pixel-wide tiles, cut from the smallest rendition at least 180 lines tall. */
+async function writeTrickPlay(options: PackageVodOptions, durationMs: number): Promise<TrickPlay> {
+  const video = [...options.ladder.video].sort((a, b) => a.height - b.height);
+  const source = video.find((r) => r.height >= 180) ?? video[video.length - 1]!;
+  const tileWidth = 320;
+  const tileHeight = Math.max(2, Math.round((tileWidth * source.height) / source.width / 2) * 2);
+  const intervalMs = trickPlayIntervalMs(durationMs);
+  const dir = join(options.outDir, trickPlayDir);
+  await mkdir(dir, { recursive: true });
+  await runFfmpeg({
+    binary: options.ffmpeg,
+    args: ['-hide_banner', '-nostdin', '-y', '-i', encodedFile(options.encodedDir, source.id), '-an', '-vf', `fps=1000/${intervalMs},scale=${tileWidth}:${tileHeight},tile=5x5`, '-q:v', '5', join(dir, 'tile-%d.jpg')],
+    log: options.log,
+    signal: options.signal,
+  });
+  const sprites = (await readdir(dir)).filter((name) => /^tile-\d+\.jpg$/.test(name));
+  const sizes = await Promise.all(sprites.map(async (name) => (await stat(join(dir, name))).size));
+  const trick: TrickPlay = {
+    dir: trickPlayDir,
+    intervalMs,
+    tile: { width: tileWidth, height: tileHeight },
+    columns: 5,
+    rows: 5,
+    count: Math.min(Math.ceil(durationMs / intervalMs), sprites.length * 25),
+    durationMs,
+    totalBytes: sizes.reduce((sum, size) => sum + size, 0),
+  };
+  await writeFile(join(dir, thumbnailsVttName), writeThumbnailsVtt(trick));
+  await writeFile(join(dir, imagePlaylistName), writeImagePlaylist(trick));
+  return trick;
+}
+
 /**
- * Turns an encoded ladder into one CMAF segment set with HLS playlists, a DASH MPD and a poster;
+ * Turns an encoded ladder into one CMAF segment set with HLS playlists, a DASH MPD, trick-play
+ * thumbnails and a poster;
  * a protected title's set is encrypted as it is written, and its manifests signal the key.
  */
 export async function packageVod(options: PackageVodOptions): Promise<PackagedRendition[]> {
@@ -101,10 +135,12 @@ export async function packageVod(options: PackageVodOptions): Promise<PackagedRe
   const jobs = options.ladder.video.map((r) => packageRendition(options, r.id, r.frameRate));
   if (options.ladder.audio) jobs.push(packageRendition(options, options.ladder.audio.id, null));
   const renditions = await Promise.all(jobs);
-  await writeFile(join(options.outDir, multivariantName), writeMultivariantPlaylist(renditions));
-  // Whole-segment AES-128 is HLS only: no DASH manifest is published for it.
-  if (options.protection?.scheme !== 'aes-128') await writeFile(join(options.outDir, dashManifestName), writeStaticMpd(renditions, signalled(options.protection)));
   const top = renditions[0]!;
-  await writePoster(options, top.segments.reduce((s, x) => s + x.duration, 0) / top.timescale);
+  const durationSeconds = top.segments.reduce((s, x) => s + x.duration, 0) / top.timescale;
+  const trickPlay = await writeTrickPlay(options, Math.round(durationSeconds * 1000));
+  await writeFile(join(options.outDir, multivariantName), writeMultivariantPlaylist(renditions, trickPlay));
+  // Whole-segment AES-128 is HLS only: no DASH manifest is published for it.
+  if (options.protection?.scheme !== 'aes-128') await writeFile(join(options.outDir, dashManifestName), writeStaticMpd(renditions, signalled(options.protection), trickPlay));
+  await writePoster(options, durationSeconds);
   return renditions;
 }
