@@ -62,6 +62,7 @@ export const errorCatalog = {
   SERIES_NOT_FOUND: { status: 404, meaning: 'No series with that id (or none of its episodes may be watched by this viewer here and now).' },
   SERIES_HAS_EPISODES: { status: 409, meaning: 'The series still has episodes; move or remove them first.' },
   EPISODE_TAKEN: { status: 409, meaning: 'Another title already is that episode of that season of the series.' },
+  ARTWORK_UNREADABLE: { status: 422, meaning: 'The uploaded artwork is not an image Weir can read (JPEG, PNG or WebP).' },
   COLLECTION_NOT_FOUND: { status: 404, meaning: 'No collection with that id.' },
   SHUTTING_DOWN: { status: 503, meaning: 'The server is stopping and takes no new work.' },
   INTERNAL: { status: 500, meaning: 'An unexpected server error; the log has the details.' },

@@ -29,6 +29,8 @@ export const clearKeyLicenseName = 'clearkey';
 
 /** A title's still for catalog art, and the renditions it published (read back by the catalog). */
 export const posterName = 'poster.jpg';
+/** A full-size still beside the poster, from which catalog art is cut. */
+export const stillName = 'still.jpg';
 export const renditionsFile = 'renditions.json';
 
 /**

@@ -30,6 +30,7 @@ import type { Lease } from './playback/leases.js';
 import { DiscoveryCatalog, type Audience } from './discovery/catalog.js';
 import { WatchHistory } from './discovery/history.js';
 import { MetadataStore } from './discovery/metadata.js';
+import { ArtworkStore, artworkKinds, type ArtworkKind } from './discovery/artwork.js';
 import { SearchIndex } from './discovery/search.js';
 import { firstRefusal } from './playback/access.js';
 import type { Requester } from './playback/service.js';
@@ -59,7 +60,7 @@ import { KeyStore } from './catalog/keys.js';
 import { LocalKeySource, parseMasterKey, type Protection } from './drm/keys.js';
 import { keyRoutes } from './drm/routes.js';
 import { CpixKeySource } from './drm/cpix.js';
-import { titlePaths } from './layout.js';
+import { posterName, stillName, titlePaths } from './layout.js';
 
 export type RunningServer = {
   httpPort: number;
@@ -158,6 +159,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   });
   const contentAccess = new ContentAccessStore(db, { packages: config.playback.defaultPackages, availableFrom: null, availableUntil: null, geo: null, rating: null });
   const leases = new LeaseTable(db, { clock, heartbeatSeconds: config.playback.heartbeatSeconds });
+  const profiles = deviceProfiles(config.playback.deviceProfiles);
   const restoredLeases = leases.restore();
   if (restoredLeases > 0) log.info({ sessions: restoredLeases }, 'restored playback sessions');
   const playback = new PlaybackService({
@@ -170,7 +172,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       device: (viewerId, deviceId) => viewerStore.device(viewerId, deviceId),
     },
     accessOf: (contentId) => contentAccess.get(contentId),
-    profiles: deviceProfiles(config.playback.deviceProfiles),
+    profiles,
     ratings: config.playback.ratings,
     unknownCountry: config.playback.geo.unknownCountry,
     clock,
@@ -178,6 +180,13 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const countries = new CountryResolver({ countryHeader: config.playback.geo.countryHeader, trustedProxies: config.playback.geo.trustedProxies, ranges: config.playback.geo.ranges });
   const licenseSystems = proxiedSystems.filter((system) => config.drm.licenseServers[system] !== '');
   const metadata = new MetadataStore(db);
+  // Catalog art in every size some device profile names.
+  const artwork = new ArtworkStore(db, {
+    dir: join(config.dataDir, 'artwork'),
+    ffmpeg: tools.ffmpeg,
+    log: log.child({ component: 'artwork' }),
+    sizes: Object.fromEntries(artworkKinds.map((kind) => [kind, [...new Set(Object.values(profiles).map((profile) => profile.artwork[kind]))]])) as Record<ArtworkKind, string[]>,
+  });
   const watchHistory = new WatchHistory(db, { now: () => clock.now(), heartbeatSeconds: config.playback.heartbeatSeconds });
 
   const stages = createTitleStages({
@@ -199,6 +208,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       keys.remove(titleId);
       contentAccess.remove(titleId);
       metadata.remove(titleId);
+      artwork.remove(titleId);
     },
   });
   const restored = registry.restoreAll();
@@ -264,10 +274,21 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   // on or off air, or access rules or metadata change.
   let contentChanges = 0;
   const readySeen = new Set(registry.ready);
+  /** A ready title without art gets it cut from its published still (in the background, one at a time). */
+  const artFor = (titleId: string) => {
+    if (artwork.images(titleId).length > 0) return;
+    const media = titlePaths(config.dataDir, titleId).media;
+    const still = [stillName, posterName].map((name) => join(media, name)).find((path) => existsSync(path));
+    if (!still) return;
+    artwork.generate(titleId, still, 'generated').catch((error: unknown) => log.warn({ titleId, err: error }, 'artwork could not be cut'));
+  };
+  for (const id of registry.ready) artFor(id);
   registry.events.on('change', (id: string) => {
     if (registry.ready.has(id) === readySeen.has(id)) return;
-    if (registry.ready.has(id)) readySeen.add(id);
-    else readySeen.delete(id);
+    if (registry.ready.has(id)) {
+      readySeen.add(id);
+      artFor(id);
+    } else readySeen.delete(id);
     contentChanges++;
   });
   streams.events.on('change', () => contentChanges++);
@@ -408,6 +429,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       refusal: (id, requester, country) => playback.refusal(id, requester, country),
       kindOf: (id) => (catalog.get(id) ? 'title' : streamCatalog.get(id) ? 'live-stream' : null),
       clock,
+      artwork,
+      profiles,
     }),
     access: accessRoutes({
       access: contentAccess,

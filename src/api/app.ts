@@ -76,7 +76,7 @@ export function createApp(parts: AppParts): Express {
     res.setHeader('cache-control', 'no-store');
     res.type('text/plain').send(new Date().toISOString());
   });
-  for (const path of ['/v1/playback-sessions', '/v1/auth', '/v1/me', '/v1/plans', '/v1/viewers', '/v1/home', '/v1/catalog']) app.use(path, playerCors);
+  for (const path of ['/v1/playback-sessions', '/v1/auth', '/v1/me', '/v1/plans', '/v1/viewers', '/v1/home', '/v1/catalog', '/images']) app.use(path, playerCors);
   app.use(parts.playback);
   app.use(parts.viewers);
   app.use('/media', playerCors);

@@ -251,6 +251,16 @@ export const migrations: readonly string[] = [
      last_bitrate INTEGER
    ) WITHOUT ROWID;
    CREATE INDEX qoe_sessions_started ON qoe_sessions (started_at);`,
+  // Catalog art: which content-addressed image file each content uses, per kind, size and format.
+  `CREATE TABLE artwork (
+     content_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     size TEXT NOT NULL,
+     format TEXT NOT NULL,
+     file TEXT NOT NULL,
+     source TEXT NOT NULL,
+     PRIMARY KEY (content_id, kind, size, format)
+   ) WITHOUT ROWID;`,
 ];
 
 export const databaseFileName = 'weir.db';

@@ -1,4 +1,10 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { locateMediaTools } from '../../src/pipeline/encode/ffmpeg.js';
+import { waitUntil } from '../helpers/wait.js';
 import { makeSource } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -132,7 +138,7 @@ t.test('series detail lists seasons and episodes; title detail names the next ep
   const series = (await (await device(`/v1/catalog/series/${seriesId}`, token)).json()) as { name: string; seasons: { number: number; episodes: Item[] }[] };
   t.equal(series.name, 'Harbour Tales');
   t.same(series.seasons.map((s) => [s.number, s.episodes.map((e) => e.id)]), [[1, [ids.episode1, ids.episode2]]]);
-  t.same(Object.keys(series.seasons[0]!.episodes[0]!).sort(), ['durationSeconds', 'id', 'kind', 'name', 'series', 'year'], 'Roku gets the compact field set');
+  t.same(Object.keys(series.seasons[0]!.episodes[0]!).sort(), ['durationSeconds', 'id', 'images', 'kind', 'name', 'series', 'year'], 'Roku gets the compact field set');
   const detail = (await (await device(`/v1/catalog/items/${ids.episode1}`, token)).json()) as { nextEpisode: Item | null };
   t.equal(detail.nextEpisode?.id, ids.episode2);
   const blocked = await device(`/v1/catalog/items/${ids.germanOnly}`, token, 'FR');
@@ -170,4 +176,56 @@ t.test('a viewer who plays episode 1 to near its end sees episode 2 in continue 
   t.same(await recommendations(), [ids.film], 'because you watched episode 1: the film its other viewer watched (its own series left out)');
   await watch(token, ids.film, [3.9]);
   t.same(await recommendations(), [], 'nothing this viewer finished is recommended');
+});
+
+/** Width and height of a JPEG (its SOF marker) or a lossy WebP (its VP8 frame header). */
+function imageSize(bytes: Buffer): { width: number; height: number } | null {
+  if (bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(12, 16).toString('latin1') === 'VP8 ') {
+    return { width: bytes.readUInt16LE(26) & 0x3fff, height: bytes.readUInt16LE(28) & 0x3fff };
+  }
+  for (let i = 2; i + 9 < bytes.length; ) {
+    if (bytes[i] !== 0xff) return null;
+    const marker = bytes[i + 1]!;
+    if (marker >= 0xc0 && marker <= 0xc3) return { height: bytes.readUInt16BE(i + 5), width: bytes.readUInt16BE(i + 7) };
+    i += 2 + bytes.readUInt16BE(i + 2);
+  }
+  return null;
+}
+
+type Images = Partial<Record<'poster' | 'backdrop' | 'thumbnail', { jpeg?: string; webp?: string }>>;
+
+t.test('titles get artwork cut from their video in each family\'s sizes, JPEG and WebP, at content-addressed URLs; an admin upload replaces one kind', async (t) => {
+  const web = await viewer('art@example.com');
+  const roku = await viewer('art-roku@example.com', 'roku');
+  const detail = async (token: string) => ((await (await device(`/v1/catalog/items/${ids.film}`, token)).json()) as { images: Images }).images;
+  await waitUntil(async () => (await detail(web)).poster !== undefined, 'artwork for the film', 60_000);
+  const images = await detail(web);
+  const fetchImage = async (url: string) => {
+    const response = await server.api(url, { admin: false });
+    t.equal(response.status, 200, url);
+    t.equal(response.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    return Buffer.from(await response.arrayBuffer());
+  };
+  t.match(images.poster, { jpeg: /^\/images\/[a-f0-9]{32}\.jpg$/, webp: /^\/images\/[a-f0-9]{32}\.webp$/ });
+  t.same(imageSize(await fetchImage(images.poster!.jpeg!)), { width: 500, height: 750 }, "the web profile's poster size, as JPEG");
+  t.same(imageSize(await fetchImage(images.poster!.webp!)), { width: 500, height: 750 }, 'and as WebP');
+  t.same(imageSize(await fetchImage(images.backdrop!.jpeg!)), { width: 1280, height: 720 }, "and its backdrop size (cut to fill from a 320×180 video, scaled up)");
+  const rokuImages = await detail(roku);
+  t.same(Object.keys(rokuImages.poster!), ['jpeg'], 'Roku is given JPEG only');
+  t.same(imageSize(await fetchImage(rokuImages.poster!.jpeg!)), { width: 300, height: 450 }, "at Roku's poster size");
+  t.equal((await server.api('/images/..%2Fweir.db', { admin: false })).status, 404, 'nothing but image names is served');
+
+  const png = join(mkdtempSync(join(tmpdir(), 'weir-art-')), 'poster.png');
+  execFileSync(locateMediaTools().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=1000x1500', '-frames:v', '1', png]);
+  const uploaded = await server.api(`/v1/titles/${ids.film}/artwork/poster`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: readFileSync(png) });
+  t.equal(uploaded.status, 200);
+  const after = await detail(web);
+  t.not(after.poster!.jpeg, images.poster!.jpeg, 'the poster changed, and so did its URL');
+  t.equal(after.backdrop!.jpeg, images.backdrop!.jpeg, 'the backdrop cut from the video stays');
+  const garbage = await server.api(`/v1/titles/${ids.film}/artwork/poster`, { method: 'PUT', headers: { 'content-type': 'image/jpeg' }, body: Buffer.from('not an image at all') });
+  t.equal(garbage.status, 422);
+  t.equal(((await garbage.json()) as { error: CodedError }).error.code, 'ARTWORK_UNREADABLE');
+  t.equal((await detail(web)).poster!.jpeg, after.poster!.jpeg, 'a refused upload changes nothing');
+  const wrongType = await server.api(`/v1/titles/${ids.film}/artwork/poster`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+  t.equal(wrongType.status, 415);
 });

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type Request } from 'express';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express, { Router, type Request } from 'express';
+import { artworkKinds, imageFilePattern, type ArtworkKind, type ArtworkStore, type ImageFormat } from '../../discovery/artwork.js';
+import type { DeviceProfile } from '../../playback/profiles.js';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { Audience, CatalogItem, DiscoveryCatalog, RailItem } from '../../discovery/catalog.js';
@@ -43,6 +48,11 @@ export type DiscoveryRoutesDeps = {
   /** Which kind of content an id names, if any (for the admin metadata routes). */
   kindOf: (contentId: string) => 'title' | 'live-stream' | null;
   clock: Clock;
+  artwork: ArtworkStore;
+  /** Each family's screens (their artwork sizes); anonymous callers get the web family's. */
+  profiles: Record<DeviceFamily, DeviceProfile>;
+  /** Where an uploaded image waits while it is cut (a private temp dir by default). */
+  uploadDir?: string;
 };
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -51,39 +61,50 @@ const seconds = (ms: number | null) => (ms === null ? null : Math.round(ms / 100
 /** Roku channels get a compact field set (they parse on small devices); others the full one. */
 const compactFamilies: ReadonlySet<DeviceFamily> = new Set(['roku']);
 
-function itemResource(item: CatalogItem, family: DeviceFamily | null) {
-  const series = item.metadata.seriesId ? { id: item.metadata.seriesId, season: item.metadata.season, episode: item.metadata.episode } : null;
-  if (family && compactFamilies.has(family)) return { kind: item.kind, id: item.id, name: item.name, year: item.metadata.releaseYear, durationSeconds: seconds(item.durationMs), series };
-  return {
-    kind: item.kind,
-    id: item.id,
-    name: item.name,
-    synopsis: item.metadata.synopsis,
-    genres: item.metadata.genres,
-    year: item.metadata.releaseYear,
-    rating: item.rating,
-    durationSeconds: seconds(item.durationMs),
-    series,
-  };
-}
+/** Image URLs for a content at a family's sizes: JPEG and WebP, or JPEG alone where WebP is not taken. */
+export type ImagesOf = (refs: readonly string[], family: DeviceFamily | null) => Partial<Record<ArtworkKind, Partial<Record<ImageFormat, string>>>>;
 
-function seriesResource(series: Series, family: DeviceFamily | null) {
-  if (family && compactFamilies.has(family)) return { kind: 'series' as const, id: series.id, name: series.name, year: series.releaseYear };
-  return { kind: 'series' as const, id: series.id, name: series.name, synopsis: series.synopsis, genres: series.genres, year: series.releaseYear };
-}
+/** The resources devices get, with images at their family's sizes. */
+function shapers(imagesOf: ImagesOf) {
+  function itemResource(item: CatalogItem, family: DeviceFamily | null) {
+    const series = item.metadata.seriesId ? { id: item.metadata.seriesId, season: item.metadata.season, episode: item.metadata.episode } : null;
+    const images = imagesOf([item.id], family);
+    if (family && compactFamilies.has(family)) return { kind: item.kind, id: item.id, name: item.name, year: item.metadata.releaseYear, durationSeconds: seconds(item.durationMs), series, images };
+    return {
+      images,
+      kind: item.kind,
+      id: item.id,
+      name: item.name,
+      synopsis: item.metadata.synopsis,
+      genres: item.metadata.genres,
+      year: item.metadata.releaseYear,
+      rating: item.rating,
+      durationSeconds: seconds(item.durationMs),
+      series,
+    };
+  }
 
-function railItemResource(entry: RailItem, family: DeviceFamily | null) {
-  if (entry.kind === 'series') return seriesResource(entry.series, family);
-  const base = itemResource(entry.item, family);
-  if (!entry.progress) return base;
-  const { positionMs, durationMs, updatedAt, next } = entry.progress;
-  const progress = { position: seconds(positionMs), duration: seconds(durationMs), next, updatedAt: iso(updatedAt) };
-  // Google TV's Watch Next row takes these fields as they are (WatchNextProgram).
-  const watchNext =
-    family === 'androidtv'
-      ? { watchNextType: next ? 'NEXT' : 'CONTINUE', lastEngagementTimeUtcMillis: updatedAt, lastPlaybackPositionMillis: positionMs, durationMillis: durationMs }
-      : undefined;
-  return watchNext ? { ...base, progress, watchNext } : { ...base, progress };
+  function seriesResource(series: Series, family: DeviceFamily | null, firstEpisode: string | null) {
+    // A series without art of its own shows its first episode's.
+    const images = imagesOf([`series:${series.id}`, ...(firstEpisode ? [firstEpisode] : [])], family);
+    if (family && compactFamilies.has(family)) return { kind: 'series' as const, id: series.id, name: series.name, year: series.releaseYear, images };
+    return { kind: 'series' as const, id: series.id, name: series.name, synopsis: series.synopsis, genres: series.genres, year: series.releaseYear, images };
+  }
+
+  function railItemResource(entry: RailItem, family: DeviceFamily | null) {
+    if (entry.kind === 'series') return seriesResource(entry.series, family, entry.latest.id);
+    const base = itemResource(entry.item, family);
+    if (!entry.progress) return base;
+    const { positionMs, durationMs, updatedAt, next } = entry.progress;
+    const progress = { position: seconds(positionMs), duration: seconds(durationMs), next, updatedAt: iso(updatedAt) };
+    // Google TV's Watch Next row takes these fields as they are (WatchNextProgram).
+    const watchNext =
+      family === 'androidtv'
+        ? { watchNextType: next ? 'NEXT' : 'CONTINUE', lastEngagementTimeUtcMillis: updatedAt, lastPlaybackPositionMillis: positionMs, durationMillis: durationMs }
+        : undefined;
+    return watchNext ? { ...base, progress, watchNext } : { ...base, progress };
+  }
+  return { itemResource, seriesResource, railItemResource };
 }
 
 const privateRevalidate = 'private, no-cache';
@@ -99,6 +120,78 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
   const whoAsks = requesterOf(isAdmin, deps.accounts);
   const admin = requireAdmin(deps.adminToken);
   const json = jsonBody('256kb');
+
+  const findSeries = (id: string) => {
+    const series = deps.metadata.seriesById(id);
+    if (!series) throw new WeirError('SERIES_NOT_FOUND', `No series with id ${JSON.stringify(id)}.`);
+    return series;
+  };
+
+  const imagesOf: ImagesOf = (refs, family) => {
+    const profile = deps.profiles[family ?? 'web'];
+    const formats: ImageFormat[] = family && compactFamilies.has(family) ? ['jpeg'] : ['jpeg', 'webp'];
+    const out: ReturnType<ImagesOf> = {};
+    for (const kind of artworkKinds) {
+      for (const ref of refs) {
+        const images = deps.artwork.images(ref).filter((image) => image.kind === kind && image.size === profile.artwork[kind] && formats.includes(image.format));
+        if (images.length === 0) continue;
+        out[kind] = Object.fromEntries(images.map((image) => [image.format, `/images/${image.file}`]));
+        break;
+      }
+    }
+    return out;
+  };
+  const { itemResource, seriesResource, railItemResource } = shapers(imagesOf);
+
+  // Catalog art is public and never changes under its URL (the name is its content's hash).
+  router.get('/images/:file', (req, res, next) => {
+    const file = String(req.params.file);
+    if (!imageFilePattern.test(file)) throw new WeirError('NOT_FOUND', 'No image with that name.');
+    res.sendFile(deps.artwork.path(file), { headers: { 'cache-control': 'public, max-age=31536000, immutable' } }, (error?: Error & { status?: number }) => {
+      if (error && !res.headersSent) next(error.status === 404 ? new WeirError('NOT_FOUND', 'No image with that name.') : error);
+    });
+  });
+
+  // Admin: artwork uploads (a JPEG, PNG or WebP up to 10 MB), cut to every size the profiles name.
+  const imageBody = express.raw({ type: ['image/jpeg', 'image/png', 'image/webp'], limit: '10mb' });
+  const upload = (ref: (req: Request) => string) => [
+    admin,
+    imageBody,
+    async (req: Request, res: express.Response) => {
+      const kind = String(req.params.kind);
+      if (!(artworkKinds as readonly string[]).includes(kind)) throw new WeirError('VALIDATION_FAILED', `Artwork kind must be one of ${artworkKinds.join(', ')}; received ${JSON.stringify(kind.slice(0, 50))}.`);
+      if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
+        throw new WeirError('UNSUPPORTED_MEDIA_TYPE', `Artwork is the image itself as the body, with content-type image/jpeg, image/png or image/webp; the request sent ${req.header('content-type') ? `"${req.header('content-type')!.slice(0, 100)}"` : 'no content-type'}.`);
+      }
+      const id = ref(req);
+      const dir = await mkdtemp(join(deps.uploadDir ?? tmpdir(), 'weir-artwork-'));
+      try {
+        const file = join(dir, 'upload');
+        await writeFile(file, req.body as Buffer);
+        const stored = await deps.artwork.generate(id, file, 'uploaded', [kind as ArtworkKind]).catch(() => {
+          throw new WeirError('ARTWORK_UNREADABLE', `The ${kind} upload is not an image Weir can read; send a JPEG, PNG or WebP.`);
+        });
+        req.log.info({ contentId: id, kind }, 'artwork uploaded');
+        res.json({ items: stored.map((image) => ({ kind: image.kind, size: image.size, format: image.format, url: `/images/${image.file}` })) });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  ];
+  for (const [prefix, kind] of [['/v1/titles', 'title'], ['/v1/live-streams', 'live-stream']] as const) {
+    router.put(
+      `${prefix}/:id/artwork/:kind`,
+      ...upload((req) => {
+        const id = String(req.params.id);
+        if (deps.kindOf(id) !== kind) throw new WeirError(kind === 'title' ? 'TITLE_NOT_FOUND' : 'STREAM_NOT_FOUND', `No ${kind === 'title' ? 'title' : 'live stream'} with id ${JSON.stringify(id)}.`);
+        return id;
+      }),
+    );
+  }
+  router.put(
+    '/v1/series/:id/artwork/:kind',
+    ...upload((req) => `series:${findSeries(String(req.params.id)).id}`),
+  );
 
   const context = (req: Request) => {
     const requester = whoAsks(req);
@@ -148,7 +241,7 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
     sendRevalidated(
       req,
       res,
-      { ...seriesResource(view.series, family), credits: view.series.credits, seasons: view.seasons.map((season) => ({ number: season.number, episodes: season.episodes.map((episode) => itemResource(episode, family)) })) },
+      { ...seriesResource(view.series, family, view.seasons[0]?.episodes[0]?.id ?? null), credits: view.series.credits, seasons: view.seasons.map((season) => ({ number: season.number, episodes: season.episodes.map((episode) => itemResource(episode, family)) })) },
       privateRevalidate,
     );
   });
@@ -199,11 +292,6 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
   }
 
   // Admin: series and curated collections.
-  const findSeries = (id: string) => {
-    const series = deps.metadata.seriesById(id);
-    if (!series) throw new WeirError('SERIES_NOT_FOUND', `No series with id ${JSON.stringify(id)}.`);
-    return series;
-  };
   router.get('/v1/series', admin, (_req, res) => {
     res.json({ items: deps.metadata.listSeries().map(adminSeriesResource) });
   });

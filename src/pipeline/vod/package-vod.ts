@@ -14,7 +14,7 @@ import { writeStaticMpd } from '../manifest/dash.js';
 import { writeMultivariantPlaylist, writeVodMediaPlaylist } from '../manifest/hls.js';
 import { packagedRendition, type ManifestProtection, type PackagedRendition } from '../manifest/packaged-rendition.js';
 import { imagePlaylistName, thumbnailsVttName, trickPlayDir, trickPlayIntervalMs, writeImagePlaylist, writeThumbnailsVtt, type TrickPlay } from '../manifest/trick-play.js';
-import { multivariantName, mediaPlaylistName, dashManifestName, initSegmentName, posterName } from '../../layout.js';
+import { multivariantName, mediaPlaylistName, dashManifestName, initSegmentName, posterName, stillName } from '../../layout.js';
 
 /** How a title is protected: sample encryption (cenc, cbcs) or whole-segment AES-128 (HLS only). */
 export type VodProtection = CencScheme | 'aes-128';
@@ -81,13 +81,17 @@ async function packageRendition(options: PackageVodOptions, id: string, frameRat
   }
 }
 
-/** A still from the top rendition, a tenth of the way in (at most 10 s), for catalog art. */
+/** A still from the top rendition, a tenth of the way in (at most 10 s): the poster, and full size for catalog art. */
 async function writePoster(options: PackageVodOptions, durationSeconds: number): Promise<void> {
   const top = options.ladder.video[0]!;
   const at = Math.min(10, durationSeconds / 10).toFixed(3);
   await runFfmpeg({
     binary: options.ffmpeg,
-    args: ['-hide_banner', '-nostdin', '-y', '-ss', at, '-i', encodedFile(options.encodedDir, top.id), '-frames:v', '1', '-vf', "scale=-2:'min(720,ih)'", '-q:v', '3', join(options.outDir, posterName)],
+    args: [
+      ...['-hide_banner', '-nostdin', '-y', '-ss', at, '-i', encodedFile(options.encodedDir, top.id), '-filter_complex', "[0:v]split=2[a][b];[a]scale=-2:'min(720,ih)'[poster]"],
+      ...['-map', '[poster]', '-frames:v', '1', '-q:v', '3', join(options.outDir, posterName)],
+      ...['-map', '[b]', '-frames:v', '1', '-q:v', '2', join(options.outDir, stillName)],
+    ],
     log: options.log,
     signal: options.signal,
   });
