@@ -16,7 +16,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
 import { randomUUID } from 'node:crypto';
 import { openDatabase } from '../src/catalog/database.js';
 import { hs256Tokens } from '../src/hs256.js';
@@ -24,7 +23,8 @@ import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
 import { hashPassword } from '../src/viewers/passwords.js';
 import { ViewerStore } from '../src/viewers/store.js';
 import { chromiumMissing, launchChromium, servePlayerPage } from './lib/player.js';
-import { cpuSeconds, startWeirProcess, type WeirProcess } from './lib/weir-process.js';
+import { startWeirProcess, type WeirProcess } from './lib/weir-process.js';
+import { agent, driveAlone, formatLoad, post, sideBySide, startHelloWorld } from './lib/load.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, viewers: { type: 'string', default: '5000' }, levels: { type: 'string', default: '1,50,200' }, 'no-chain': { type: 'boolean', default: false }, 'no-heartbeats': { type: 'boolean', default: false } },
@@ -33,74 +33,7 @@ const levels = values.levels.split(',').map(Number);
 const seconds = Number(values.seconds);
 const viewerCount = Number(values.viewers);
 const tools = locateMediaTools();
-const agent = new Agent({ connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
 const password = 'a benchmark viewer password';
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-
-type Load = { perSecond: number; p50: number; p99: number; failures: number };
-
-/** Requests counted over one or more slices of a load (latencies in ms). */
-class Tally {
-  readonly latencies: number[] = [];
-  failures = 0;
-  seconds = 0;
-  /** Every answer, warm-ups included (for CPU per request). */
-  answered = 0;
-  cpuSeconds = 0;
-  /** Requests sent so far by each client, so a later slice goes on to the next viewers. */
-  readonly sent = new Map<number, number>();
-
-  load(): Load {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    return { perSecond: sorted.length / this.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), failures: this.failures };
-  }
-}
-
-/** `clients` loops, each sending one request after another for `slice` seconds after `warmupMs` not counted. */
-async function drive(tally: Tally, clients: number, slice: number, warmupMs: number, send: (client: number, n: number) => Promise<number>): Promise<void> {
-  const counting = performance.now() + warmupMs;
-  const end = counting + slice * 1000;
-  await Promise.all(
-    Array.from({ length: clients }, async (_, client) => {
-      let n = tally.sent.get(client) ?? 0;
-      while (performance.now() < end) {
-        const started = performance.now();
-        const status = await send(client, n++).catch(() => 0);
-        tally.answered++;
-        if (started < counting) continue;
-        if (status >= 200 && status < 300) tally.latencies.push(performance.now() - started);
-        else tally.failures++;
-      }
-      tally.sent.set(client, n);
-    }),
-  );
-  tally.seconds += slice;
-}
-
-/** One load alone: a second of warm-up (connections opening, caches filling), then `seconds`. */
-async function driveAlone(clients: number, send: (client: number, n: number) => Promise<number>): Promise<Load> {
-  const tally = new Tally();
-  await drive(tally, clients, seconds, 1000, send);
-  return tally.load();
-}
-
-async function post(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-  const response = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, dispatcher: agent });
-  return { status: response.statusCode, text: await response.body.text() };
-}
-
-/** A bare Express app answering POST / with a small JSON body: the same framework with nothing behind it. */
-async function startHelloWorld(): Promise<{ url: string; child: ChildProcess }> {
-  const script = `
-    const express = require('express');
-    const app = express();
-    app.post('/', express.json(), (req, res) => res.status(201).json({ id: 'hello', contentId: req.body.contentId }));
-    const server = app.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
-  return { url: `http://127.0.0.1:${port}/`, child };
-}
 
 function makeSource(): string {
   const dir = join(tmpdir(), 'weir-bench');
@@ -167,7 +100,7 @@ async function heartbeatLoad(server: WeirProcess, tokens: string[], body: string
   const running = await Promise.all(
     tokens.slice(0, 1000).map(async (token) => ({ id: (JSON.parse((await post(`${server.url}/v1/playback-sessions`, body, { authorization: `Bearer ${token}` })).text) as { id: string }).id, token })),
   );
-  const heartbeats = await driveAlone(50, async (client, n) => {
+  const heartbeats = await driveAlone(50, seconds, async (client, n) => {
     const session = running[(client * 97 + n) % running.length]!;
     const answer = await post(`${server.url}/v1/playback-sessions/${session.id}/heartbeat`, JSON.stringify({ position: n, state: 'playing' }), { authorization: `Bearer ${session.token}` });
     return answer.status;
@@ -235,31 +168,22 @@ async function main(): Promise<void> {
 
     console.log(`Weir playback benchmark: ${seconds} s per level and server (in 4 alternating slices), 2 cores, client and servers on one machine`);
     console.log('clients | Weir starts/s   p50     p99   | hello-world req/s   p50     p99   | ratio | server CPU per answer: Weir / hello-world');
-    // Weir and hello-world take turns in short slices, so a change in what else this machine
-    // (a shared virtual machine) is doing falls on both alike.
-    const rounds = 4;
     for (const clients of levels) {
-      const [weirTally, helloTally] = [new Tally(), new Tally()];
-      for (let round = 0; round < rounds; round++) {
-        const warmupMs = round === 0 ? 1000 : 250;
-        const weirBefore = cpuSeconds(server.child.pid!);
-        await drive(weirTally, clients, seconds / rounds, warmupMs, async (client, n) => {
+      const [weirTally, helloTally] = await sideBySide(
+        clients,
+        seconds,
+        {
+          pid: server.child.pid!,
           // Each request from the next viewer in turn, as many devices would send them.
-          const token = tokens[(client * 7919 + n) % tokens.length]!;
-          return (await post(`${server.url}/v1/playback-sessions`, body, { authorization: `Bearer ${token}` })).status;
-        });
-        weirTally.cpuSeconds += cpuSeconds(server.child.pid!) - weirBefore;
-        const helloBefore = cpuSeconds(hello.child.pid!);
-        await drive(helloTally, clients, seconds / rounds, warmupMs, async () => (await post(hello.url, body)).status);
-        helloTally.cpuSeconds += cpuSeconds(hello.child.pid!) - helloBefore;
-      }
+          send: async (client, n) => (await post(`${server.url}/v1/playback-sessions`, body, { authorization: `Bearer ${tokens[(client * 7919 + n) % tokens.length]!}` })).status,
+        },
+        { pid: hello.child.pid!, send: async () => (await post(hello.url, body)).status },
+      );
       const [weir, reference] = [weirTally.load(), helloTally.load()];
-      const f = (load: Load) => `${load.perSecond.toFixed(0).padStart(8)} ${load.p50.toFixed(1).padStart(6)} ms ${load.p99.toFixed(1).padStart(6)} ms`;
       const failures = weir.failures + reference.failures > 0 ? ` (failures: Weir ${weir.failures}, hello-world ${reference.failures})` : '';
       // Server CPU per answer is steadier than the rate on a shared machine: their ratio is the check on the rate's.
-      const cpuPer = (tally: Tally) => (tally.cpuSeconds / tally.answered) * 1e6;
-      const cpu = `${cpuPer(weirTally).toFixed(0)} / ${cpuPer(helloTally).toFixed(0)} µs = ${(cpuPer(helloTally) / cpuPer(weirTally)).toFixed(2)}`;
-      console.log(`${String(clients).padStart(7)} | ${f(weir)} | ${f(reference)}       | ${(weir.perSecond / reference.perSecond).toFixed(2)}  | ${cpu}${failures}`);
+      const cpu = `${weirTally.cpuPerAnswer().toFixed(0)} / ${helloTally.cpuPerAnswer().toFixed(0)} µs = ${(helloTally.cpuPerAnswer() / weirTally.cpuPerAnswer()).toFixed(2)}`;
+      console.log(`${String(clients).padStart(7)} | ${formatLoad(weir)} | ${formatLoad(reference)}       | ${(weir.perSecond / reference.perSecond).toFixed(2)}  | ${cpu}${failures}`);
     }
     if (!values['no-heartbeats']) await heartbeatLoad(server, tokens, body);
     if (values['no-chain']) {

@@ -229,8 +229,16 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
  * 304 with no body when the client already holds it (If-None-Match).
  */
 export function sendRevalidated(req: Request, res: Response, body: unknown, cacheControl: string): void {
-  const text = JSON.stringify(body);
-  const etag = `"${hash('sha1', text, 'base64url')}"`;
+  sendRevalidatedText(req, res, JSON.stringify(body), cacheControl);
+}
+
+/**
+ * sendRevalidated for JSON already serialized (answers assembled from cached parts); `version`,
+ * when given, names the text as surely as its hash would (and costs less than hashing it).
+ */
+export function sendRevalidatedText(req: Request, res: Response, text: string | (() => string), cacheControl: string, version?: string): void {
+  const body = typeof text === 'string' ? text : null;
+  const etag = `"${hash('sha1', version ?? body ?? (text as () => string)(), 'base64url')}"`;
   res.setHeader('etag', etag);
   res.setHeader('cache-control', cacheControl);
   const given = req.headers['if-none-match'];
@@ -238,5 +246,5 @@ export function sendRevalidated(req: Request, res: Response, body: unknown, cach
     res.status(304).end();
     return;
   }
-  res.type('application/json').send(text);
+  res.type('application/json').send(body ?? (text as () => string)());
 }

@@ -62,6 +62,13 @@ type Allowed = { version: number; validUntil: number; ids: Set<string> };
 
 const maxAudiences = 1000;
 
+/** Appends to the list under a key (in place: building lists by copying was quadratic at 100 000 titles). */
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /**
  * The catalog as devices browse it: a read model rebuilt only when the catalog changes (titles
  * ready or removed, streams on or off air, access rules, metadata), and per audience the set of
@@ -92,8 +99,8 @@ export class DiscoveryCatalog {
     const boundaries = new Set<number>();
     for (const item of ordered) {
       const { seriesId } = item.metadata;
-      if (seriesId !== null && this.deps.metadata.seriesById(seriesId)) episodes.set(seriesId, [...(episodes.get(seriesId) ?? []), item]);
-      for (const genre of item.metadata.genres) genres.set(genre, [...(genres.get(genre) ?? []), item]);
+      if (seriesId !== null && this.deps.metadata.seriesById(seriesId)) pushTo(episodes, seriesId, item);
+      for (const genre of item.metadata.genres) pushTo(genres, genre, item);
       const { from, until } = this.deps.window(item.id);
       if (from !== null) boundaries.add(from);
       if (until !== null) boundaries.add(until);
@@ -151,7 +158,7 @@ export class DiscoveryCatalog {
     const episodes = (this.current().episodes.get(seriesId) ?? []).filter((episode) => allowed.has(episode.id));
     if (!series || episodes.length === 0) return null;
     const seasons = new Map<number, CatalogItem[]>();
-    for (const episode of episodes) seasons.set(episode.metadata.season ?? 0, [...(seasons.get(episode.metadata.season ?? 0) ?? []), episode]);
+    for (const episode of episodes) pushTo(seasons, episode.metadata.season ?? 0, episode);
     return { series, seasons: [...seasons].map(([number, list]) => ({ number, episodes: list })) };
   }
 
@@ -170,11 +177,32 @@ export class DiscoveryCatalog {
    * collections, then one rail per genre (largest first). Series appear once, as the series.
    */
   home(audience: Audience, viewerId: string | null): Rail[] {
+    const personal: Rail[] = viewerId === null ? [] : [this.continueRail(audience, viewerId)];
+    return [...personal, ...this.sharedRails(audience)];
+  }
+
+  continueRail(audience: Audience, viewerId: string): Rail {
+    return { id: 'continue-watching', title: 'Continue watching', kind: 'continue', items: this.continueWatching(audience, viewerId) };
+  }
+
+  /**
+   * Moves whenever what this audience is shown (every rail but continue watching, search) could
+   * change: the catalog, an availability window, the trending hour, the audience's rentals.
+   * Answers built for an audience can be kept until it moves.
+   */
+  stamp(audience: Audience): string {
+    const model = this.current();
+    this.allowed(audience);
+    const validUntil = this.allowedBy.get(audience.key)?.validUntil ?? 0;
+    return `${model.version}|${validUntil}|${Math.floor(this.deps.now() / 3_600_000)}|${[...audience.rentals].sort().join(',')}`;
+  }
+
+  /** The rails every member of the audience sees alike (all but continue watching). */
+  sharedRails(audience: Audience): Rail[] {
     const model = this.current();
     const allowed = this.allowed(audience);
     const visible = model.ordered.filter((item) => allowed.has(item.id));
     const rails: Rail[] = [];
-    if (viewerId !== null) rails.push({ id: 'continue-watching', title: 'Continue watching', kind: 'continue', items: this.continueWatching(audience, viewerId) });
     rails.push({ id: 'live', title: 'Live now', kind: 'live', items: visible.filter((item) => item.kind === 'live-stream').slice(0, this.railLength).map((item) => ({ kind: item.kind, item })) });
     rails.push({ id: 'new', title: 'New', kind: 'new', items: this.grouped(visible.filter((item) => item.kind === 'title')) });
     rails.push({ id: 'trending', title: 'Trending', kind: 'trending', items: this.grouped(this.trendingIds().map((id) => model.items.get(id)).filter((item): item is CatalogItem => item !== undefined && allowed.has(item.id))) });
@@ -193,7 +221,7 @@ export class DiscoveryCatalog {
       .sort((a, b) => b.list.length - a.list.length || a.genre.localeCompare(b.genre))
       .slice(0, 12);
     for (const { genre, list } of genreRails) rails.push({ id: `genre:${genre}`, title: genre, kind: 'genre', items: this.grouped(list) });
-    return rails.filter((rail) => rail.items.length > 0 || rail.kind === 'continue');
+    return rails.filter((rail) => rail.items.length > 0);
   }
 
   /** Episodes collapse into their series (at the first episode's place); at most a rail's length. */
@@ -294,7 +322,7 @@ export class DiscoveryCatalog {
       const textWords = queryWords(text);
       return words.length > 0 && words.every((word) => textWords.some((t) => t.startsWith(word)));
     };
-    for (const hit of this.deps.search.search(words, 500)) {
+    for (const hit of this.deps.search.search(words, 200)) {
       const candidates = hit.kind === 'series' ? (model.episodes.get(hit.ref.slice('series:'.length)) ?? []) : [model.items.get(hit.ref)].filter((item): item is CatalogItem => item !== undefined);
       const visible = candidates.filter((item) => allowed.has(item.id));
       const first = visible[0];
@@ -305,8 +333,7 @@ export class DiscoveryCatalog {
       for (const item of visible) {
         for (const credit of item.metadata.credits) {
           if (!startsWithEvery(credit.name)) continue;
-          const list = people.get(credit.name) ?? [];
-          if (!list.includes(item)) people.set(credit.name, [...list, item]);
+          if (!people.get(credit.name)?.includes(item)) pushTo(people, credit.name, item);
         }
       }
     }

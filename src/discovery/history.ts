@@ -47,6 +47,8 @@ export class WatchHistory {
   private readonly s;
   /** Entries changed since the last flush, by viewer and content. */
   private pending = new Map<string, WatchEntry & { viewerId: string }>();
+  /** The same entries by viewer, so a home screen finds its viewer's without a scan. */
+  private pendingByViewer = new Map<string, Map<string, WatchEntry>>();
   /** Watch time per content and hour not yet written. */
   private pendingTime = new Map<string, number>();
   /** When each running session last reported and in which state, to count played time between reports. */
@@ -91,11 +93,25 @@ export class WatchHistory {
     return row ? entryOf(row) : null;
   }
 
+  /** Viewers' recent entries as last read, until their next report (every home screen asks). */
+  private readonly recentCache = new Map<string, Map<number, WatchEntry[]>>();
+
   /** The viewer's entries, most recent first. */
   recent(viewerId: string, limit = 50): WatchEntry[] {
+    const mine = this.recentCache.get(viewerId) ?? new Map<number, WatchEntry[]>();
+    const cached = mine.get(limit);
+    if (cached) return cached;
+    const entries = this.readRecent(viewerId, limit);
+    if (this.recentCache.size >= 50_000) this.recentCache.clear();
+    mine.set(limit, entries);
+    this.recentCache.set(viewerId, mine);
+    return entries;
+  }
+
+  private readRecent(viewerId: string, limit: number): WatchEntry[] {
     const byContent = new Map<string, WatchEntry>();
     for (const row of this.s.ofViewer.all(viewerId, limit) as Row[]) byContent.set(row.content_id, entryOf(row));
-    for (const entry of this.pending.values()) if (entry.viewerId === viewerId) byContent.set(entry.contentId, entry);
+    for (const entry of this.pendingByViewer.get(viewerId)?.values() ?? []) byContent.set(entry.contentId, entry);
     return [...byContent.values()].sort((a, b) => b.updatedAt - a.updatedAt).slice(0, limit);
   }
 
@@ -120,7 +136,8 @@ export class WatchHistory {
       return;
     }
     const positionMs = Math.min(report.positionMs, report.durationMs);
-    this.pending.set(key, {
+    this.recentCache.delete(report.viewerId);
+    const entry = {
       viewerId: report.viewerId,
       contentId: report.contentId,
       positionMs,
@@ -128,7 +145,11 @@ export class WatchHistory {
       watchedMs: (known?.watchedMs ?? 0) + played,
       finished: isFinished(positionMs, report.durationMs),
       updatedAt: now,
-    });
+    };
+    this.pending.set(key, entry);
+    const mine = this.pendingByViewer.get(report.viewerId) ?? new Map<string, WatchEntry>();
+    mine.set(report.contentId, entry);
+    this.pendingByViewer.set(report.viewerId, mine);
   }
 
   /** Writes what changed since the last flush, in one transaction. */
@@ -137,6 +158,7 @@ export class WatchHistory {
     const entries = [...this.pending.values()];
     const times = [...this.pendingTime];
     this.pending = new Map();
+    this.pendingByViewer = new Map();
     this.pendingTime = new Map();
     this.db.transaction(() => {
       for (const entry of entries) this.s.upsert.run({ ...entry, finished: entry.finished ? 1 : 0 });

@@ -78,7 +78,7 @@ export class ViewerStore {
    * changed rarely). Every write below goes through this store and drops what it changes; the
    * cache is bounded by clearing it when full.
    */
-  private readonly cached = { viewers: new Map<string, Viewer | null>(), plans: new Map<string, Plan | null>(), devices: new Map<string, Device | null>() };
+  private readonly cached = { viewers: new Map<string, Viewer | null>(), plans: new Map<string, Plan | null>(), devices: new Map<string, Device | null>(), rentals: new Map<string, Rental[]>() };
   private static readonly cacheLimit = 100_000;
 
   constructor(private readonly db: Db) {
@@ -180,6 +180,7 @@ export class ViewerStore {
 
   deleteViewer(id: string): boolean {
     this.cached.viewers.delete(id);
+    this.cached.rentals.delete(id);
     this.cached.devices.clear(); // its devices went with it
     return this.s.deleteViewer.run(id).changes > 0;
   }
@@ -293,11 +294,15 @@ export class ViewerStore {
 
   addRental(rental: Rental, now: number): void {
     this.s.insertRental.run({ ...rental, now });
+    this.cached.rentals.delete(rental.viewerId);
   }
 
+  /** A viewer's rentals (read on every home screen: kept until one is added). */
   rentals(viewerId: string): Rental[] {
-    const rows = this.s.rentals.all(viewerId) as { id: string; viewer_id: string; content_id: string; starts_at: number; ends_at: number }[];
-    return rows.map((r) => ({ id: r.id, viewerId: r.viewer_id, contentId: r.content_id, startsAt: r.starts_at, endsAt: r.ends_at }));
+    return this.remember(this.cached.rentals, viewerId, () => {
+      const rows = this.s.rentals.all(viewerId) as { id: string; viewer_id: string; content_id: string; starts_at: number; ends_at: number }[];
+      return rows.map((r) => ({ id: r.id, viewerId: r.viewer_id, contentId: r.content_id, startsAt: r.starts_at, endsAt: r.ends_at }));
+    });
   }
 
   hasRental(viewerId: string, contentId: string, now: number): boolean {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,13 +7,14 @@ import { artworkKinds, imageFilePattern, type ArtworkKind, type ArtworkStore, ty
 import type { DeviceProfile } from '../../playback/profiles.js';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
-import type { Audience, CatalogItem, DiscoveryCatalog, RailItem } from '../../discovery/catalog.js';
+import type { Audience, CatalogItem, DiscoveryCatalog, Rail, RailItem } from '../../discovery/catalog.js';
 import type { MetadataStore, Series } from '../../discovery/metadata.js';
 import { WeirError } from '../../errors.js';
 import type { Requester } from '../../playback/service.js';
 import type { DeviceFamily } from '../../viewers/plans.js';
 import type { ViewerAccounts } from '../../viewers/accounts.js';
-import { adminCheck, jsonBody, parseInput, requireAdmin, sendRevalidated } from '../http.js';
+import { adminCheck, jsonBody, parseInput, requireAdmin, sendRevalidated, sendRevalidatedText } from '../http.js';
+import { queryWords } from '../../discovery/search.js';
 import { requesterOf } from '../requester.js';
 
 const credit = z.strictObject({ name: z.string().trim().min(1).max(200), role: z.string().trim().min(1).max(100) });
@@ -199,10 +200,30 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
     return { requester, country, audience: deps.audienceOf(requester, country), family: requester.kind === 'viewer' ? requester.family : null, viewerId: requester.kind === 'viewer' ? requester.viewerId : null };
   };
 
+  const railResource = (rail: Rail, family: DeviceFamily | null) => ({ id: rail.id, title: rail.title, kind: rail.kind, items: rail.items.map((entry) => railItemResource(entry, family)) });
+  /**
+   * Answers every member of an audience gets alike, serialized once and kept until the catalog,
+   * a window, the trending hour, the audience's rentals or the art moves (bounded).
+   */
+  const shared = new Map<string, { stamp: string; json: string; hash: string }>();
+  const sharedJson = (key: string, audience: Audience, build: () => unknown): { json: string; hash: string } => {
+    const stamp = `${deps.catalog.stamp(audience)}|${deps.artwork.version}`;
+    const cached = shared.get(key);
+    if (cached?.stamp === stamp) return cached;
+    const json = JSON.stringify(build());
+    const entry = { stamp, json, hash: createHash('sha1').update(json).digest('base64url') };
+    if (shared.size >= 5000) shared.delete(shared.keys().next().value!);
+    shared.set(key, entry);
+    return entry;
+  };
+  const audienceKey = (audience: Audience, family: DeviceFamily | null) => `${audience.key}|${[...audience.rentals].sort().join(',')}|${family ?? ''}`;
+
   router.get('/v1/home', (req, res) => {
     const { audience, family, viewerId } = context(req);
-    const rails = deps.catalog.home(audience, viewerId).map((rail) => ({ id: rail.id, title: rail.title, kind: rail.kind, items: rail.items.map((entry) => railItemResource(entry, family)) }));
-    sendRevalidated(req, res, { rails }, privateRevalidate);
+    const rails = sharedJson(`home|${audienceKey(audience, family)}`, audience, () => deps.catalog.sharedRails(audience).map((rail) => railResource(rail, family)));
+    const personal = viewerId === null ? '' : `${JSON.stringify(railResource(deps.catalog.continueRail(audience, viewerId), family))}${rails.json === '[]' ? '' : ','}`;
+    // The ETag names both parts without hashing the shared one again.
+    sendRevalidatedText(req, res, () => `{"rails":[${personal}${rails.json.slice(1, -1)}]}`, privateRevalidate, `home|${rails.hash}|${personal}`);
   });
 
   router.get('/v1/catalog/items/:id', (req, res) => {
@@ -249,18 +270,16 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
   router.get('/v1/catalog/search', (req, res) => {
     const query = parseInput(searchQuery, req.query, 'search query');
     const { audience, family } = context(req);
-    const results = deps.catalog.search(audience, query.q, query.limit);
-    sendRevalidated(
-      req,
-      res,
-      {
-        query: query.q,
-        items: results.items.map((entry) => railItemResource(entry, family)),
-        people: results.people.map((person) => ({ name: person.name, items: person.items.map((entry) => railItemResource(entry, family)) })),
-        genres: results.genres.map((genre) => ({ name: genre.name, items: genre.items.map((entry) => railItemResource(entry, family)) })),
-      },
-      privateRevalidate,
-    );
+    // Popular searches repeat: the results are kept per audience and words, like the rails.
+    const results = sharedJson(`search|${audienceKey(audience, family)}|${queryWords(query.q).join(' ')}|${query.limit}`, audience, () => {
+      const found = deps.catalog.search(audience, query.q, query.limit);
+      return {
+        items: found.items.map((entry) => railItemResource(entry, family)),
+        people: found.people.map((person) => ({ name: person.name, items: person.items.map((entry) => railItemResource(entry, family)) })),
+        genres: found.genres.map((genre) => ({ name: genre.name, items: genre.items.map((entry) => railItemResource(entry, family)) })),
+      };
+    });
+    sendRevalidatedText(req, res, () => `{"query":${JSON.stringify(query.q)},${results.json.slice(1)}`, privateRevalidate, `search|${results.hash}|${query.q}`);
   });
 
   // Admin: metadata of titles and live streams (mounted behind the admin check with their prefixes).
