@@ -89,6 +89,11 @@ export class WatchHistory {
   entry(viewerId: string, contentId: string): WatchEntry | null {
     const pending = this.pending.get(this.key(viewerId, contentId));
     if (pending) return pending;
+    // Every session start asks: the viewer's recent entries (cached until their next report) answer
+    // most; only a viewer with a longer history than that costs a query.
+    const recent = this.recent(viewerId, 100);
+    const known = recent.find((entry) => entry.contentId === contentId);
+    if (known || recent.length < 100) return known ?? null;
     const row = this.s.one.get(viewerId, contentId) as Row | undefined;
     return row ? entryOf(row) : null;
   }
