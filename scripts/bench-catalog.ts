@@ -44,7 +44,7 @@ function vocabulary() {
 }
 
 /** Titles, their metadata and access rules, series, and signed-in viewers, written straight into a fresh catalog. */
-async function seedCatalog(dataDir: string, count: number, secret: string): Promise<{ tokens: string[]; queries: string[] }> {
+async function seedCatalog(dataDir: string, count: number, secret: string): Promise<{ tokens: string[]; queries: string[]; someTitle: string }> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = openDatabase(dataDir);
   const { random, pick, words, people, genres } = vocabulary();
@@ -58,6 +58,7 @@ async function seedCatalog(dataDir: string, count: number, secret: string): Prom
   store.putPlan({ id: 'bench-plus', name: 'Bench plus', maxStreams: 10, maxDevices: 10, maxHeight: 1080, packages: ['bench', 'plus'] }, now);
   const passwordHash = await hashPassword('a benchmark viewer password');
   const viewerIds: string[] = [];
+  let someTitle = '';
   db.transaction(() => {
     const seriesIds = Array.from({ length: Math.ceil(count / 40) }, (_, i) => {
       const id = `series-${i}`;
@@ -67,6 +68,7 @@ async function seedCatalog(dataDir: string, count: number, secret: string): Prom
     const episodes = new Map<string, number>();
     for (let i = 0; i < count; i++) {
       const id = randomUUID();
+      someTitle ||= id;
       insertTitle.run(id, `${pick(words)} ${pick(words)} ${pick(words)}`, JSON.stringify({ durationMs: 600_000 + Math.floor(random() * 6_000_000) }), now - i * 1000, now);
       // A tenth is in the plus package, a twentieth only in a few countries.
       const geo = random() < 0.05 ? ['allow', JSON.stringify(['DE', 'FR'])] : [null, '[]'];
@@ -92,7 +94,7 @@ async function seedCatalog(dataDir: string, count: number, secret: string): Prom
   const tokens = viewerIds.map((viewerId) => signer.sign({ did: 'tv', fam: 'androidtv', sub: viewerId, iat: issuedAt, exp: issuedAt + 7200 }));
   // What viewers type: the first letters of one or two words, names and people.
   const queries = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? pick(words).slice(0, 3) : i % 3 === 1 ? `${pick(words).slice(0, 4)} ${pick(words).slice(0, 2)}` : pick(people).split(' ')[0]!.slice(0, 5)));
-  return { tokens, queries };
+  return { tokens, queries, someTitle };
 }
 
 function makeSource(ffmpeg: string): string {
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
       const secret = randomUUID();
       process.env.WEIR_VIEWER_TOKEN_SECRET = secret;
       const seedStarted = performance.now();
-      const { tokens, queries } = await seedCatalog(join(dir, 'data'), count, secret);
+      const { tokens, queries, someTitle } = await seedCatalog(join(dir, 'data'), count, secret);
       const configFile = join(dir, 'config.json');
       writeFileSync(configFile, JSON.stringify({ log: { level: 'warn' }, playback: { sessionsPerMinutePerAddress: 100_000, geo: { countryHeader: 'CloudFront-Viewer-Country', trustedProxies: ['127.0.0.1'], ranges: [], unknownCountry: 'allow' } } }));
       const server = await startWeirProcess(join(dir, 'data'), ['--config', configFile], 'bench-catalog');
@@ -175,6 +177,11 @@ async function main(): Promise<void> {
           const cpu = `${weirTally.cpuPerAnswer().toFixed(0)} / ${helloTally.cpuPerAnswer().toFixed(0)} µs = ${(helloTally.cpuPerAnswer() / weirTally.cpuPerAnswer()).toFixed(2)}`;
           console.log(`  ${name.padEnd(10)} | ${formatLoad(weir)} | ${formatLoad(reference)}       | ${(weir.perSecond / reference.perSecond).toFixed(2)}  | ${cpu}${weir.failures > 0 ? ` (failures: ${weir.failures})` : ''}`);
         }
+        // A catalog change (one title's metadata), then the next home screens of two audiences.
+        const changed = await timed(() => fetch(`${server.url}/v1/titles/${someTitle}/metadata`, { method: 'PUT', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ synopsis: 'changed', genres: ['Drama'] }) }));
+        const afterChange = await timed(() => get(`${server.url}/v1/home`, as(0)));
+        const otherAfterChange = await timed(() => get(`${server.url}/v1/home`, as(1, 'US')));
+        console.log(`  after one title's metadata changed (PUT ${changed.toFixed(0)} ms): next home screen ${afterChange.toFixed(0)} ms, another audience's ${otherAfterChange.toFixed(0)} ms`);
         if (count === sizes[0]) await heartbeatsWhileBrowsing(server, tokens, tools.ffmpeg);
       } finally {
         await server.stop();

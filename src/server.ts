@@ -157,7 +157,9 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     accessTtlSeconds: config.viewers.accessTokenSeconds,
     refreshTtlSeconds: config.viewers.refreshTokenDays * 86_400,
   });
-  const contentAccess = new ContentAccessStore(db, { packages: config.playback.defaultPackages, availableFrom: null, availableUntil: null, geo: null, rating: null });
+  // Discovery's read model is told of each content whose rules or metadata change (it is made below).
+  const discoveryChanged = { of: (_contentId: string): void => {} };
+  const contentAccess = new ContentAccessStore(db, { packages: config.playback.defaultPackages, availableFrom: null, availableUntil: null, geo: null, rating: null }, (id) => discoveryChanged.of(id));
   const leases = new LeaseTable(db, { clock, heartbeatSeconds: config.playback.heartbeatSeconds });
   const profiles = deviceProfiles(config.playback.deviceProfiles);
   const restoredLeases = leases.restore();
@@ -272,7 +274,6 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   };
   // Discovery: what devices browse, rebuilt when titles become ready (or stop being), streams go
   // on or off air, or access rules or metadata change.
-  let contentChanges = 0;
   const readySeen = new Set(registry.ready);
   /** A ready title without art gets it cut from its published still (in the background, one at a time). */
   const artFor = (titleId: string) => {
@@ -289,9 +290,9 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       readySeen.add(id);
       artFor(id);
     } else readySeen.delete(id);
-    contentChanges++;
+    discovery.changed(id);
   });
-  streams.events.on('change', () => contentChanges++);
+  streams.events.on('change', (id: string) => discovery.changed(id));
   const discovery = new DiscoveryCatalog({
     content: () => [
       ...streamCatalog
@@ -303,7 +304,14 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     metadata,
     search: new SearchIndex(db),
     history: watchHistory,
-    version: () => contentChanges + contentAccess.version * 1000,
+    contentOf: (id) => {
+      const title = catalog.get(id);
+      if (title) return title.state === 'ready' ? { kind: 'title', id, name: title.title, createdAt: title.createdAt, durationMs: title.facts?.durationMs ?? null } : null;
+      const stream = streamCatalog.get(id);
+      return stream && streams.isPlayable(id) ? { kind: 'live-stream', id, name: stream.name, createdAt: stream.createdAt, durationMs: null } : null;
+    },
+    // Series changes (in the metadata store's version) rebuild; single items are patched.
+    version: () => 0,
     window: (id) => {
       const access = contentAccess.get(id);
       return { from: access.availableFrom, until: access.availableUntil };
@@ -311,6 +319,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     ratingOf: (id) => contentAccess.get(id).rating,
     now: () => clock.now(),
   });
+  discoveryChanged.of = (id) => discovery.changed(id);
+  metadata.onContentChange = (id) => discovery.changed(id);
   const accessRules = { plans: () => viewerStore.plans(), ratings: config.playback.ratings, unknownCountry: config.playback.geo.unknownCountry };
   const noRentals: ReadonlySet<string> = new Set();
   /** Who sees the same catalog as this requester: the same plan packages, rating limit and country. */

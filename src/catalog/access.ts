@@ -33,6 +33,8 @@ export class ContentAccessStore {
     db: Db,
     /** Rules of content nobody has set any for (existing content keeps playing as before). */
     private readonly defaults: ContentAccess,
+    /** Told when a content's rules change (read models built from them patch that content). */
+    private readonly onChange: (contentId: string) => void = () => {},
   ) {
     this.s = {
       get: db.prepare(`SELECT packages, available_from, available_until, geo_mode, geo_countries, rating FROM content_access WHERE content_id = ?`),
@@ -77,11 +79,13 @@ export class ContentAccessStore {
     });
     this.cache.set(contentId, access);
     this.version++;
+    this.onChange(contentId);
   }
 
   remove(contentId: string): void {
     this.s.remove.run(contentId);
     this.cache.delete(contentId);
     this.version++;
+    this.onChange(contentId);
   }
 }

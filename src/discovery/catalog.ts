@@ -35,10 +35,15 @@ export type SearchResults = {
 
 export type DiscoveryDeps = {
   content: () => DiscoverableContent[];
+  /** One title or live stream if a device may be shown it now (ready, or on air), else null. */
+  contentOf: (contentId: string) => DiscoverableContent | null;
   metadata: MetadataStore;
   search: SearchIndex;
   history: WatchHistory;
-  /** Moves whenever content, its access rules or its metadata change. */
+  /**
+   * Moves on changes that touch many items at once (a series renamed or removed): the read model
+   * is rebuilt. A change to one title or stream is told with `changed(id)` and patched in.
+   */
   version: () => number;
   /** When the content's availability window opens and closes (null: it does not). */
   window: (contentId: string) => { from: number | null; until: number | null };
@@ -48,6 +53,7 @@ export type DiscoveryDeps = {
 };
 
 type Model = {
+  /** Moves on every rebuild and every patch. */
   version: number;
   items: Map<string, CatalogItem>;
   /** Newest first. */
@@ -58,9 +64,29 @@ type Model = {
   boundaries: number[];
 };
 
-type Allowed = { version: number; validUntil: number; ids: Set<string> };
+type Allowed = { version: number; validUntil: number; ids: Set<string>; audience: Audience };
 
 const maxAudiences = 1000;
+
+const newestFirst = (a: CatalogItem, b: CatalogItem) => b.createdAt - a.createdAt || a.id.localeCompare(b.id);
+const inEpisodeOrder = (a: CatalogItem, b: CatalogItem) => (a.metadata.season ?? 0) - (b.metadata.season ?? 0) || (a.metadata.episode ?? 0) - (b.metadata.episode ?? 0);
+
+/** Inserts into a sorted list at its place (binary search). */
+function insertSorted<T>(list: T[], value: T, order: (a: T, b: T) => number): void {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (order(list[middle]!, value) <= 0) low = middle + 1;
+    else high = middle;
+  }
+  list.splice(low, 0, value);
+}
+
+function removeFrom<T>(list: T[] | undefined, value: T): void {
+  const at = list?.indexOf(value) ?? -1;
+  if (at >= 0) list!.splice(at, 1);
+}
 
 /** Appends to the list under a key (in place: building lists by copying was quadratic at 100 000 titles). */
 function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
@@ -81,19 +107,38 @@ export class DiscoveryCatalog {
   private readonly allowedBy = new Map<string, Allowed>();
   private trendingCache: { version: number; hour: number; ids: string[] } | null = null;
 
+  /** Content told changed since the model was last brought up to date. */
+  private readonly changes = new Set<string>();
+  private builtFrom = -1;
+  private serial = 0;
+
   constructor(private readonly deps: DiscoveryDeps) {}
+
+  /** One title or live stream changed (became ready or stopped being, new metadata or access rules). */
+  changed(contentId: string): void {
+    this.changes.add(contentId);
+  }
 
   private get railLength(): number {
     return this.deps.railLength ?? 20;
   }
 
-  /** The current read model, rebuilt (and the search index brought in step) after a change. */
+  /**
+   * The current read model: rebuilt (and the search index brought in step) after a change that
+   * touches many items, patched item by item after changes to single titles or streams (a rebuild
+   * at 100 000 titles holds the event loop for seconds).
+   */
   current(): Model {
     const version = this.deps.version() + this.deps.metadata.version * 1_000_000;
-    if (this.model?.version === version) return this.model;
+    if (this.model && this.builtFrom === version) {
+      if (this.changes.size > 0) this.patch(this.model);
+      return this.model;
+    }
+    this.changes.clear();
+    this.builtFrom = version;
     const items = new Map<string, CatalogItem>();
     for (const content of this.deps.content()) items.set(content.id, { ...content, metadata: this.deps.metadata.get(content.id), rating: this.deps.ratingOf(content.id) });
-    const ordered = [...items.values()].sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+    const ordered = [...items.values()].sort(newestFirst);
     const episodes = new Map<string, CatalogItem[]>();
     const genres = new Map<string, CatalogItem[]>();
     const boundaries = new Set<number>();
@@ -105,21 +150,92 @@ export class DiscoveryCatalog {
       if (from !== null) boundaries.add(from);
       if (until !== null) boundaries.add(until);
     }
-    for (const list of episodes.values()) list.sort((a, b) => (a.metadata.season ?? 0) - (b.metadata.season ?? 0) || (a.metadata.episode ?? 0) - (b.metadata.episode ?? 0));
-    this.model = { version, items, ordered, episodes, genres, boundaries: [...boundaries].sort((a, b) => a - b) };
+    for (const list of episodes.values()) list.sort(inEpisodeOrder);
+    this.model = { version: ++this.serial, items, ordered, episodes, genres, boundaries: [...boundaries].sort((a, b) => a - b) };
     this.deps.search.sync(this.searchDocs(this.model));
     return this.model;
+  }
+
+  /** Applies the changed items to the model, the search index and every audience's allowed set. */
+  private patch(model: Model): void {
+    const ids = [...this.changes];
+    this.changes.clear();
+    const docs: SearchDoc[] = [];
+    const removedRefs: string[] = [];
+    const touchedSeries = new Set<string>();
+    for (const id of ids) {
+      const old = model.items.get(id);
+      if (old) {
+        model.items.delete(id);
+        removeFrom(model.ordered, old);
+        for (const genre of old.metadata.genres) removeFrom(model.genres.get(genre), old);
+        if (old.metadata.seriesId) {
+          removeFrom(model.episodes.get(old.metadata.seriesId), old);
+          touchedSeries.add(old.metadata.seriesId);
+        }
+      }
+      const content = this.deps.contentOf(id);
+      if (!content) {
+        removedRefs.push(id);
+        continue;
+      }
+      const item: CatalogItem = { ...content, metadata: this.deps.metadata.get(id), rating: this.deps.ratingOf(id) };
+      model.items.set(id, item);
+      insertSorted(model.ordered, item, newestFirst);
+      for (const genre of item.metadata.genres) {
+        if (!model.genres.has(genre)) model.genres.set(genre, []);
+        insertSorted(model.genres.get(genre)!, item, newestFirst);
+      }
+      const { seriesId } = item.metadata;
+      if (seriesId !== null && this.deps.metadata.seriesById(seriesId)) {
+        if (!model.episodes.has(seriesId)) model.episodes.set(seriesId, []);
+        insertSorted(model.episodes.get(seriesId)!, item, inEpisodeOrder);
+        touchedSeries.add(seriesId);
+      }
+      docs.push({ ref: item.id, kind: item.kind, name: item.name, people: item.metadata.credits.map((c) => c.name), genres: item.metadata.genres, synopsis: item.metadata.synopsis });
+    }
+    for (const [genre, list] of model.genres) if (list.length === 0) model.genres.delete(genre);
+    for (const seriesId of touchedSeries) {
+      const list = model.episodes.get(seriesId) ?? [];
+      if (list.length === 0) {
+        model.episodes.delete(seriesId);
+        removedRefs.push(`series:${seriesId}`);
+      } else docs.push(this.seriesDoc(seriesId, list));
+    }
+    this.deps.search.update(docs, removedRefs);
+    const boundaries = new Set<number>();
+    for (const item of model.ordered) {
+      const { from, until } = this.deps.window(item.id);
+      if (from !== null) boundaries.add(from);
+      if (until !== null) boundaries.add(until);
+    }
+    model.boundaries = [...boundaries].sort((a, b) => a - b);
+    model.version = ++this.serial;
+    // Each audience's set changes only where the changed items are.
+    const now = this.deps.now();
+    const validUntil = model.boundaries.find((moment) => moment > now) ?? Infinity;
+    for (const cached of this.allowedBy.values()) {
+      if (cached.version !== model.version - 1 || now >= cached.validUntil) continue; // stale: recomputed when asked
+      for (const id of ids) {
+        if (model.items.has(id) && cached.audience.allows(id, now, false)) cached.ids.add(id);
+        else cached.ids.delete(id);
+      }
+      cached.version = model.version;
+      cached.validUntil = validUntil;
+    }
+  }
+
+  private seriesDoc(seriesId: string, list: readonly CatalogItem[]): SearchDoc {
+    const series = this.deps.metadata.seriesById(seriesId)!;
+    const people = new Set([...series.credits.map((c) => c.name), ...list.flatMap((episode) => episode.metadata.credits.map((c) => c.name))]);
+    return { ref: `series:${series.id}`, kind: 'series', name: series.name, people: [...people], genres: series.genres, synopsis: series.synopsis };
   }
 
   private *searchDocs(model: Model): Generator<SearchDoc> {
     for (const item of model.ordered) {
       yield { ref: item.id, kind: item.kind, name: item.name, people: item.metadata.credits.map((c) => c.name), genres: item.metadata.genres, synopsis: item.metadata.synopsis };
     }
-    for (const [seriesId, list] of model.episodes) {
-      const series = this.deps.metadata.seriesById(seriesId)!;
-      const people = new Set([...series.credits.map((c) => c.name), ...list.flatMap((episode) => episode.metadata.credits.map((c) => c.name))]);
-      yield { ref: `series:${series.id}`, kind: 'series', name: series.name, people: [...people], genres: series.genres, synopsis: series.synopsis };
-    }
+    for (const [seriesId, list] of model.episodes) yield this.seriesDoc(seriesId, list);
   }
 
   /** The content this audience may watch now (its rentals included). */
@@ -132,7 +248,7 @@ export class DiscoveryCatalog {
       for (const item of model.ordered) if (audience.allows(item.id, now, false)) ids.add(item.id);
       const validUntil = model.boundaries.find((moment) => moment > now) ?? Infinity;
       if (this.allowedBy.size >= maxAudiences) this.allowedBy.clear();
-      cached = { version: model.version, validUntil, ids };
+      cached = { version: model.version, validUntil, ids, audience };
       this.allowedBy.set(audience.key, cached);
     }
     if (audience.rentals.size === 0) return cached.ids;
@@ -194,7 +310,7 @@ export class DiscoveryCatalog {
     const model = this.current();
     this.allowed(audience);
     const validUntil = this.allowedBy.get(audience.key)?.validUntil ?? 0;
-    return `${model.version}|${validUntil}|${Math.floor(this.deps.now() / 3_600_000)}|${[...audience.rentals].sort().join(',')}`;
+    return `${model.version}|${this.deps.metadata.collectionsVersion}|${validUntil}|${Math.floor(this.deps.now() / 3_600_000)}|${[...audience.rentals].sort().join(',')}`;
   }
 
   /** The rails every member of the audience sees alike (all but continue watching). */

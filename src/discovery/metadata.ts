@@ -94,8 +94,12 @@ export class MetadataStore {
     };
   }
 
-  /** Moves on every change: the read models built from this store compare it. */
+  /** Moves when a series changes (which touches all its episodes): read models are rebuilt. */
   version = 0;
+  /** Moves when a collection changes (rails, not the read model). */
+  collectionsVersion = 0;
+  /** Told when one content's metadata changes (the read model patches that item). */
+  onContentChange: ((contentId: string) => void) | null = null;
 
   private allMetadata(): Map<string, ContentMetadata> {
     this.metadata ??= new Map((this.s.allMetadata.all() as MetadataRow[]).map((row) => [row.content_id, metadataOf(row)]));
@@ -124,13 +128,13 @@ export class MetadataStore {
       now,
     });
     this.allMetadata().set(contentId, metadata);
-    this.version++;
+    this.onContentChange?.(contentId);
   }
 
   remove(contentId: string): void {
     this.s.removeMetadata.run(contentId);
     this.allMetadata().delete(contentId);
-    this.version++;
+    this.onContentChange?.(contentId);
   }
 
   private allSeries(): Map<string, Series> {
@@ -169,13 +173,13 @@ export class MetadataStore {
   putCollection(collection: Collection, now: number): void {
     this.s.putCollection.run({ ...collection, items: JSON.stringify(collection.items), now });
     this.collections = null;
-    this.version++;
+    this.collectionsVersion++;
   }
 
   removeCollection(id: string): boolean {
     const removed = this.s.removeCollection.run(id).changes > 0;
     this.collections = null;
-    this.version++;
+    this.collectionsVersion++;
     return removed;
   }
 }

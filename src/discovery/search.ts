@@ -44,16 +44,29 @@ export class SearchIndex {
 
   /** Makes the index hold exactly these documents; returns how many rows were written. */
   sync(docs: Iterable<SearchDoc>): number {
-    this.indexed ??= new Map((this.s.all.all() as DocRow[]).map((row) => [row.ref, signature(row)]));
-    const indexed = this.indexed;
     const seen = new Set<string>();
-    const writes: DocRow[] = [];
+    const list: SearchDoc[] = [];
     for (const doc of docs) {
       seen.add(doc.ref);
+      list.push(doc);
+    }
+    return this.update(list, [...this.loaded().keys()].filter((ref) => !seen.has(ref)));
+  }
+
+  private loaded(): Map<string, string> {
+    this.indexed ??= new Map((this.s.all.all() as DocRow[]).map((row) => [row.ref, signature(row)]));
+    return this.indexed;
+  }
+
+  /** Writes these documents (those that changed) and removes these refs; returns how many rows were written. */
+  update(docs: Iterable<SearchDoc>, removedRefs: readonly string[]): number {
+    const indexed = this.loaded();
+    const writes: DocRow[] = [];
+    for (const doc of docs) {
       const row: DocRow = { ref: doc.ref, kind: doc.kind, name: doc.name, people: doc.people.join(' · '), genres: doc.genres.join(' · '), synopsis: doc.synopsis };
       if (indexed.get(doc.ref) !== signature(row)) writes.push(row);
     }
-    const removed = [...indexed.keys()].filter((ref) => !seen.has(ref));
+    const removed = removedRefs.filter((ref) => indexed.has(ref));
     if (writes.length === 0 && removed.length === 0) return 0;
     this.db.transaction(() => {
       for (const row of writes) this.s.upsert.run(row);

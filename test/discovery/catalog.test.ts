@@ -26,6 +26,7 @@ t.test('content appears when its window opens and leaves when it closes, with no
       rebuilt++;
       return Object.keys(windows).map((id, i) => ({ kind: 'title' as const, id, name: id, createdAt: i, durationMs: 1000 }));
     },
+    contentOf: (id) => (id in windows ? { kind: 'title' as const, id, name: id, createdAt: Object.keys(windows).indexOf(id), durationMs: 1000 } : null),
     metadata: new MetadataStore(db),
     search: new SearchIndex(db),
     history: new WatchHistory(db, { now: () => now, heartbeatSeconds: 30 }),
@@ -53,4 +54,57 @@ t.test('content appears when its window opens and leaves when it closes, with no
   now += 60_000;
   t.same([...catalog.allowed(audience)], ['always'], 'and closed');
   t.equal(rebuilt, 1, 'the read model itself was built once');
+});
+
+t.test('a title that becomes ready, changes or goes is patched into the read model, every audience and the search index, without a rebuild', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'weir-discovery-'));
+  const db = openDatabase(dir);
+  t.teardown(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const now = Date.parse('2026-12-02T12:00:00Z');
+  const ready = new Map([
+    ['old', { kind: 'title' as const, id: 'old', name: 'Old Harbour', createdAt: 1, durationMs: 1000 }],
+    ['mid', { kind: 'title' as const, id: 'mid', name: 'Middle Road', createdAt: 2, durationMs: 1000 }],
+  ]);
+  const blocked = new Set<string>();
+  let rebuilt = 0;
+  const metadata = new MetadataStore(db);
+  const catalog = new DiscoveryCatalog({
+    content: () => {
+      rebuilt++;
+      return [...ready.values()];
+    },
+    contentOf: (id) => ready.get(id) ?? null,
+    metadata,
+    search: new SearchIndex(db),
+    history: new WatchHistory(db, { now: () => now, heartbeatSeconds: 30 }),
+    version: () => 0,
+    window: () => ({ from: null, until: null }),
+    ratingOf: () => null,
+    now: () => now,
+  });
+  metadata.onContentChange = (id) => catalog.changed(id);
+  const everyone: Audience = { key: 'everyone', allows: (id) => !blocked.has(id), rentals: new Set() };
+  const names = () => catalog.sharedRails(everyone).find((rail) => rail.id === 'new')!.items.map((entry) => (entry.kind === 'series' ? entry.series.name : entry.item.name));
+  t.same(names(), ['Middle Road', 'Old Harbour']);
+
+  ready.set('new', { kind: 'title', id: 'new', name: 'New Harbour', createdAt: 3, durationMs: 1000 });
+  catalog.changed('new');
+  t.same(names(), ['New Harbour', 'Middle Road', 'Old Harbour'], 'a title that became ready is first in New');
+  t.same(catalog.search(everyone, 'harb', 10).items.map((entry) => (entry.kind === 'series' ? '' : entry.item.id)).sort(), ['new', 'old'], 'and found by search');
+
+  metadata.put('mid', { synopsis: '', genres: ['Drama'], credits: [{ name: 'Ada Brennan', role: 'actor' }], releaseYear: 2020, seriesId: null, season: null, episode: null }, now);
+  t.same(catalog.sharedRails(everyone).find((rail) => rail.id === 'genre:Drama')?.items.map((entry) => (entry.kind === 'series' ? '' : entry.item.id)), ['mid'], 'new metadata puts it in its genre rail');
+  t.same(catalog.search(everyone, 'ada', 10).people.map((p) => p.name), ['Ada Brennan']);
+
+  blocked.add('old');
+  catalog.changed('old');
+  t.notOk(catalog.allowed(everyone).has('old'), "an access change reaches the audience's set");
+  ready.delete('new');
+  catalog.changed('new');
+  t.same(names(), ['Middle Road'], 'a title that is no longer ready leaves');
+  t.same(catalog.search(everyone, 'harb', 10).items, [], 'and the search index');
+  t.equal(rebuilt, 1, 'all of it without rebuilding the read model');
 });
