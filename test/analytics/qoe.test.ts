@@ -1,17 +1,9 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/catalog/database.js';
+import { freshCatalog } from '../helpers/catalog.js';
 import { QoeRecorder } from '../../src/analytics/qoe.js';
 
 function fresh(t: Test, limits: { maxSessions?: number; maxEventsPerReport?: number } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-qoe-'));
-  const db = openDatabase(dir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const db = freshCatalog(t);
   const start = Date.parse('2026-12-02T12:00:00Z');
   let now = start;
   const qoe = new QoeRecorder(db, { now: () => now, heartbeatSeconds: 10, ...limits });

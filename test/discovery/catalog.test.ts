@@ -1,20 +1,12 @@
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/catalog/database.js';
+import { freshCatalog } from '../helpers/catalog.js';
 import { DiscoveryCatalog, type Audience } from '../../src/discovery/catalog.js';
 import { WatchHistory } from '../../src/discovery/history.js';
 import { MetadataStore } from '../../src/discovery/metadata.js';
 import { SearchIndex } from '../../src/discovery/search.js';
 
 t.test('content appears when its window opens and leaves when it closes, with no catalog change in between', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-discovery-'));
-  const db = openDatabase(dir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const db = freshCatalog(t);
   let now = Date.parse('2026-12-02T12:00:00Z');
   const windows: Record<string, { from: number | null; until: number | null }> = {
     always: { from: null, until: null },
@@ -57,12 +49,7 @@ t.test('content appears when its window opens and leaves when it closes, with no
 });
 
 t.test('a title that becomes ready, changes or goes is patched into the read model, every audience and the search index, without a rebuild', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-discovery-'));
-  const db = openDatabase(dir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const db = freshCatalog(t);
   const now = Date.parse('2026-12-02T12:00:00Z');
   const ready = new Map([
     ['old', { kind: 'title' as const, id: 'old', name: 'Old Harbour', createdAt: 1, durationMs: 1000 }],

@@ -1,17 +1,9 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/catalog/database.js';
+import { freshCatalog } from '../helpers/catalog.js';
 import { isFinished, WatchHistory, type ProgressReport } from '../../src/discovery/history.js';
 
 function fresh(t: Test, maxPending?: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-history-'));
-  const db: Db = openDatabase(dir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const db = freshCatalog(t);
   let now = Date.parse('2026-12-02T12:00:00Z');
   const history = new WatchHistory(db, { now: () => now, heartbeatSeconds: 30, ...(maxPending === undefined ? {} : { maxPending }) });
   const rows = () => (db.prepare('SELECT count(*) AS n FROM watch_history').get() as { n: number }).n;

@@ -1,17 +1,9 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/catalog/database.js';
+import { freshCatalog } from '../helpers/catalog.js';
 import { queryWords, SearchIndex, type SearchDoc } from '../../src/discovery/search.js';
 
 function freshIndex(t: Test): SearchIndex {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-search-'));
-  const db = openDatabase(dir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const db = freshCatalog(t);
   return new SearchIndex(db);
 }
 
