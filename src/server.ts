@@ -310,8 +310,6 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       const stream = streamCatalog.get(id);
       return stream && streams.isPlayable(id) ? { kind: 'live-stream', id, name: stream.name, createdAt: stream.createdAt, durationMs: null } : null;
     },
-    // Series changes (in the metadata store's version) rebuild; single items are patched.
-    version: () => 0,
     window: (id) => {
       const access = contentAccess.get(id);
       return { from: access.availableFrom, until: access.availableUntil };

@@ -26,8 +26,6 @@ type Row = { packages: string; available_from: number | null; available_until: n
 export class ContentAccessStore {
   private readonly cache = new Map<string, ContentAccess>();
   private readonly s;
-  /** Moves on every change (read models built from these rules compare it). */
-  version = 0;
 
   constructor(
     db: Db,
@@ -78,14 +76,12 @@ export class ContentAccessStore {
       now,
     });
     this.cache.set(contentId, access);
-    this.version++;
     this.onChange(contentId);
   }
 
   remove(contentId: string): void {
     this.s.remove.run(contentId);
     this.cache.delete(contentId);
-    this.version++;
     this.onChange(contentId);
   }
 }

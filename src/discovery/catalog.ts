@@ -40,11 +40,6 @@ export type DiscoveryDeps = {
   metadata: MetadataStore;
   search: SearchIndex;
   history: WatchHistory;
-  /**
-   * Moves on changes that touch many items at once (a series renamed or removed): the read model
-   * is rebuilt. A change to one title or stream is told with `changed(id)` and patched in.
-   */
-  version: () => number;
   /** When the content's availability window opens and closes (null: it does not). */
   window: (contentId: string) => { from: number | null; until: number | null };
   ratingOf: (contentId: string) => string | null;
@@ -66,7 +61,11 @@ type Model = {
 
 type Allowed = { version: number; validUntil: number; ids: Set<string>; audience: Audience };
 
-const maxAudiences = 1000;
+/**
+ * Audiences whose allowed sets are kept: each set holds up to every title's id (4 MB at 100 000
+ * titles), so the oldest is let go past this many.
+ */
+const maxAudiences = 100;
 
 const newestFirst = (a: CatalogItem, b: CatalogItem) => b.createdAt - a.createdAt || a.id.localeCompare(b.id);
 const inEpisodeOrder = (a: CatalogItem, b: CatalogItem) => (a.metadata.season ?? 0) - (b.metadata.season ?? 0) || (a.metadata.episode ?? 0) - (b.metadata.episode ?? 0);
@@ -129,7 +128,8 @@ export class DiscoveryCatalog {
    * at 100 000 titles holds the event loop for seconds).
    */
   current(): Model {
-    const version = this.deps.version() + this.deps.metadata.version * 1_000_000;
+    // A series change touches all its episodes: rebuilt. Single items are patched (changed(id)).
+    const version = this.deps.metadata.version;
     if (this.model && this.builtFrom === version) {
       if (this.changes.size > 0) this.patch(this.model);
       return this.model;
@@ -247,7 +247,7 @@ export class DiscoveryCatalog {
       const ids = new Set<string>();
       for (const item of model.ordered) if (audience.allows(item.id, now, false)) ids.add(item.id);
       const validUntil = model.boundaries.find((moment) => moment > now) ?? Infinity;
-      if (this.allowedBy.size >= maxAudiences) this.allowedBy.clear();
+      if (this.allowedBy.size >= maxAudiences) this.allowedBy.delete(this.allowedBy.keys().next().value!);
       cached = { version: model.version, validUntil, ids, audience };
       this.allowedBy.set(audience.key, cached);
     }
@@ -289,14 +289,9 @@ export class DiscoveryCatalog {
   }
 
   /**
-   * The home screen: continue watching (signed-in viewers), live now, new, trending, curated
-   * collections, then one rail per genre (largest first). Series appear once, as the series.
+   * The home screen is this viewer's continue watching, then sharedRails: live now, new,
+   * trending, the curated collections, one rail per genre (largest first); series appear once.
    */
-  home(audience: Audience, viewerId: string | null): Rail[] {
-    const personal: Rail[] = viewerId === null ? [] : [this.continueRail(audience, viewerId)];
-    return [...personal, ...this.sharedRails(audience)];
-  }
-
   continueRail(audience: Audience, viewerId: string): Rail {
     return { id: 'continue-watching', title: 'Continue watching', kind: 'continue', items: this.continueWatching(audience, viewerId) };
   }

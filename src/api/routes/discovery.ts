@@ -206,14 +206,24 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
    * a window, the trending hour, the audience's rentals or the art moves (bounded).
    */
   const shared = new Map<string, { stamp: string; json: string; hash: string }>();
+  const sharedBytesLimit = 64 * 2 ** 20;
+  let sharedBytes = 0;
   const sharedJson = (key: string, audience: Audience, build: () => unknown): { json: string; hash: string } => {
     const stamp = `${deps.catalog.stamp(audience)}|${deps.artwork.version}`;
     const cached = shared.get(key);
     if (cached?.stamp === stamp) return cached;
     const json = JSON.stringify(build());
     const entry = { stamp, json, hash: createHash('sha1').update(json).digest('base64url') };
-    if (shared.size >= 5000) shared.delete(shared.keys().next().value!);
+    if (cached) sharedBytes -= cached.json.length;
+    shared.delete(key);
     shared.set(key, entry);
+    sharedBytes += json.length;
+    // Bounded by size, not count: one home screen is tens of kilobytes.
+    while (sharedBytes > sharedBytesLimit && shared.size > 1) {
+      const [oldest, old] = shared.entries().next().value!;
+      shared.delete(oldest);
+      sharedBytes -= old.json.length;
+    }
     return entry;
   };
   const audienceKey = (audience: Audience, family: DeviceFamily | null) => `${audience.key}|${[...audience.rentals].sort().join(',')}|${family ?? ''}`;
