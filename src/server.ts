@@ -557,6 +557,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       registry.stopAll();
       await closed;
       clearTimeout(grace);
+      await artwork.stop();
       leases.flush();
       watchHistory.flush();
       qoe.flush();

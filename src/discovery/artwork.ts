@@ -31,6 +31,7 @@ export class ArtworkStore {
   private readonly byContent = new Map<string, StoredImage[]>();
   private static readonly cacheLimit = 20_000;
   private queue: Promise<void> = Promise.resolve();
+  private readonly stopping = new AbortController();
 
   constructor(
     db: Db,
@@ -92,7 +93,7 @@ export class ArtworkStore {
         return `[s${i}]scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1[o${i}]`;
       });
       const outputs = jobs.flatMap((job, i) => ['-map', `[o${i}]`, '-frames:v', '1', ...(job.format === 'jpeg' ? ['-c:v', 'mjpeg', '-q:v', '3'] : ['-c:v', 'libwebp', '-quality', '75']), join(temp, `${i}.${extensions[job.format]}`)]);
-      await runFfmpeg({ binary: this.options.ffmpeg, args: ['-hide_banner', '-nostdin', '-y', '-i', still, '-filter_complex', `[0:v]split=${jobs.length}${splits};${chains.join(';')}`, ...outputs], log: this.options.log });
+      await runFfmpeg({ binary: this.options.ffmpeg, args: ['-hide_banner', '-nostdin', '-y', '-i', still, '-filter_complex', `[0:v]split=${jobs.length}${splits};${chains.join(';')}`, ...outputs], log: this.options.log, signal: this.stopping.signal });
       const stored: StoredImage[] = [];
       for (const [i, job] of jobs.entries()) {
         const bytes = await readFile(join(temp, `${i}.${extensions[job.format]}`));
@@ -110,6 +111,12 @@ export class ArtworkStore {
     } finally {
       await rm(temp, { recursive: true, force: true });
     }
+  }
+
+  /** Stops the cut under way (its temp dir is removed) and refuses new ones: the server is stopping. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.queue;
   }
 
   /** Forgets a content's art (its files stay while other content may share them). */
