@@ -1,4 +1,4 @@
-import { v7 as timeOrderedId } from 'uuid';
+import { timeOrderedId } from './ids.js';
 import type { ContentAccess } from '../catalog/access.js';
 import type { Clock } from '../clock.js';
 import { WeirError } from '../errors.js';
@@ -97,7 +97,7 @@ export class PlaybackService {
   }
 
   private async take(contentId: string, viewerId: string | null, device: Lease['device'], maxHeight: number | null, counted: boolean, limit: number | null, now: number, profile: DeviceProfile | null = null): Promise<StartedSession> {
-    const id = timeOrderedId(); // its row lands beside the last one (see the playback_sessions schema)
+    const id = timeOrderedId(now); // its row lands beside the last one (see the playback_sessions schema)
     const taken = this.options.leases.start({ id, contentId, viewerId, device, maxHeight, counted, startedAt: now }, limit);
     if ('holders' in taken) {
       throw new WeirError('STREAM_LIMIT_REACHED', `You are already watching on ${taken.holders.length} screen${taken.holders.length === 1 ? '' : 's'}, as many as your plan allows. Stop one to watch here.`, {
