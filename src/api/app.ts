@@ -76,7 +76,9 @@ export function createApp(parts: AppParts): Express {
     res.setHeader('cache-control', 'no-store');
     res.type('text/plain').send(new Date().toISOString());
   });
-  for (const path of ['/v1/playback-sessions', '/v1/auth', '/v1/me', '/v1/plans', '/v1/viewers', '/v1/home', '/v1/catalog', '/images']) app.use(path, playerCors);
+  // One prefix test instead of a mount per path: every session start passes here.
+  const playerPaths = /^\/(?:v1\/(?:playback-sessions|auth|me|plans|viewers|home|catalog)|images)(?:[/?]|$)/i;
+  app.use((req, res, next) => (playerPaths.test(req.url) ? playerCors(req, res, next) : next()));
   app.use(parts.playback);
   app.use(parts.viewers);
   app.use('/media', playerCors);

@@ -225,6 +225,20 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
 }
 
 /**
+ * Answers with JSON, never cached and never revalidated (session starts, heartbeats): the
+ * headers and body are written at once. Express's json() looks up the charset, checks freshness
+ * and measures the body again, a tenth of a session start.
+ */
+export function sendNoStoreJson(res: Response, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+/**
  * Answers with JSON that clients cache and revalidate: a strong ETag from the body's hash, and
  * 304 with no body when the client already holds it (If-None-Match).
  */

@@ -262,3 +262,18 @@ t.test('racing for the last slot: of many simultaneous starts exactly the plan l
   const list = (await (await server.api('/v1/me/playback-sessions', { admin: false, headers: asViewer(afterToken) })).json()) as { items: { id: string }[] };
   t.equal(list.items.length, 2, 'the viewer sees both running sessions');
 });
+
+t.test('player routes answer a preflight from any origin, in any letter case; admin routes give other origins nothing', async (t) => {
+  const preflight = (path: string) =>
+    fetch(`${server.url}${path}`, { method: 'OPTIONS', headers: { origin: 'https://tv.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+  for (const path of ['/v1/playback-sessions', '/v1/playback-sessions/some-id/heartbeat', '/v1/auth/login', '/V1/Home', '/v1/catalog/search?q=a', '/images/abc.jpg']) {
+    const response = await preflight(path);
+    t.equal(response.status, 204, `${path}: preflight answered`);
+    t.equal(response.headers.get('access-control-allow-origin'), 'https://tv.example', `${path}: the origin is allowed`);
+    t.equal(response.headers.get('access-control-allow-headers'), 'authorization,content-type', `${path}: the asked headers are allowed`);
+  }
+  for (const path of ['/v1/titles', '/v1/playback-sessionsX', '/v1/analytics/qoe']) {
+    const response = await preflight(path);
+    t.equal(response.headers.get('access-control-allow-origin'), null, `${path}: no CORS for other origins`);
+  }
+});

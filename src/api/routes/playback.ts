@@ -8,7 +8,7 @@ import type { DeviceProfile, DrmSystem, StreamingProtocol } from '../../playback
 import type { PlaybackService, Requester } from '../../playback/service.js';
 import type { ViewerAccounts } from '../../viewers/accounts.js';
 import { requireViewer } from './viewers.js';
-import { adminCheck, jsonBody, parseInput } from '../http.js';
+import { adminCheck, jsonBody, parseInput, sendNoStoreJson } from '../http.js';
 import { requesterOf } from '../requester.js';
 import type { RateLimiter } from '../rate-limit.js';
 import { baseUrl } from '../resources.js';
@@ -171,8 +171,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
     const timing = deps.liveTiming(contentId);
     const heartbeatSeconds = deps.service.leases.heartbeatSeconds;
     const resumeMs = position === undefined && lease.viewerId !== null && !timing ? deps.resumeAt(lease.viewerId, contentId) : null;
-    res.setHeader('cache-control', 'no-store');
-    res.status(201).json({
+    sendNoStoreJson(res, 201, {
       id: lease.id,
       contentId,
       // The lease lapses this long after the last heartbeat (or media request): heartbeat before.
@@ -200,8 +199,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
     const body = parseInput(heartbeatBody, req.body ?? {}, 'heartbeat body');
     const lease = deps.service.leases.heartbeat(String(req.params.id), viewerIdOf(req), { positionMs: body.position === undefined ? null : Math.round(body.position * 1000), state: body.state });
     deps.observer.heartbeat(lease, body);
-    res.setHeader('cache-control', 'no-store');
-    res.json({ ...leaseResource(lease), expiresAt: new Date(deps.service.leases.expiresAt(lease)).toISOString() });
+    sendNoStoreJson(res, 200, { ...leaseResource(lease), expiresAt: new Date(deps.service.leases.expiresAt(lease)).toISOString() });
   });
 
   router.delete('/v1/playback-sessions/:id', async (req, res) => {
