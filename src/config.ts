@@ -97,6 +97,8 @@ export const configSchema = z.strictObject({
     ladderPreset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast']),
     /** HLS audio of clear streams: inside each video variant (one playlist to follow) or a playlist of its own. */
     hlsAudio: z.enum(['muxed', 'separate']),
+    /** Scrubbing thumbnails at the live edge, one per this many seconds; 0 for none. */
+    thumbnailSeconds: z.number().int().min(0).max(60),
   }),
   drm: z.strictObject({
     /** A CPIX 2.3 key server; empty means Weir generates keys itself. */
@@ -131,6 +133,7 @@ export const overridableSettings = [
   { path: 'live.segmentSeconds', env: 'WEIR_LIVE_SEGMENT_SECONDS', flag: 'live-segment-seconds', kind: 'integer' },
   { path: 'live.dvrWindowSeconds', env: 'WEIR_LIVE_DVR_SECONDS', flag: 'live-dvr-seconds', kind: 'integer' },
   { path: 'live.hlsAudio', env: 'WEIR_LIVE_HLS_AUDIO', flag: 'live-hls-audio', kind: 'string' },
+  { path: 'live.thumbnailSeconds', env: 'WEIR_LIVE_THUMBNAIL_SECONDS', flag: 'live-thumbnail-seconds', kind: 'integer' },
   { path: 'drm.cpixUrl', env: 'WEIR_CPIX_URL', flag: 'cpix-url', kind: 'string' },
 ] as const satisfies readonly { path: string; env: string; flag: string; kind: SettingKind }[];
 

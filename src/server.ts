@@ -11,6 +11,7 @@ import { TitleRegistry } from './actors/title.registry.js';
 import { StreamRegistry } from './actors/stream.registry.js';
 import { createArchiver } from './actors/stream.archive.js';
 import { partHoldBack } from './pipeline/live/llhls-rules.js';
+import { ffmpegThumbnailCutter } from './pipeline/live/thumbnail-cutter.js';
 import { streamRoutes } from './api/routes/streams.js';
 import { StreamCatalog } from './catalog/streams.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -229,6 +230,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     ffmpeg: tools.ffmpeg,
     ladderPreset: config.live.ladderPreset,
     hlsAudio: config.live.hlsAudio,
+    thumbnails: config.live.thumbnailSeconds > 0 ? { intervalMs: config.live.thumbnailSeconds * 1000, tileWidth: 320, cut: ffmpegThumbnailCutter(tools.ffmpeg) } : null,
     keys,
     keySource,
     archive: createArchiver({ titles: catalog, titleActors: registry, dataDir: config.dataDir, ffmpeg: tools.ffmpeg, log }),

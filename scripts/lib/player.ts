@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const chromiumPath = process.env.WEIR_CHROMIUM ?? '/usr/bin/chromium';
 export const chromiumMissing = existsSync(chromiumPath) ? false : `Chromium is not installed: apt-get update && apt-get install -y chromium`;
@@ -238,6 +238,8 @@ export type OpenPlayer = {
   report(): Promise<VideoReport>;
   /** Glass-to-glass samples (ms) read off a stamped feed since the last call. */
   takeGlass(): Promise<number[]>;
+  /** The page, to ask its player directly. */
+  page: Page;
   close(): Promise<void>;
 };
 
@@ -257,6 +259,7 @@ export async function openPlayer(browser: Browser, pageUrl: string, options: { k
         g.glass = [];
         return taken;
       }),
+    page,
     close: () => page.close(),
   };
 }

@@ -13,6 +13,7 @@ import type { KeySource } from '../drm/keys.js';
 import type { SourcedKey } from '../pipeline/cmaf/encrypt.js';
 import type { LiveProtection } from '../pipeline/live/packager.js';
 import type { LiveTiming } from '../pipeline/live/packager.js';
+import type { ThumbnailCutter } from '../pipeline/live/thumbnail-cutter.js';
 import { ActorRegistry } from './actor-registry.js';
 import { publicStreamState, streamMachine, streamMachineVersion, type ArchiveInput, type FinishInput, type KeyInput, type ResetKeyParams, type StreamEvent } from './stream.machine.js';
 import { streamPaths } from '../layout.js';
@@ -27,6 +28,8 @@ export type StreamRegistryDeps = {
   timing: LiveTiming;
   dvrWindowSeconds: number;
   hlsAudio: 'muxed' | 'separate';
+  /** Live scrubbing thumbnails: one every `intervalMs`, cut by `cut`; null for none. */
+  thumbnails: { intervalMs: number; tileWidth: number; cut: ThumbnailCutter } | null;
   stallTimeoutMs: number;
   /** For ladder-mode streams. */
   ffmpeg: string;
@@ -210,6 +213,7 @@ export class StreamRegistry implements PublishAuthority {
         timing: this.deps.timing,
         windowSeconds: this.deps.dvrWindowSeconds,
         hlsAudio: this.deps.hlsAudio,
+        thumbnails: this.deps.thumbnails,
         log,
         recordDir: stream.archive ? streamPaths(this.deps.dataDir, streamId).recording(number) : null,
         onPlayable: () => this.send(streamId, { type: 'MEDIA_READY' }),

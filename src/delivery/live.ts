@@ -11,6 +11,9 @@ import { targetDuration, writeLlHlsPlaylist, type LlHlsSettings } from '../pipel
 import { multivariantName, dashManifestName } from '../layout.js';
 import { allowedHeight, capMpd } from '../pipeline/manifest/cap.js';
 import { assertWithinCap } from './rendition-cap.js';
+import { imagePlaylistName, trickPlayDir } from '../pipeline/manifest/trick-play.js';
+import { liveImageStreamInf, liveThumbnailPattern, writeLiveImagePlaylist } from '../pipeline/manifest/live-trick-play.js';
+import type { LiveThumbnails } from '../pipeline/live/thumbnails.js';
 
 export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
 
@@ -156,6 +159,20 @@ async function serveSegment(req: Request, res: Response, rendition: LiveRenditio
   res.end();
 }
 
+/** The live image playlist (refreshed like any live playlist) and its thumbnails (immutable). */
+function serveThumbnails(res: Response, thumbnails: LiveThumbnails, file: string): void {
+  if (file === imagePlaylistName) {
+    if (thumbnails.list().length === 0) throw new WeirError('LIVE_NOT_AVAILABLE', 'The first live thumbnail has not been cut yet.');
+    res.setHeader('cache-control', 'no-cache');
+    res.type('application/vnd.apple.mpegurl').send(renderOnce(thumbnails, `${thumbnails.version}`, () => writeLiveImagePlaylist(thumbnails)));
+    return;
+  }
+  const match = liveThumbnailPattern.exec(file);
+  const thumbnail = match ? thumbnails.get(Number(match[1])) : undefined;
+  if (!thumbnail) throw new WeirError('NOT_FOUND', `No live thumbnail ${JSON.stringify(file.slice(0, 40))}: thumbnails are live-<number>.jpg, kept for the DVR window.`);
+  sendBytes(res, thumbnail.bytes, 'image/jpeg');
+}
+
 const partPattern = /^part-(\d+)\.(\d+)\.m4s$/;
 const segmentPattern = /^seg-(\d+)\.m4s$/;
 const initPattern = /^init-(\d+)\.mp4$/;
@@ -177,8 +194,10 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
     if (broadcast.renditions.size === 0) throw new WeirError('CONTENT_NOT_READY', 'The broadcast has not produced media yet.');
     res.setHeader('cache-control', 'no-cache');
     const listed = broadcast.hlsRenditions().filter((r) => within(r, limit));
-    const key = `${multivariantName}:${limit ?? ''}:${listed.map((r) => r.id).join(',')}:${versionsOf(listed)}`;
-    res.type('application/vnd.apple.mpegurl').send(renderOnce(broadcast, key, () => writeMultivariant(broadcast.variants(listed))));
+    // Thumbnails are named once the first exists (players read this playlist once, at start).
+    const images = broadcast.thumbnails && broadcast.thumbnails.list().length > 0 ? broadcast.thumbnails : null;
+    const key = `${multivariantName}:${limit ?? ''}:${listed.map((r) => r.id).join(',')}:${versionsOf(listed)}:${images?.version ?? ''}`;
+    res.type('application/vnd.apple.mpegurl').send(renderOnce(broadcast, key, () => writeMultivariant(broadcast.variants(listed), images && liveImageStreamInf(images))));
     return;
   }
   if (path.length === 1 && path[0] === dashManifestName) {
@@ -186,7 +205,7 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
     const utcTimingUrl = `${requestOrigin(req)}${settings.utcTimingPath}`;
     res.setHeader('cache-control', 'no-cache');
     // Rendered once per change of media, so publishTime is when this version was made.
-    const key = `${dashManifestName}:${utcTimingUrl}:${limit ?? ''}:${versionsOf(broadcast.renditions.values())}`;
+    const key = `${dashManifestName}:${utcTimingUrl}:${limit ?? ''}:${versionsOf(broadcast.renditions.values())}:${broadcast.thumbnails?.version ?? ''}`;
     const mpd = renderOnce(broadcast, key, () => {
       const full = writeLiveMpd(broadcast, { ...settings, utcTimingUrl });
       return limit === null ? full : capMpd(full, limit);
@@ -196,6 +215,7 @@ export async function serveLive(req: Request, res: Response, broadcast: LiveBroa
     res.type('application/dash+xml').send(protectedStream ? withAbsoluteLicenseUrls(mpd.toString(), requestUrl(req)) : mpd);
     return;
   }
+  if (path.length === 2 && path[0] === trickPlayDir && broadcast.thumbnails) return serveThumbnails(res, broadcast.thumbnails, path[1]!);
   const [renditionId, file] = path;
   const rendition = path.length === 2 ? broadcast.rendition(renditionId!) : undefined;
   if (!rendition || !file) throw new WeirError('NOT_FOUND', `No live media at ${path.join('/')}.`);

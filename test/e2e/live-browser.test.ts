@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import type { Browser } from 'playwright-core';
 import { chromiumMissing, launchChromium, openPlayer, playAndWait, servePlayerPage, type PlayerKind, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
-import { parseMpd } from '../helpers/playback.js';
+import { parseM3u8, parseMpd } from '../helpers/playback.js';
 import { waitUntil } from '../helpers/wait.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -18,7 +18,7 @@ if (chromiumMissing) {
   let streamId: string;
 
   t.before(async () => {
-    server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 10 } });
+    server = await startTestServer({ live: { partTargetMs: 200, segmentSeconds: 1, dvrWindowSeconds: 30, stallTimeoutSeconds: 5, reconnectWindowSeconds: 10, thumbnailSeconds: 2 } });
     [browser, pageServer] = await Promise.all([launchChromium(), servePlayerPage()]);
     const stream = await server.createStream({ name: 'browser live' });
     streamId = stream.id;
@@ -127,5 +127,72 @@ if (chromiumMissing) {
     const after = await player.report();
     t.same(after.errors, [], 'no player errors');
     t.ok(after.frames > framesBefore, `frames kept coming (${framesBefore} → ${after.frames})`);
+  });
+
+  type Thumbnail = { uris: string[]; startTime: number; duration: number; width: number; height: number };
+
+  t.test('scrubbing thumbnails follow the live edge: the HLS image playlist and the MPD gain a tile every interval, each a JPEG of the picture', async (t) => {
+    const master = await sourceFor('hls');
+    const imagesUrl = master.replace('master.m3u8', 'tiles/images.m3u8');
+    t.match(await (await fetch(master)).text(), /#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=\d+,RESOLUTION=320x180,CODECS="jpeg",URI="tiles\/images\.m3u8"/, 'the multivariant playlist names the image playlist');
+    const read = async () => parseM3u8(await (await fetch(imagesUrl)).text());
+    const first = await read();
+    const newestOf = (playlist: typeof first) => playlist.segments.at(-1)!;
+    const before = newestOf(first);
+    t.match(before.uri, /^live-\d+\.jpg$/);
+    t.equal(first.endList, undefined, 'an open playlist (no EXT-X-ENDLIST) while live');
+    await waitUntil(async () => newestOf(await read()).uri !== before.uri, 'a newer thumbnail', 10_000);
+    const later = await read();
+    const newest = newestOf(later);
+    t.ok(newest.programDateTime! > before.programDateTime!, 'the newer one is later on the stream clock');
+    t.ok(later.segments.every((s) => s.duration > 0 && s.duration <= 4), `each covers about the 2 s interval (${later.segments.map((s) => s.duration).join(', ')})`);
+    // At the edge: the newest thumbnail starts within two intervals of the newest complete segment
+    // (it is often ahead: the keyframe opening the segment still being made).
+    const variant = parseM3u8(await (await fetch(master)).text()).playlists![0]!.uri;
+    const media = parseM3u8(await (await fetch(master.replace('master.m3u8', variant))).text());
+    const apart = newest.programDateTime! - media.segments.at(-1)!.programDateTime!;
+    t.ok(Math.abs(apart) < 4000, `the newest thumbnail starts ${apart} ms from the newest complete segment`);
+
+    const page = await browser.newPage();
+    t.teardown(() => page.close());
+    await page.goto(pageServer.url);
+    const decoded = await page.evaluate(async (url) => {
+      const g = globalThis as unknown as { createImageBitmap(blob: Blob): Promise<{ width: number; height: number }> };
+      const bitmap = await g.createImageBitmap(await (await fetch(url)).blob());
+      return { width: bitmap.width, height: bitmap.height };
+    }, imagesUrl.replace('images.m3u8', newest.uri));
+    t.same(decoded, { width: 320, height: 180 }, 'Chromium decodes the newest thumbnail at the tile size');
+
+    const mpd = await (await fetch(await sourceFor('dash'))).text();
+    t.match(mpd, /<AdaptationSet id="2" contentType="image" mimeType="image\/jpeg"><SegmentTemplate media="tiles\/live-\$Number\$\.jpg" timescale="90000"/, 'the MPD has a thumbnail set on the broadcast clock');
+    t.match(mpd, /schemeIdUri="http:\/\/dashif\.org\/thumbnail_tile" value="1x1"/);
+    const missing = await fetch(imagesUrl.replace('images.m3u8', 'live-999999.jpg'));
+    t.equal(missing.status, 404, 'a thumbnail outside the window is not found');
+  });
+
+  t.test('Shaka shows the thumbnail of the moment it plays at the live edge, from the MPD and from the HLS image playlist', async (t) => {
+    for (const protocol of ['dash', 'hls'] as const) {
+      const url = await sourceFor(protocol);
+      const player = await openPlayer(browser, pageServer.url, { kind: 'dash', url, config: { streaming: { lowLatencyMode: true } } });
+      t.teardown(() => player.close());
+      await waitUntil(async () => (await player.report()).frames > 30, `Shaka playing the ${protocol} source`, 30_000);
+      const found = await player.page.evaluate(async () => {
+        const g = globalThis as unknown as { document: { querySelector(s: string): { currentTime: number } }; shakaPlayer: { getImageTracks(): { id: number }[]; getThumbnails(id: number, time: number): Promise<Thumbnail | null> } };
+        const [track] = g.shakaPlayer.getImageTracks();
+        if (!track) return { error: 'no image track', time: 0, thumbnail: null };
+        const time = g.document.querySelector('video').currentTime;
+        const thumbnail = await g.shakaPlayer.getThumbnails(track.id, time);
+        return { error: `no thumbnail at ${time}`, time, thumbnail };
+      });
+      if (!found.thumbnail) {
+        t.fail(`${protocol}: ${found.error}`);
+        continue;
+      }
+      t.match(found.thumbnail.uris[0], /\/tiles\/live-\d+\.jpg$/, `${protocol}: a live thumbnail for the playing position`);
+      t.ok(found.thumbnail.startTime <= found.time + 0.5 && found.time < found.thumbnail.startTime + found.thumbnail.duration + 2.5, `${protocol}: it covers the position (${found.time.toFixed(2)} s in [${found.thumbnail.startTime.toFixed(2)}, +${found.thumbnail.duration.toFixed(2)}])`);
+      const image = await fetch(found.thumbnail.uris[0]!.replace('localhost', '127.0.0.1'));
+      t.equal(image.headers.get('content-type'), 'image/jpeg', `${protocol}: the thumbnail is served`);
+      await player.close();
+    }
   });
 }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { Browser } from 'playwright-core';
 import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer } from '../helpers/browser.js';
+import { decodeJpeg, jpegSize } from '../helpers/media.js';
 import { fetchOk, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -73,4 +74,13 @@ t.test('hls.js in low-latency mode with ClearKey plays the protected live stream
   t.equal(report.mediaError, null);
   t.ok(report.frames > 150, `frames decoded across rotations (${report.frames})`);
   t.ok(report.currentTime > 5, `time advanced (${report.currentTime.toFixed(2)} s)`);
+});
+
+t.test('a protected live stream still has scrubbing thumbnails: cut from the clear keyframes before encryption', async (t) => {
+  await playlistWith(3);
+  const images = parseM3u8(await (await fetchOk(hlsUrl.replace('master.m3u8', 'tiles/images.m3u8'))).text());
+  t.ok(images.segments.length > 0, `the image playlist lists thumbnails (${images.segments.length})`);
+  const jpeg = Buffer.from(await (await fetchOk(hlsUrl.replace('master.m3u8', `tiles/${images.segments.at(-1)!.uri}`))).arrayBuffer());
+  t.same(jpegSize(jpeg), { width: 320, height: 180 }, 'a JPEG of the picture at the tile size');
+  t.ok(decodeJpeg(jpeg), 'ffmpeg decodes it');
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { chromiumMissing, launchChromium, playAndWait, servePlayerPage } from '../helpers/browser.js';
-import { decode } from '../helpers/media.js';
+import { decode, jpegSize } from '../helpers/media.js';
 import { fetchOk, joinSegments, parseM3u8 } from '../helpers/playback.js';
 import { publishRtmp, type Publisher } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -103,4 +103,14 @@ t.test('hls.js in low-latency mode plays the ladder', { skip: chromiumMissing },
   t.same(report.errors, []);
   t.ok(report.frames > 60, `frames decoded (${report.frames})`);
   t.ok([854, 640].includes(report.videoWidth), `a ladder rendition is shown (${report.videoWidth}x${report.videoHeight})`);
+});
+
+t.test('a ladder stream cuts its thumbnails from the source picture, named in the multivariant playlist and the MPD', async (t) => {
+  await playlistAfter(`${parseM3u8(await (await fetchOk(base + 'master.m3u8')).text()).playlists![0]!.uri}`, 2);
+  const master = await (await fetchOk(base + 'master.m3u8')).text();
+  t.match(master, /#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=\d+,RESOLUTION=320x180,CODECS="jpeg",URI="tiles\/images\.m3u8"/);
+  const images = parseM3u8(await (await fetchOk(base + 'tiles/images.m3u8')).text());
+  const jpeg = Buffer.from(await (await fetchOk(`${base}tiles/${images.segments.at(-1)!.uri}`)).arrayBuffer());
+  t.same(jpegSize(jpeg), { width: 320, height: 180 }, 'a tile at the 854×480 source aspect');
+  t.match(await (await fetchOk(base + 'manifest.mpd')).text(), /contentType="image"/);
 });

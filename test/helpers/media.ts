@@ -78,3 +78,46 @@ export function firstPresentation(path: string): { audio: number | null; video: 
   };
   return { audio: first('a'), video: first('v') };
 }
+
+/** One real H.264 keyframe as the live pipeline holds it: an AVCC sample (4-byte lengths) and its avcC record. */
+export function h264Keyframe(width: number, height: number): { avcC: Uint8Array; sample: Uint8Array } {
+  const annexB = execFileSync(tools.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=30`, '-frames:v', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-f', 'h264', 'pipe:1']);
+  const nals: Buffer[] = [];
+  let start = -1;
+  for (let i = 0; i + 3 <= annexB.length; i++) {
+    if (annexB[i] === 0 && annexB[i + 1] === 0 && annexB[i + 2] === 1) {
+      if (start >= 0) nals.push(annexB.subarray(start, annexB[i - 1] === 0 ? i - 1 : i));
+      start = i + 3;
+    }
+  }
+  nals.push(annexB.subarray(start));
+  const sps = nals.find((nal) => (nal[0]! & 0x1f) === 7)!;
+  const pps = nals.find((nal) => (nal[0]! & 0x1f) === 8)!;
+  const length16 = (n: number) => [n >> 8, n & 0xff];
+  const avcC = Uint8Array.from([1, sps[1]!, sps[2]!, sps[3]!, 0xff, 0xe1, ...length16(sps.length), ...sps, 1, ...length16(pps.length), ...pps]);
+  const frame = nals.filter((nal) => [5, 6].includes(nal[0]! & 0x1f));
+  const sample = Buffer.concat(frame.flatMap((nal) => [Buffer.from([nal.length >>> 24, (nal.length >>> 16) & 0xff, (nal.length >>> 8) & 0xff, nal.length & 0xff]), nal]));
+  return { avcC, sample };
+}
+
+/** The picture size a baseline JPEG declares in its SOF marker. */
+export function jpegSize(jpeg: Uint8Array): { width: number; height: number } | null {
+  for (let i = 2; i + 9 < jpeg.length; ) {
+    if (jpeg[i] !== 0xff) return null;
+    const marker = jpeg[i + 1]!;
+    const length = (jpeg[i + 2]! << 8) | jpeg[i + 3]!;
+    if (marker >= 0xc0 && marker <= 0xc2) return { height: (jpeg[i + 5]! << 8) | jpeg[i + 6]!, width: (jpeg[i + 7]! << 8) | jpeg[i + 8]! };
+    i += 2 + length;
+  }
+  return null;
+}
+
+/** Whether ffmpeg decodes an image without an error. */
+export function decodeJpeg(jpeg: Uint8Array): boolean {
+  try {
+    execFileSync(tools.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-xerror', '-f', 'image2pipe', '-c:v', 'mjpeg', '-i', 'pipe:0', '-f', 'null', '-'], { input: jpeg, stdio: ['pipe', 'ignore', 'pipe'] });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,7 +1,7 @@
 // Minimal typings for the manifest parsers the tests use (neither package ships its own).
 declare module 'm3u8-parser' {
   export type M3u8Part = { uri: string; duration: number; independent?: boolean };
-  export type M3u8Segment = { uri: string; duration: number; map?: { uri: string }; key?: unknown; dateTimeString?: string; parts?: M3u8Part[]; discontinuity?: boolean };
+  export type M3u8Segment = { uri: string; duration: number; map?: { uri: string }; key?: unknown; dateTimeString?: string; programDateTime?: number; parts?: M3u8Part[]; discontinuity?: boolean };
   export type M3u8Playlist = { uri: string; attributes: Record<string, unknown> & { BANDWIDTH?: number; CODECS?: string; RESOLUTION?: { width: number; height: number } } };
   export type M3u8Manifest = {
     playlists?: M3u8Playlist[];

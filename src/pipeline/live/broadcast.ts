@@ -11,6 +11,8 @@ import { LiveTrackPackager, type LiveProtection, type LiveTiming } from './packa
 import { LiveRendition, type LiveSegment } from './live-rendition.js';
 import { MuxedLiveRendition } from './muxed-rendition.js';
 import { LiveTranscoder } from './transcoder.js';
+import { LiveThumbnails } from './thumbnails.js';
+import type { ThumbnailCutter } from './thumbnail-cutter.js';
 
 export const videoTimescale = 90_000;
 /** The broadcast timeline, which every publisher session's units are placed on: 90 kHz ticks. */
@@ -35,6 +37,8 @@ export type BroadcastOptions = {
   log: Logger;
   /** When set, every completed segment is also appended to `<dir>/<rendition>.mp4` (for live-to-VOD). */
   recordDir: string | null;
+  /** Scrubbing thumbnails at the live edge: one `tileWidth`-wide tile every `intervalMs`; null for none. */
+  thumbnails: { intervalMs: number; tileWidth: number; cut: ThumbnailCutter } | null;
   /** Called once, when every rendition has a complete segment: the stream can be offered. */
   onPlayable: () => void;
   /** Called when the publisher sends media we cannot package. */
@@ -105,10 +109,13 @@ export class LiveBroadcast {
   private refused = false;
   private recordQueue: Promise<void> = Promise.resolve();
   readonly startedAt = Date.now();
+  /** Thumbnails of the publisher's keyframes, following the edge (null when switched off). */
+  readonly thumbnails: LiveThumbnails | null;
   bytesIn = 0;
   lastMediaAt = Date.now();
 
   constructor(private readonly options: BroadcastOptions) {
+    this.thumbnails = options.thumbnails && new LiveThumbnails({ ...options.thumbnails, windowSeconds: options.windowSeconds, log: options.log.child({ component: 'thumbnails' }) });
     this.video = this.trackState('v0', 'video');
     this.audio = this.trackState('a0', 'audio');
     if (options.video.mode === 'passthrough') this.muxVideo(this.video.rendition);
@@ -199,7 +206,7 @@ export class LiveBroadcast {
   end(): Promise<void> {
     this.endSession();
     for (const rendition of new Set([this.video.rendition, this.audio.rendition, ...this.allRenditions()])) rendition.end();
-    return this.recordQueue;
+    return Promise.all([this.recordQueue, this.thumbnails?.end()]).then(() => undefined);
   }
 
   /** One unit from the publisher, as it arrived. Never throws: a failure cuts the publisher. */
@@ -292,6 +299,7 @@ export class LiveBroadcast {
     for (const rendition of this.allRenditions()) {
       for (const segment of rendition.segments) segment.pdtMs = this.mediaWallClock(segment.startDts, rendition.track.timescale);
     }
+    this.thumbnails?.restamp((ticks) => this.wallClockAt(ticks));
   }
 
   /** Ladder mode: start the transcoder on the first configuration, then feed it video from a keyframe. */
@@ -321,8 +329,14 @@ export class LiveBroadcast {
       this.transcoder.writeConfig(this.pendingConfig);
       this.pendingConfig = null;
     }
+    if (unit.keyframe) this.thumbnailOf(unit.data, ticks);
     const cto = Math.round(((unit.pts - unit.dts) * ticksPerSecond) / unit.timescale);
     this.transcoder.writeVideo({ dts: ticks - this.transcoderOrigin, cto, keyframe: unit.keyframe, data: unit.data }, ticksPerSecond);
+  }
+
+  /** A keyframe of the publisher's video at broadcast time `ticks` may become the next thumbnail. */
+  private thumbnailOf(keyframe: Uint8Array, ticks: number): void {
+    if (this.thumbnails && this.video.config) this.thumbnails.keyframe(this.video.config, keyframe, ticks, this.wallClockAt(ticks), this.sessionOffset / ticksPerMs);
   }
 
   private pendingConfig: Uint8Array | null = null;
@@ -401,6 +415,7 @@ export class LiveBroadcast {
       if (!keyframe) return; // nothing before the first keyframe can be decoded
       this.ctoShift = cto;
     }
+    if (keyframe) this.thumbnailOf(data, ticks);
     let dts = Math.round((ticks * videoTimescale) / ticksPerSecond) + this.ctoShift;
     if (track.lastDts !== null && dts <= track.lastDts) dts = track.lastDts + 1; // decode times must rise
     track.lastDts = dts;

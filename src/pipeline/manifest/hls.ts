@@ -92,8 +92,11 @@ export function variantOf(rendition: PackagedRendition): VariantInfo {
   return { ...rendition, peakBandwidth: peak, averageBandwidth: average };
 }
 
-/** The multivariant playlist (§4.4): one variant per video rendition, audio as one EXT-X-MEDIA group. */
-export function writeMultivariant(measured: readonly VariantInfo[], trickPlay: TrickPlay | null = null): string {
+/**
+ * The multivariant playlist (§4.4): one variant per video rendition, audio as one EXT-X-MEDIA
+ * group, and the EXT-X-IMAGE-STREAM-INF line of trick-play thumbnails when there are some.
+ */
+export function writeMultivariant(measured: readonly VariantInfo[], imageStream: string | null = null): string {
   const rates = risingBandwidths(measured, (v) => ({ peak: v.peakBandwidth, average: v.averageBandwidth }));
   const variants = measured.map((v) => ({ ...v, peakBandwidth: rates.get(v.id)!.peak, averageBandwidth: rates.get(v.id)!.average }));
   const video = variants.filter((r) => r.kind === 'video');
@@ -115,12 +118,12 @@ export function writeMultivariant(measured: readonly VariantInfo[], trickPlay: T
     if (audio) attributes.push('AUDIO="audio"');
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, `${rendition.id}/${mediaPlaylistName}`);
   }
-  if (trickPlay) lines.push(imageStreamInf(trickPlay));
+  if (imageStream) lines.push(imageStream);
   lines.push('');
   return lines.join('\n');
 }
 
 /** The multivariant playlist of a packaged VOD title, with bandwidths measured from its segments. */
 export function writeMultivariantPlaylist(renditions: readonly PackagedRendition[], trickPlay: TrickPlay | null = null): string {
-  return writeMultivariant(renditions.map(variantOf), trickPlay);
+  return writeMultivariant(renditions.map(variantOf), trickPlay && imageStreamInf(trickPlay));
 }

@@ -3,6 +3,7 @@ import type { LiveRendition, LiveSegment } from '../live/live-rendition.js';
 import { clearKeyContentProtection, mpdNamespaces } from './dash.js';
 import { risingBandwidths } from './packaged-rendition.js';
 import { liveInitName } from '../../layout.js';
+import { liveThumbnailAdaptationSet } from './live-trick-play.js';
 
 export type LiveDashSettings = { partTargetSeconds: number; segmentTargetSeconds: number; windowSeconds: number; utcTimingUrl: string };
 
@@ -103,7 +104,8 @@ export function writeLiveMpd(broadcast: LiveBroadcast, settings: LiveDashSetting
     const mediaStartMs = first.sessionStartMs;
     const sessionAnchorMs = first.pdtMs - (first.startDts * 1000) / rendition.track.timescale;
     const startMs = ended ? mediaStartMs : sessionAnchorMs + mediaStartMs - availabilityStart;
-    return `<Period id="${sequence}" start="${duration(Math.max(0, startMs) / 1000)}">${set('video', 0, sequence, mediaStartMs / 1000)}${set('audio', 1, sequence, mediaStartMs / 1000)}</Period>`;
+    const thumbnails = broadcast.thumbnails ? liveThumbnailAdaptationSet(broadcast.thumbnails, 2, mediaStartMs) : '';
+    return `<Period id="${sequence}" start="${duration(Math.max(0, startMs) / 1000)}">${set('video', 0, sequence, mediaStartMs / 1000)}${set('audio', 1, sequence, mediaStartMs / 1000)}${thumbnails}</Period>`;
   });
   const targetLatencyMs = Math.round((3 * settings.partTargetSeconds + settings.segmentTargetSeconds / 2) * 1000);
   return [

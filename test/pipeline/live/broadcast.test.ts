@@ -43,6 +43,7 @@ function passthroughBroadcast(t: Test, onPlayable: () => void): LiveBroadcast {
     timing: { partTargetSeconds: 0.2, segmentTargetSeconds: 1 },
     windowSeconds: 30,
     hlsAudio: 'muxed',
+    thumbnails: null,
     log: createLogger('silent'),
     recordDir: null,
     onPlayable,

@@ -1,0 +1,72 @@
+import { thumbnailTimescale, type LiveThumbnail, type LiveThumbnails } from '../live/thumbnails.js';
+import { imagePlaylistName, trickPlayDir } from './trick-play.js';
+
+/** A live thumbnail's file, beside the image playlist in `trickPlayDir`. */
+export const liveThumbnailName = (number: number): string => `live-${number}.jpg`;
+export const liveThumbnailPattern = /^live-(\d{1,12})\.jpg$/;
+
+const seconds = (ticks: number) => (ticks / thumbnailTimescale).toFixed(3);
+
+function bandwidth(items: readonly LiveThumbnail[]): number {
+  const bytes = items.reduce((sum, item) => sum + item.bytes.length, 0);
+  const ticks = items.reduce((sum, item) => sum + item.durationTicks, 0);
+  return Math.max(1, Math.ceil((bytes * 8 * thumbnailTimescale) / Math.max(1, ticks)));
+}
+
+/**
+ * The live HLS image media playlist (Image Media Playlist spec 0.4): one 1×1 tile per entry, each
+ * with its program date-time so players place it on the stream's clock, a discontinuity where a
+ * publisher session begins, and EXT-X-ENDLIST once the broadcast ends.
+ */
+export function writeLiveImagePlaylist(thumbnails: LiveThumbnails): string {
+  const items = thumbnails.list();
+  const target = Math.max(1, ...items.map((item) => Math.ceil(item.durationTicks / thumbnailTimescale)));
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', `#EXT-X-TARGETDURATION:${target}`, `#EXT-X-MEDIA-SEQUENCE:${items[0]?.number ?? 1}`];
+  if (thumbnails.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${thumbnails.discontinuitySequence}`);
+  lines.push('#EXT-X-IMAGES-ONLY');
+  items.forEach((item, index) => {
+    if (index > 0 && items[index - 1]!.sessionStartMs !== item.sessionStartMs) lines.push('#EXT-X-DISCONTINUITY');
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(item.pdtMs).toISOString()}`);
+    lines.push(`#EXTINF:${seconds(item.durationTicks)},`);
+    lines.push(`#EXT-X-TILES:RESOLUTION=${item.tile.width}x${item.tile.height},LAYOUT=1x1,DURATION=${seconds(item.durationTicks)}`);
+    lines.push(liveThumbnailName(item.number));
+  });
+  if (thumbnails.isEnded) lines.push('#EXT-X-ENDLIST');
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** The multivariant playlist's line naming the live image playlist; null before the first thumbnail. */
+export function liveImageStreamInf(thumbnails: LiveThumbnails): string | null {
+  const items = thumbnails.list();
+  const newest = items.at(-1);
+  if (!newest) return null;
+  return `#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=${bandwidth(items)},RESOLUTION=${newest.tile.width}x${newest.tile.height},CODECS="jpeg",URI="${trickPlayDir}/${imagePlaylistName}"`;
+}
+
+/**
+ * A live MPD Period's thumbnail AdaptationSet (DASH-IF `thumbnail_tile`, 1×1): a SegmentTimeline
+ * of the thumbnails of that publisher session, on the broadcast's 90 kHz clock. Empty when the
+ * Period has none.
+ */
+export function liveThumbnailAdaptationSet(thumbnails: LiveThumbnails, id: number, sessionStartMs: number): string {
+  const items = thumbnails.list().filter((item) => item.sessionStartMs === sessionStartMs);
+  const newest = items.at(-1);
+  if (!newest) return '';
+  let previousEnd: number | null = null;
+  const timeline = items
+    .map((item) => {
+      const t = previousEnd === item.startTicks ? '' : ` t="${item.startTicks}"`;
+      previousEnd = item.startTicks + item.durationTicks;
+      return `<S${t} d="${item.durationTicks}"/>`;
+    })
+    .join('');
+  return (
+    `<AdaptationSet id="${id}" contentType="image" mimeType="image/jpeg">` +
+    `<SegmentTemplate media="${trickPlayDir}/live-$Number$.jpg" timescale="${thumbnailTimescale}" presentationTimeOffset="${Math.round((sessionStartMs * thumbnailTimescale) / 1000)}" startNumber="${items[0]!.number}">` +
+    `<SegmentTimeline>${timeline}</SegmentTimeline></SegmentTemplate>` +
+    `<Representation id="thumbnails" bandwidth="${bandwidth(items)}" width="${newest.tile.width}" height="${newest.tile.height}">` +
+    '<EssentialProperty schemeIdUri="http://dashif.org/thumbnail_tile" value="1x1"/>' +
+    '</Representation></AdaptationSet>'
+  );
+}
