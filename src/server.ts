@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { healthCheck } from './api/health.js';
 import { lockDataDir, prepareDataDir } from './catalog/data-dir.js';
@@ -294,7 +295,30 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     } else readySeen.delete(id);
     discovery.changed(id);
   });
-  streams.events.on('change', (id: string) => discovery.changed(id));
+  /**
+   * A live stream without art gets it cut from its picture when it goes live: a full-size still
+   * of the newest keyframe (in the background; the cut is awaited at shutdown).
+   */
+  const liveArt = new Map<string, Promise<void>>();
+  const liveArtFor = (streamId: string) => {
+    const thumbnails = streams.broadcast(streamId)?.thumbnails;
+    if (!thumbnails || liveArt.has(streamId) || !streams.isPlayable(streamId) || artwork.images(streamId).length > 0) return;
+    const still = join(config.dataDir, `.live-still-${streamId}.jpg`); // a server-made id, never client input
+    const cut = thumbnails
+      .still()
+      .then(async (jpeg) => {
+        if (!jpeg || stopping) return;
+        await writeFile(still, jpeg);
+        await artwork.generate(streamId, still, 'generated');
+      })
+      .catch((error: unknown) => log.warn({ streamId, err: error }, 'live stream artwork could not be cut'))
+      .finally(() => rm(still, { force: true }).finally(() => liveArt.delete(streamId)));
+    liveArt.set(streamId, cut);
+  };
+  streams.events.on('change', (id: string) => {
+    liveArtFor(id);
+    discovery.changed(id);
+  });
   const discovery = new DiscoveryCatalog({
     content: () => [
       ...streamCatalog
@@ -559,6 +583,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       registry.stopAll();
       await closed;
       clearTimeout(grace);
+      await Promise.all(liveArt.values());
       await artwork.stop();
       leases.flush();
       watchHistory.flush();

@@ -8,6 +8,7 @@ import { waitUntil } from '../helpers/wait.js';
 import type { Browser } from 'playwright-core';
 import { chromiumMissing, launchChromium, servePlayerPage, type PlayerPageServer, type VideoReport } from '../helpers/browser.js';
 import { makeSource } from '../helpers/media.js';
+import { publishRtmp } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 type Item = { kind: string; id: string; name: string; genres?: string[]; series?: { id: string; season: number; episode: number } | null; progress?: { position: number; next: boolean }; watchNext?: Record<string, unknown> };
@@ -258,4 +259,23 @@ t.test('titles get artwork cut from their video in each family\'s sizes, JPEG an
   t.equal((await detail(web)).poster!.jpeg, after.poster!.jpeg, 'a refused upload changes nothing');
   const wrongType = await server.api(`/v1/titles/${ids.film}/artwork/poster`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'hello' });
   t.equal(wrongType.status, 415);
+});
+
+t.test('a live stream without art gets it cut from its picture when it goes live, and shows it in the live rail', async (t) => {
+  const stream = await server.createStream({ name: 'Harbour Live' });
+  const publisher = publishRtmp({ url: stream.ingest.rtmp, seconds: 60, width: 640, height: 360 });
+  t.teardown(() => publisher.stop());
+  await server.waitForStream(stream.id, (v) => v.state === 'live');
+  const web = await viewer('live-art@example.com');
+  const detail = async () => ((await (await device(`/v1/catalog/items/${stream.id}`, web)).json()) as { kind: string; images: Images });
+  await waitUntil(async () => (await detail()).images.poster !== undefined, 'artwork for the live stream', 30_000);
+  const { kind, images } = await detail();
+  t.equal(kind, 'live-stream');
+  const poster = await server.api(images.poster!.jpeg!, { admin: false });
+  t.same(imageSize(Buffer.from(await poster.arrayBuffer())), { width: 500, height: 750 }, "a poster at the web profile's size");
+  const backdrop = await server.api(images.backdrop!.webp!, { admin: false });
+  t.equal(backdrop.headers.get('content-type'), 'image/webp', 'and a WebP backdrop');
+  const home = (await (await device('/v1/home', web)).json()) as { rails: { kind: string; items: { id: string; images?: Images }[] }[] };
+  const live = home.rails.find((rail) => rail.kind === 'live');
+  t.same(live?.items.find((item) => item.id === stream.id)?.images?.poster, images.poster, 'the live rail shows the same art');
 });

@@ -53,8 +53,12 @@ export class LiveThumbnails {
     return Math.round((this.options.intervalMs * thumbnailTimescale) / 1000);
   }
 
+  /** The newest keyframe seen, for a full-size still (catalog art). */
+  private newest: { avcC: Uint8Array; sample: Uint8Array } | null = null;
+
   /** A keyframe at broadcast time `ticks` (whose program date-time is `pdtMs`), with its avcC record. */
   keyframe(avcC: Uint8Array, sample: Uint8Array, ticks: number, pdtMs: number, sessionStartMs: number): void {
+    this.newest = { avcC, sample };
     if (this.isEnded || this.cutting) return;
     const slot = Math.floor(ticks / this.intervalTicks);
     // A returning publisher's first keyframe starts a thumbnail even inside the last one's slot.
@@ -113,6 +117,12 @@ export class LiveThumbnails {
   get(number: number): LiveThumbnail | undefined {
     const first = this.items[0];
     return first ? this.items[number - first.number] : undefined;
+  }
+
+  /** A JPEG of the newest keyframe at the picture's own size (null before the first keyframe). */
+  async still(): Promise<Uint8Array | null> {
+    const newest = this.newest;
+    return newest ? this.options.cut(newest.avcC, newest.sample, pictureSize(newest.avcC)) : null;
   }
 
   /** Resolves once no cut is under way. */
