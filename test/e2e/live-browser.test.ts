@@ -195,4 +195,20 @@ if (chromiumMissing) {
       await player.close();
     }
   });
+
+  t.test('dash.js gives a live thumbnail for the moment it plays, from the MPD', async (t) => {
+    const player = await openPlayer(browser, pageServer.url, { kind: 'dashjs', url: await sourceFor('dash'), config: { settings: { streaming: { delay: { liveDelay: 1.5 } } } } });
+    t.teardown(() => player.close());
+    await waitUntil(async () => (await player.report()).frames > 30, 'dash.js playing', 30_000);
+    const found = await player.page.evaluate(async () => {
+      type Tile = { url: string; width: number; height: number };
+      const g = globalThis as unknown as { dashPlayer: { time(): number; provideThumbnail(time: number, callback: (tile: Tile | null) => void): void } };
+      const time = g.dashPlayer.time();
+      return { time, tile: await new Promise<Tile | null>((resolve) => g.dashPlayer.provideThumbnail(time, resolve)) };
+    });
+    t.ok(found.tile, `a thumbnail at ${found.time.toFixed(2)} s`);
+    t.match(found.tile, { width: 320, height: 180, url: /\/tiles\/live-\d+\.jpg$/ });
+    const image = await fetch(found.tile!.url.replace('localhost', '127.0.0.1'));
+    t.equal(image.status, 200, 'and it is served');
+  });
 }

@@ -75,3 +75,28 @@ t.test('Shaka shows a DASH thumbnail for a scrub position, and reads the HLS ima
     t.same(found.sprite, { width: 1600, height: 900 }, 'a 5×5 sprite of 320×180 tiles, decoded by Chromium');
   }
 });
+
+t.test('dash.js, the DASH-IF reference player, gives the tile of a scrub position from the MPD thumbnail set', { skip: chromiumMissing }, async (t) => {
+  const [browser, pages]: [Browser, PlayerPageServer] = await Promise.all([launchChromium(), servePlayerPage()]);
+  t.teardown(async () => {
+    await browser.close();
+    await pages.close();
+  });
+  const page = await browser.newPage();
+  await page.goto(pages.url);
+  const found = await page.evaluate(async (url) => {
+    type Tile = { url: string; x: number; y: number; width: number; height: number };
+    const g = globalThis as unknown as { play: (k: string, u: string, c: unknown) => Promise<void>; dashPlayer: { provideThumbnail(time: number, callback: (tile: Tile | null) => void): void } };
+    await g.play('dashjs', url, {});
+    // dash.js answers once its thumbnail controller has read the MPD: ask until it does.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const tile = await new Promise<Tile | null>((resolve) => g.dashPlayer.provideThumbnail(7.5, resolve));
+      if (tile) return tile;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return null;
+  }, source('dash'));
+  t.ok(found, 'dash.js found a thumbnail for 7.5 s');
+  t.match(found, { x: 640, y: 180, width: 320, height: 180 }, 'the tile of second 7 in the first sprite');
+  t.match(found?.url, /\/tiles\/tile-1\.jpg$/);
+});
