@@ -8,8 +8,10 @@ export type { Logger };
 /** Secrets the process knows by value (admin token, stream keys, passphrases): never written to a log. */
 export type LogSecrets = { add(secret: string): void };
 
-// Playback and access tokens are JWTs: three base64url parts, the first a JSON header.
+// Access tokens (and playback tokens of the earlier form) are JWTs: three base64url parts, the first a JSON header.
 const jwtPattern = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]{8,}/g;
+// Playback tokens: a session id and its MAC.
+const playbackTokenPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[\w-]{22}/gi;
 // The path segment after /media/<id>/ is a token whatever it looks like, in any letter case.
 const mediaTokenPattern = /(\/media\/[^/\s"?#]+\/)[^/\s"?#]+/gi;
 // Runs long enough to be a generated key (stream keys are 24 characters, admin tokens 43).
@@ -35,7 +37,7 @@ export class SecretScrubber implements LogSecrets {
   }
 
   scrub(line: string): string {
-    let out = line.replace(jwtPattern, '[token]').replace(mediaTokenPattern, '$1[token]');
+    let out = line.replace(jwtPattern, '[token]').replace(playbackTokenPattern, '[token]').replace(mediaTokenPattern, '$1[token]');
     if (this.keys.size > 0) out = out.replace(keyLikeRun, (run) => (this.keys.has(run.toLowerCase()) ? redacted : run));
     for (const phrase of this.phrases) {
       // The line is JSON: a passphrase with quotes or backslashes appears escaped.

@@ -36,5 +36,8 @@ t.test('playback tokens are removed wherever they appear, registered or not', as
   t.equal(scrubber.scrub(`GET /MEDIA/abc/${jwt}/master.m3u8`), 'GET /MEDIA/abc/[token]/master.m3u8');
   t.equal(scrubber.scrub(`/media/abc/not-a-jwt-but-still-the-token/x`), '/media/abc/[token]/x', 'the token segment of a media path, whatever it holds');
   t.equal(scrubber.scrub(`?token=${jwt}&a=1`), '?token=[token]&a=1');
+  const playback = '0192d4e5-7b1a-7c3d-9e8f-0a1b2c3d4e5f.Ab_9-xYzAb_9-xYzAb_9-x';
+  t.equal(scrubber.scrub(`{"msg":"x","url":"/v1/other?t=${playback.toUpperCase()}"}`), '{"msg":"x","url":"/v1/other?t=[token]"}', 'a playback token anywhere, in any case');
+  t.equal(scrubber.scrub('session 0192d4e5-7b1a-7c3d-9e8f-0a1b2c3d4e5f ended'), 'session 0192d4e5-7b1a-7c3d-9e8f-0a1b2c3d4e5f ended', 'a session id alone is no secret');
   t.equal(scrubber.scrub('an ordinary line with /v1/titles/1234 and words'), 'an ordinary line with /v1/titles/1234 and words', 'ordinary text stays');
 });

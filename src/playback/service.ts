@@ -17,8 +17,9 @@ export type ViewerDirectory = {
 
 /** What it asks of the playback token issuer. */
 export type SessionTokens = {
-  issue(claims: { contentId: string; sessionId: string }): string;
-  verify(token: string, contentId: string): { sessionId: string };
+  issue(sessionId: string): string;
+  /** The session a token names, and its content where the token says (else its lease does). */
+  verify(token: string): { sessionId: string; contentId: string | null };
 };
 
 export type PlaybackServiceOptions = {
@@ -105,7 +106,7 @@ export class PlaybackService {
         sessions: taken.holders.map((lease) => ({ id: lease.id, contentId: lease.contentId, device: lease.device, startedAt: new Date(lease.startedAt).toISOString() })),
       });
     }
-    const token = this.options.tokens.issue({ contentId, sessionId: id });
+    const token = this.options.tokens.issue(id);
     await taken.persisted;
     return { lease: taken.lease, token, profile };
   }
@@ -115,10 +116,13 @@ export class PlaybackService {
    * the lease as a heartbeat would. Throws the coded error the player should get.
    */
   authorize(token: string, contentId: string): Lease {
-    const { sessionId } = this.options.tokens.verify(token, contentId);
+    const claims = this.options.tokens.verify(token);
+    const wrongContent = () => new WeirError('PLAYBACK_TOKEN_WRONG_CONTENT', `The playback token is for other content; expected a token for ${contentId}.`);
+    if (claims.contentId !== null && claims.contentId !== contentId) throw wrongContent();
     const now = this.options.clock.now();
-    const lease = this.options.leases.alive(sessionId, now);
+    const lease = this.options.leases.alive(claims.sessionId, now);
     if (!lease) throw new WeirError('PLAYBACK_SESSION_ENDED', 'The playback session was stopped or has expired; start a new one.');
+    if (lease.contentId !== contentId) throw wrongContent();
     this.options.leases.touch(lease, now);
     return lease;
   }

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { hs256Tokens } from '../../src/hs256.js';
 import { PlaybackTokens } from '../../src/delivery/tokens.js';
 import { makeSource } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -39,12 +41,13 @@ t.test('media is served only with a valid token for that content', async (t) => 
   t.equal(forged.status, 401);
   t.equal((await errorOf(forged)).code, 'PLAYBACK_TOKEN_INVALID');
 
-  const otherKey = new PlaybackTokens('some-other-secret-entirely').issue({ contentId: first, sessionId: 's' });
+  const sessionId = token.split('.')[0]!;
+  const otherKey = new PlaybackTokens('some-other-secret-entirely').issue(sessionId);
   const wrongKey = await fetch(url.replace(token, otherKey));
   t.equal(wrongKey.status, 401, 'a token signed with another key is refused');
 
   // Rightly signed, but for a session the server never started (or has forgotten): no media.
-  const noSessionToken = new PlaybackTokens(tokenSecret).issue({ contentId: first, sessionId: 's' });
+  const noSessionToken = new PlaybackTokens(tokenSecret).issue(randomUUID());
   const noSession = await fetch(url.replace(token, noSessionToken));
   t.equal(noSession.status, 403);
   t.match(await errorOf(noSession), { code: 'PLAYBACK_SESSION_ENDED', message: /start a new one/ });
@@ -55,6 +58,29 @@ t.test('media is served only with a valid token for that content', async (t) => 
 
   const hidden = await fetch(url.replace('master.m3u8', '.hidden'));
   t.equal(hidden.status, 400);
+});
+
+t.test('a playback token is short, names its session, and binds it: media of other content or of a forged session is refused', async (t) => {
+  const url = await hlsUrl(first);
+  const token = new URL(url).pathname.split('/')[3]!;
+  t.match(token, /^[0-9a-f-]{36}\.[A-Za-z0-9_-]{22}$/, 'the session id and a 128-bit MAC, five times in every session answer');
+  const [sessionId] = token.split('.');
+  const otherSession = new URL(await hlsUrl(first)).pathname.split('/')[3]!;
+  const spliced = `${otherSession.split('.')[0]}.${token.split('.')[1]}`;
+  t.equal((await errorOf(await fetch(url.replace(token, spliced)))).code, 'PLAYBACK_TOKEN_INVALID', "another session's id under this MAC is refused");
+  t.equal((await errorOf(await fetch(url.replace(token, `${sessionId}.${'A'.repeat(21)}`)))).code, 'PLAYBACK_TOKEN_INVALID', 'a short MAC is refused');
+  t.equal((await errorOf(await fetch(url.replace(token, 'not-a-token')))).code, 'PLAYBACK_TOKEN_INVALID', 'garbage is refused');
+});
+
+t.test('tokens issued before the short form (HS256 JWTs) keep working for their running sessions: an upgrade cuts no one off', async (t) => {
+  const url = await hlsUrl(first);
+  const token = new URL(url).pathname.split('/')[3]!;
+  const legacy = hs256Tokens(tokenSecret, { issuer: 'weir', audience: 'weir-playback' }).sign({ sid: token.split('.')[0], sub: first, iat: Math.floor(Date.now() / 1000) });
+  t.equal((await fetch(url.replace(token, legacy))).status, 200, 'the running session plays with its old token');
+  const forOther = hs256Tokens(tokenSecret, { issuer: 'weir', audience: 'weir-playback' }).sign({ sid: token.split('.')[0], sub: second, iat: 0 });
+  t.equal((await errorOf(await fetch(url.replace(token, forOther)))).code, 'PLAYBACK_TOKEN_WRONG_CONTENT', 'an old token names its content, and only that content plays');
+  const otherSecret = hs256Tokens('another secret', { issuer: 'weir', audience: 'weir-playback' }).sign({ sid: token.split('.')[0], sub: first, iat: 0 });
+  t.equal((await errorOf(await fetch(url.replace(token, otherSecret)))).code, 'PLAYBACK_TOKEN_INVALID', 'an old token of another secret is refused');
 });
 
 t.test('paths that try to leave the media dir answer a coded 4xx, never 500, and log no stack', async (t) => {

@@ -124,8 +124,7 @@ t.test('a viewer signs in on the web, lists what it may watch, plays a protected
   t.same(Object.keys(session).sort(), ['contentId', 'expiresAt', 'heartbeat', 'id', 'live', 'maxHeight', 'posterUrl', 'resumeFrom', 'sources', 'thumbnailsUrl'], 'the v1 session answer (fields are only added)');
   t.same(Object.keys(session.sources[0]!).sort(), ['drm', 'mimeType', 'protocol', 'url'], 'the v1 source');
   const token64 = new URL(session.sources[0]!.url).pathname.split('/')[3]!;
-  const claims = JSON.parse(Buffer.from(token64.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-  t.notOk('exp' in claims, 'the media token has no clock of its own: it lives as long as the lease');
+  t.equal(token64.split('.')[0], session.id, 'the media token names the session: it has no clock of its own and lives as long as the lease');
   t.equal(session.maxHeight, 720, 'the basic plan caps the session at 720 lines');
   t.same(session.sources.map((s) => s.protocol), ['hls', 'dash'], "in the web profile's order");
   t.equal(session.sources[0]!.drm?.scheme, 'cenc');
