@@ -166,6 +166,22 @@ async function main(): Promise<void> {
     const titleId = await prepareTitle(server);
     const body = JSON.stringify({ contentId: titleId });
 
+    // Each viewer's first start reads its account, plan, devices and history from the catalog
+    // (later ones find them in memory): measured once here, then every level runs warm, as a
+    // service that has been up a while does.
+    const coldStarted = performance.now();
+    let next = 0;
+    let coldFailures = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < tokens.length) {
+          const status = (await post(`${server.url}/v1/playback-sessions`, body, { authorization: `Bearer ${tokens[next++]!}` })).status;
+          if (status !== 201) coldFailures++;
+        }
+      }),
+    );
+    const coldSeconds = (performance.now() - coldStarted) / 1000;
+    console.log(`first start of each of ${tokens.length} viewers (cold caches, 50 clients): ${(tokens.length / coldSeconds).toFixed(0)}/s${coldFailures > 0 ? ` (failures: ${coldFailures})` : ''}`);
     console.log(`Weir playback benchmark: ${seconds} s per level and server (in 4 alternating slices), 2 cores, client and servers on one machine`);
     console.log('clients | Weir starts/s   p50     p99   | hello-world req/s   p50     p99   | ratio | server CPU per answer: Weir / hello-world');
     for (const clients of levels) {
