@@ -63,7 +63,7 @@ async function seedViewers(dataDir: string, secret: string): Promise<string[]> {
   const db = openDatabase(dataDir);
   const store = new ViewerStore(db);
   const now = Date.now();
-  store.putPlan({ id: 'bench', name: 'Bench', maxStreams: 10, maxDevices: 10, maxHeight: 1080, packages: ['bench'] }, now);
+  store.putPlan({ id: 'bench', name: 'Bench', maxStreams: 20, maxDevices: 10, maxHeight: 1080, packages: ['bench'] }, now);
   const passwordHash = await hashPassword(password);
   const signer = hs256Tokens(secret, { issuer: 'weir', audience: 'weir-viewer' });
   const tokens: string[] = [];

@@ -587,7 +587,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       await artwork.stop();
       leases.flush();
       watchHistory.flush();
-      qoe.flush();
+      qoe.flush(true); // running sessions too: nothing of them is lost to a restart
       db.close();
       releaseLock();
       log.info('stopped');

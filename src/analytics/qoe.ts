@@ -45,7 +45,7 @@ export type QoeSession = {
   lastBitrate: number | null;
 };
 
-type Live = QoeSession & { lastReportAt: number; lastSeenAt: number; lastState: string | null; rebufferSince: { t: number; at: number } | null; bitrateFromPlayer: boolean };
+type Live = QoeSession & { lastReportAt: number; lastSeenAt: number; lastState: string | null; rebufferSince: { t: number; at: number } | null; bitrateFromPlayer: boolean; writtenAt: number | null };
 
 export type QoeGroupBy = 'title' | 'family' | 'plan' | 'none';
 
@@ -89,9 +89,13 @@ const percentile = (sorted: number[], p: number): number | null => (sorted.lengt
 
 /**
  * Quality of experience per playback session, from player events, heartbeats and CMCD. The write
- * path never slows playback: everything lands in memory, and dirty sessions are written every few
- * seconds in one transaction. Memory is bounded: past `maxSessions` running sessions (or
- * `maxEventsPerReport` events in one report) the excess is dropped and counted.
+ * path never slows playback: everything lands in memory, and changed sessions are written in one
+ * transaction every few seconds: ended ones at once, running ones at most every
+ * `progressEveryMs` (30 s), so a session is written once when it ends within that time (most
+ * short sessions; a start costs no write of its own) and a long one twice a minute, not at every
+ * heartbeat. Reading figures, and stopping, write everything first. Memory is bounded: past
+ * `maxSessions` running sessions (or `maxEventsPerReport` events in one report) the excess is
+ * dropped and counted.
  */
 export class QoeRecorder {
   private readonly s;
@@ -101,7 +105,7 @@ export class QoeRecorder {
 
   constructor(
     private readonly db: Db,
-    private readonly options: { now: () => number; heartbeatSeconds: number; maxSessions?: number; maxEventsPerReport?: number },
+    private readonly options: { now: () => number; heartbeatSeconds: number; maxSessions?: number; maxEventsPerReport?: number; progressEveryMs?: number },
   ) {
     this.s = {
       upsert: db.prepare(
@@ -148,6 +152,7 @@ export class QoeRecorder {
       lastBitrate: null,
       lastReportAt: session.startedAt,
       lastSeenAt: session.startedAt,
+      writtenAt: null,
       lastState: null,
       rebufferSince: null,
       bitrateFromPlayer: false,
@@ -237,15 +242,29 @@ export class QoeRecorder {
     }
   }
 
-  /** Writes the sessions that changed, in one transaction; forgets ended ones and lapsed ones. */
-  flush(): number {
+  /**
+   * Writes the sessions that changed, in one transaction: ended ones, and running ones not
+   * written for `progressEveryMs` (every one when `all`); forgets ended ones and lapsed ones.
+   */
+  flush(all = false): number {
     const now = this.options.now();
     const lapse = 2 * this.options.heartbeatSeconds * 1000;
+    const progressEveryMs = this.options.progressEveryMs ?? 30_000;
     // A session neither heartbeating nor fetching media for two intervals has lapsed (as its lease).
     for (const session of this.live.values()) if (session.endedAt === null && now - session.lastSeenAt > lapse) this.ended(session.sessionId, session.lastSeenAt + lapse);
     if (this.dirty.size === 0) return 0;
-    const written = [...this.dirty].map((id) => this.live.get(id)).filter((session): session is Live => session !== undefined);
-    this.dirty.clear();
+    const written: Live[] = [];
+    for (const id of this.dirty) {
+      const session = this.live.get(id);
+      if (!session) {
+        this.dirty.delete(id);
+        continue;
+      }
+      if (!all && session.endedAt === null && now - (session.writtenAt ?? session.startedAt) < progressEveryMs) continue;
+      written.push(session);
+      session.writtenAt = now;
+      this.dirty.delete(id);
+    }
     this.db.transaction(() => {
       for (const session of written) {
         this.s.upsert.run({
@@ -261,14 +280,14 @@ export class QoeRecorder {
   }
 
   session(sessionId: string): QoeSession | null {
-    this.flush();
+    this.flush(true);
     const row = this.s.one.get(sessionId) as Row | undefined;
     return row ? sessionOf(row) : null;
   }
 
   /** QoE figures of the sessions running within [from, to), grouped, and by time bucket if asked. */
   figures(from: number, to: number, by: QoeGroupBy, bucketMs: number | null): { group: string | null; bucketStart: number | null; figures: QoeFigures }[] {
-    this.flush();
+    this.flush(true);
     const sessions = (this.s.between.all({ from, to }) as Row[]).map(sessionOf);
     const groups = new Map<string, { group: string | null; bucketStart: number | null; sessions: QoeSession[] }>();
     for (const session of sessions) {

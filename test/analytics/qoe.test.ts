@@ -9,7 +9,7 @@ function fresh(t: Test, limits: { maxSessions?: number; maxEventsPerReport?: num
   const qoe = new QoeRecorder(db, { now: () => now, heartbeatSeconds: 10, ...limits });
   const begin = (id: string, extra: { contentId?: string; family?: string; planId?: string } = {}) =>
     qoe.started({ id, contentId: extra.contentId ?? 'film', viewerId: 'v', family: extra.family ?? 'web', planId: extra.planId ?? 'standard', startedAt: now });
-  return { qoe, begin, start, advance: (ms: number) => (now += ms) };
+  return { qoe, begin, start, db, advance: (ms: number) => (now += ms) };
 }
 
 t.test('a session records its startup, stalls from start and end events, and bits played at each bitrate', async (t) => {
@@ -82,4 +82,33 @@ t.test('bursts are bounded: sessions past the limit and events past the per-repo
   t.equal(qoe.dropped, 3);
   qoe.heartbeat('c', { state: 'playing' });
   t.equal(qoe.session('c'), null, 'a dropped session is not recorded');
+});
+
+t.test('a session is written when it ends, a running one at most every 30 s, and everything when figures are read', async (t) => {
+  const { qoe, begin, db, advance } = fresh(t);
+  const stored = (id: string) => db.prepare('SELECT played_ms, ended_at FROM qoe_sessions WHERE session_id = ?').get(id) as { played_ms: number; ended_at: number | null } | undefined;
+  begin('short');
+  begin('long');
+  for (const id of ['short', 'long']) qoe.heartbeat(id, { state: 'playing', events: [{ type: 'startup', ms: 500 }] });
+  /** Heartbeats of the long session every 5 s, with the 5 s flush after each: how many sessions each flush wrote. */
+  const play = (seconds: number) =>
+    Array.from({ length: seconds / 5 }, () => {
+      advance(5_000);
+      qoe.heartbeat('long', { state: 'playing' });
+      return qoe.flush();
+    });
+  advance(5_000);
+  qoe.ended('short');
+  t.equal(qoe.flush(), 1, 'the 5 s flush writes the ended session only');
+  t.match(stored('short'), { played_ms: 5_000 });
+  t.equal(stored('long'), undefined, 'a running session 5 s old waits');
+  t.same(play(60), [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0], 'a running session is written every 30 s of its life (at 30 and 60 s), not at every heartbeat');
+  t.match(stored('long'), { played_ms: 60_000, ended_at: null });
+  play(10);
+  t.match(stored('long'), { played_ms: 60_000 }, 'the last 15 s are in memory');
+  qoe.figures(0, Number.MAX_SAFE_INTEGER, 'none', null);
+  t.match(stored('long'), { played_ms: 75_000 }, 'reading figures writes what is pending first');
+  play(5);
+  t.equal(qoe.flush(true), 1, 'a flush of everything (at stop) writes it at once');
+  t.match(stored('long'), { played_ms: 80_000 });
 });
