@@ -53,10 +53,16 @@ type Model = {
   items: Map<string, CatalogItem>;
   /** Newest first. */
   ordered: CatalogItem[];
+  /** The live streams among them, newest first (few: the live rail need not scan every title). */
+  live: CatalogItem[];
   episodes: Map<string, CatalogItem[]>;
   genres: Map<string, CatalogItem[]>;
   /** Moments when some content's availability window opens or closes, ascending. */
   boundaries: number[];
+  /** How many items open or close at each moment (kept as items come and go, so a patch need not scan them all). */
+  moments: Map<number, number>;
+  /** Each item's window as counted in `moments`. */
+  windows: Map<string, { from: number | null; until: number | null }>;
 };
 
 type Allowed = { version: number; validUntil: number; ids: Set<string>; audience: Audience };
@@ -85,6 +91,16 @@ function insertSorted<T>(list: T[], value: T, order: (a: T, b: T) => number): vo
 function removeFrom<T>(list: T[] | undefined, value: T): void {
   const at = list?.indexOf(value) ?? -1;
   if (at >= 0) list!.splice(at, 1);
+}
+
+/** Counts an item's window moments in (+1) or out (-1). */
+function countWindow(moments: Map<number, number>, window: { from: number | null; until: number | null }, step: 1 | -1): void {
+  for (const moment of [window.from, window.until]) {
+    if (moment === null) continue;
+    const count = (moments.get(moment) ?? 0) + step;
+    if (count > 0) moments.set(moment, count);
+    else moments.delete(moment);
+  }
 }
 
 /** Appends to the list under a key (in place: building lists by copying was quadratic at 100 000 titles). */
@@ -141,17 +157,19 @@ export class DiscoveryCatalog {
     const ordered = [...items.values()].sort(newestFirst);
     const episodes = new Map<string, CatalogItem[]>();
     const genres = new Map<string, CatalogItem[]>();
-    const boundaries = new Set<number>();
+    const moments = new Map<number, number>();
+    const windows = new Map<string, { from: number | null; until: number | null }>();
     for (const item of ordered) {
       const { seriesId } = item.metadata;
       if (seriesId !== null && this.deps.metadata.seriesById(seriesId)) pushTo(episodes, seriesId, item);
       for (const genre of item.metadata.genres) pushTo(genres, genre, item);
-      const { from, until } = this.deps.window(item.id);
-      if (from !== null) boundaries.add(from);
-      if (until !== null) boundaries.add(until);
+      const window = this.deps.window(item.id);
+      windows.set(item.id, window);
+      countWindow(moments, window, 1);
     }
     for (const list of episodes.values()) list.sort(inEpisodeOrder);
-    this.model = { version: ++this.serial, items, ordered, episodes, genres, boundaries: [...boundaries].sort((a, b) => a - b) };
+    const live = ordered.filter((item) => item.kind === 'live-stream');
+    this.model = { version: ++this.serial, items, ordered, live, episodes, genres, moments, windows, boundaries: [...moments.keys()].sort((a, b) => a - b) };
     this.deps.search.sync(this.searchDocs(this.model));
     return this.model;
   }
@@ -164,10 +182,16 @@ export class DiscoveryCatalog {
     const removedRefs: string[] = [];
     const touchedSeries = new Set<string>();
     for (const id of ids) {
+      const oldWindow = model.windows.get(id);
+      if (oldWindow) {
+        countWindow(model.moments, oldWindow, -1);
+        model.windows.delete(id);
+      }
       const old = model.items.get(id);
       if (old) {
         model.items.delete(id);
         removeFrom(model.ordered, old);
+        removeFrom(model.live, old);
         for (const genre of old.metadata.genres) removeFrom(model.genres.get(genre), old);
         if (old.metadata.seriesId) {
           removeFrom(model.episodes.get(old.metadata.seriesId), old);
@@ -181,7 +205,11 @@ export class DiscoveryCatalog {
       }
       const item: CatalogItem = { ...content, metadata: this.deps.metadata.get(id), rating: this.deps.ratingOf(id) };
       model.items.set(id, item);
+      const window = this.deps.window(id);
+      model.windows.set(id, window);
+      countWindow(model.moments, window, 1);
       insertSorted(model.ordered, item, newestFirst);
+      if (item.kind === 'live-stream') insertSorted(model.live, item, newestFirst);
       for (const genre of item.metadata.genres) {
         if (!model.genres.has(genre)) model.genres.set(genre, []);
         insertSorted(model.genres.get(genre)!, item, newestFirst);
@@ -203,13 +231,7 @@ export class DiscoveryCatalog {
       } else docs.push(this.seriesDoc(seriesId, list));
     }
     this.deps.search.update(docs, removedRefs);
-    const boundaries = new Set<number>();
-    for (const item of model.ordered) {
-      const { from, until } = this.deps.window(item.id);
-      if (from !== null) boundaries.add(from);
-      if (until !== null) boundaries.add(until);
-    }
-    model.boundaries = [...boundaries].sort((a, b) => a - b);
+    model.boundaries = [...model.moments.keys()].sort((a, b) => a - b);
     model.version = ++this.serial;
     // Each audience's set changes only where the changed items are.
     const now = this.deps.now();
@@ -308,15 +330,21 @@ export class DiscoveryCatalog {
     return `${model.version}|${this.deps.metadata.collectionsVersion}|${validUntil}|${Math.floor(this.deps.now() / 3_600_000)}|${[...audience.rentals].sort().join(',')}`;
   }
 
-  /** The rails every member of the audience sees alike (all but continue watching). */
+  /**
+   * The rails every member of the audience sees alike (all but continue watching). Each is cut
+   * lazily from lists kept in order: a rail stops reading once it is full, so a home screen
+   * costs about its rails' length, not the catalog's size. Genre rails come largest genre first.
+   */
   sharedRails(audience: Audience): Rail[] {
     const model = this.current();
     const allowed = this.allowed(audience);
-    const visible = model.ordered.filter((item) => allowed.has(item.id));
+    const visible = function* (list: Iterable<CatalogItem>, kind?: CatalogItem['kind']): Generator<CatalogItem> {
+      for (const item of list) if ((kind === undefined || item.kind === kind) && allowed.has(item.id)) yield item;
+    };
     const rails: Rail[] = [];
-    rails.push({ id: 'live', title: 'Live now', kind: 'live', items: visible.filter((item) => item.kind === 'live-stream').slice(0, this.railLength).map((item) => ({ kind: item.kind, item })) });
-    rails.push({ id: 'new', title: 'New', kind: 'new', items: this.grouped(visible.filter((item) => item.kind === 'title')) });
-    rails.push({ id: 'trending', title: 'Trending', kind: 'trending', items: this.grouped(this.trendingIds().map((id) => model.items.get(id)).filter((item): item is CatalogItem => item !== undefined && allowed.has(item.id))) });
+    rails.push({ id: 'live', title: 'Live now', kind: 'live', items: this.grouped(visible(model.live)) });
+    rails.push({ id: 'new', title: 'New', kind: 'new', items: this.grouped(visible(model.ordered, 'title')) });
+    rails.push({ id: 'trending', title: 'Trending', kind: 'trending', items: this.grouped(visible(this.trendingIds().flatMap((id) => model.items.get(id) ?? []))) });
     for (const collection of this.deps.metadata.listCollections()) {
       const items = this.grouped(
         collection.items.flatMap((ref) => {
@@ -326,17 +354,20 @@ export class DiscoveryCatalog {
       );
       rails.push({ id: `collection:${collection.id}`, title: collection.name, kind: 'collection', items });
     }
-    const genreRails = [...model.genres]
-      .map(([genre, list]) => ({ genre, list: list.filter((item) => allowed.has(item.id)) }))
-      .filter(({ list }) => list.length > 0)
-      .sort((a, b) => b.list.length - a.list.length || a.genre.localeCompare(b.genre))
-      .slice(0, 12);
-    for (const { genre, list } of genreRails) rails.push({ id: `genre:${genre}`, title: genre, kind: 'genre', items: this.grouped(list) });
+    const genres = [...model.genres].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+    let genreRails = 0;
+    for (const [genre, list] of genres) {
+      if (genreRails >= 12) break;
+      const items = this.grouped(visible(list));
+      if (items.length === 0) continue;
+      rails.push({ id: `genre:${genre}`, title: genre, kind: 'genre', items });
+      genreRails++;
+    }
     return rails.filter((rail) => rail.items.length > 0);
   }
 
   /** Episodes collapse into their series (at the first episode's place); at most a rail's length. */
-  private grouped(list: CatalogItem[]): RailItem[] {
+  private grouped(list: Iterable<CatalogItem>): RailItem[] {
     const out: RailItem[] = [];
     const seenSeries = new Set<string>();
     for (const item of list) {

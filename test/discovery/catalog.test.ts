@@ -45,6 +45,19 @@ t.test('content appears when its window opens and leaves when it closes, with no
   now += 60_000;
   t.same([...catalog.allowed(audience)], ['always'], 'and closed');
   t.equal(rebuilt, 1, 'the read model itself was built once');
+
+  // A title given a window later, then that window changed, then the title gone: the moments
+  // follow each patch (the audience's set is good until the next one that is still counted).
+  windows.later = { from: now + 60_000, until: null };
+  catalog.changed('later');
+  t.match(catalog.stamp(audience), new RegExp(`\\|${now + 60_000}\\|`), 'valid until the new title opens');
+  windows.later = { from: now + 30_000, until: null };
+  catalog.changed('later');
+  t.match(catalog.stamp(audience), new RegExp(`\\|${now + 30_000}\\|`), 'its changed window replaces the old moment');
+  delete windows.later;
+  catalog.changed('later');
+  t.match(catalog.stamp(audience), /\|Infinity\|/, 'gone: no moment of it is left');
+  t.equal(rebuilt, 1, 'still built once');
 });
 
 t.test('a title that becomes ready, changes or goes is patched into the read model, every audience and the search index, without a rebuild', async (t) => {
