@@ -168,8 +168,8 @@ function serveThumbnails(res: Response, thumbnails: LiveThumbnails, file: string
     return;
   }
   const match = liveThumbnailPattern.exec(file);
-  const thumbnail = match ? thumbnails.get(Number(match[1])) : undefined;
-  if (!thumbnail) throw new WeirError('NOT_FOUND', `No live thumbnail ${JSON.stringify(file.slice(0, 40))}: thumbnails are live-<number>.jpg, kept for the DVR window.`);
+  const thumbnail = match ? thumbnails.atSlot(Number(match[1]), Number(match[2])) : undefined;
+  if (!thumbnail) throw new WeirError('NOT_FOUND', `No live thumbnail ${JSON.stringify(file.slice(0, 40))}: thumbnails are live-<session start>-<slot>.jpg, from the publisher's start up to the edge, kept for the DVR window.`);
   sendBytes(res, thumbnail.bytes, 'image/jpeg');
 }
 

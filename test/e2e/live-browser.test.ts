@@ -139,7 +139,7 @@ if (chromiumMissing) {
     const first = await read();
     const newestOf = (playlist: typeof first) => playlist.segments.at(-1)!;
     const before = newestOf(first);
-    t.match(before.uri, /^live-\d+\.jpg$/);
+    t.match(before.uri, /^live-\d+-\d+\.jpg$/);
     t.equal(first.endList, undefined, 'an open playlist (no EXT-X-ENDLIST) while live');
     await waitUntil(async () => newestOf(await read()).uri !== before.uri, 'a newer thumbnail', 10_000);
     const later = await read();
@@ -164,10 +164,10 @@ if (chromiumMissing) {
     t.same(decoded, { width: 320, height: 180 }, 'Chromium decodes the newest thumbnail at the tile size');
 
     const mpd = await (await fetch(await sourceFor('dash'))).text();
-    t.match(mpd, /<AdaptationSet id="2" contentType="image" mimeType="image\/jpeg"><SegmentTemplate media="tiles\/live-\$Number\$\.jpg" timescale="90000"/, 'the MPD has a thumbnail set on the broadcast clock');
+    t.match(mpd, /<AdaptationSet id="2" contentType="image" mimeType="image\/jpeg"><SegmentTemplate media="tiles\/live-0-\$Number\$\.jpg" timescale="90000" duration="180000"/, 'the MPD has a thumbnail set on the broadcast clock, by slot number');
     t.match(mpd, /schemeIdUri="http:\/\/dashif\.org\/thumbnail_tile" value="1x1"/);
-    const missing = await fetch(imagesUrl.replace('images.m3u8', 'live-999999.jpg'));
-    t.equal(missing.status, 404, 'a thumbnail outside the window is not found');
+    const missing = await fetch(imagesUrl.replace('images.m3u8', 'live-0-999999.jpg'));
+    t.equal(missing.status, 404, 'a slot not reached yet has no thumbnail');
   });
 
   t.test('Shaka shows the thumbnail of the moment it plays at the live edge, from the MPD and from the HLS image playlist', async (t) => {
@@ -188,7 +188,7 @@ if (chromiumMissing) {
         t.fail(`${protocol}: ${found.error}`);
         continue;
       }
-      t.match(found.thumbnail.uris[0], /\/tiles\/live-\d+\.jpg$/, `${protocol}: a live thumbnail for the playing position`);
+      t.match(found.thumbnail.uris[0], /\/tiles\/live-\d+-\d+\.jpg$/, `${protocol}: a live thumbnail for the playing position`);
       t.ok(found.thumbnail.startTime <= found.time + 0.5 && found.time < found.thumbnail.startTime + found.thumbnail.duration + 2.5, `${protocol}: it covers the position (${found.time.toFixed(2)} s in [${found.thumbnail.startTime.toFixed(2)}, +${found.thumbnail.duration.toFixed(2)}])`);
       const image = await fetch(found.thumbnail.uris[0]!.replace('localhost', '127.0.0.1'));
       t.equal(image.headers.get('content-type'), 'image/jpeg', `${protocol}: the thumbnail is served`);
@@ -207,8 +207,9 @@ if (chromiumMissing) {
       return { time, tile: await new Promise<Tile | null>((resolve) => g.dashPlayer.provideThumbnail(time, resolve)) };
     });
     t.ok(found.tile, `a thumbnail at ${found.time.toFixed(2)} s`);
-    t.match(found.tile, { width: 320, height: 180, url: /\/tiles\/live-\d+\.jpg$/ });
+    t.match(found.tile, { width: 320, height: 180, url: /\/tiles\/live-\d+-\d+\.jpg$/ });
     const image = await fetch(found.tile!.url.replace('localhost', '127.0.0.1'));
-    t.equal(image.status, 200, 'and it is served');
+    const listed = parseM3u8(await (await fetch(found.tile!.url.replace('localhost', '127.0.0.1').replace(/live-\d+-\d+\.jpg$/, 'images.m3u8'))).text()).segments.map((s) => s.uri);
+    t.equal(image.status, 200, `and it is served (${found.tile!.url.split('/').at(-1)}; listed ${listed[0]} to ${listed.at(-1)})`);
   });
 }

@@ -6,9 +6,11 @@ export const thumbnailTimescale = 90_000;
 
 /** One scrubbing thumbnail of a live broadcast. */
 export type LiveThumbnail = {
-  /** Its number in the window's sequence (HLS media sequence, DASH $Number$, the file name). */
+  /** Its number in the window's sequence (the HLS media sequence). */
   number: number;
-  /** Where it starts on the broadcast timeline (ticks): the start of its slot of the interval grid. */
+  /** Its slot: the interval-long stretch of its publisher session it starts (DASH $Number$, the file name). */
+  slot: number;
+  /** Where it starts on the broadcast timeline (ticks): the start of its slot. */
   startTicks: number;
   durationTicks: number;
   /** Program date-time of its start. */
@@ -28,11 +30,13 @@ export type LiveThumbnailsOptions = {
 };
 
 /**
- * Thumbnails that follow the live edge: the broadcast timeline is cut into slots of `intervalMs`,
- * and the first keyframe in each slot is decoded into one JPEG tile (one ffmpeg run, off the
- * packaging path: the keyframe is handed over and the packager goes on). A slot whose keyframe
- * arrives while the previous cut runs is skipped (the previous thumbnail covers it), so a slow
- * machine cuts fewer thumbnails rather than queueing them. Kept for the DVR window, in memory.
+ * Thumbnails that follow the live edge: each publisher session is cut into slots of `intervalMs`
+ * from its start, and the first keyframe in each slot is decoded into one JPEG tile (one ffmpeg
+ * run, off the packaging path: the keyframe is handed over and the packager goes on). A slot
+ * whose keyframe arrives while the previous cut runs, or that has no keyframe, is covered by the
+ * thumbnail before it, so a slow machine cuts fewer thumbnails rather than queueing them. Every
+ * slot in the window can be asked for by its number (what DASH players compute from a
+ * number-based template). Kept for the DVR window, in memory.
  */
 export class LiveThumbnails {
   private readonly items: LiveThumbnail[] = [];
@@ -60,13 +64,12 @@ export class LiveThumbnails {
   keyframe(avcC: Uint8Array, sample: Uint8Array, ticks: number, pdtMs: number, sessionStartMs: number): void {
     this.newest = { avcC, sample };
     if (this.isEnded || this.cutting) return;
-    const slot = Math.floor(ticks / this.intervalTicks);
-    // A returning publisher's first keyframe starts a thumbnail even inside the last one's slot.
+    const sessionStart = Math.round((sessionStartMs * thumbnailTimescale) / 1000);
+    const slot = Math.max(0, Math.floor((ticks - sessionStart) / this.intervalTicks));
     if (this.lastSlot !== null && slot <= this.lastSlot && sessionStartMs === this.lastSessionStartMs) return;
     this.lastSlot = slot;
     this.lastSessionStartMs = sessionStartMs;
-    // A slot begun before this publisher session counts from the session's start.
-    const startTicks = Math.max(slot * this.intervalTicks, Math.round((sessionStartMs * thumbnailTimescale) / 1000));
+    const startTicks = sessionStart + slot * this.intervalTicks;
     // The slot's program date-time: the keyframe's, moved back to the slot start.
     const slotPdtMs = pdtMs - ((ticks - startTicks) * 1000) / thumbnailTimescale;
     let tile: { width: number; height: number };
@@ -78,7 +81,7 @@ export class LiveThumbnails {
     }
     this.cutting = this.options
       .cut(avcC, sample, tile)
-      .then((bytes) => this.add({ number: 0, startTicks, durationTicks: this.intervalTicks, pdtMs: Math.round(slotPdtMs), sessionStartMs, tile, bytes }))
+      .then((bytes) => this.add({ number: 0, slot, startTicks, durationTicks: this.intervalTicks, pdtMs: Math.round(slotPdtMs), sessionStartMs, tile, bytes }))
       .catch((error: unknown) => this.failed(error))
       .finally(() => (this.cutting = null));
   }
@@ -114,9 +117,18 @@ export class LiveThumbnails {
     return this.items;
   }
 
-  get(number: number): LiveThumbnail | undefined {
-    const first = this.items[0];
-    return first ? this.items[number - first.number] : undefined;
+  /**
+   * The thumbnail showing a slot of a publisher session: the one that starts it, or the one
+   * before that covers it. Undefined for slots outside the window or not reached yet.
+   */
+  atSlot(sessionStartMs: number, slot: number): LiveThumbnail | undefined {
+    for (let i = this.items.length - 1; i >= 0; i--) {
+      const item = this.items[i]!;
+      if (item.sessionStartMs !== sessionStartMs || item.slot > slot) continue;
+      const slotStart = item.startTicks + (slot - item.slot) * this.intervalTicks;
+      return slotStart < item.startTicks + item.durationTicks ? item : undefined;
+    }
+    return undefined;
   }
 
   /** A JPEG of the newest keyframe at the picture's own size (null before the first keyframe). */

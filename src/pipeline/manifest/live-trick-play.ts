@@ -1,9 +1,9 @@
 import { thumbnailTimescale, type LiveThumbnail, type LiveThumbnails } from '../live/thumbnails.js';
 import { imagePlaylistName, trickPlayDir } from './trick-play.js';
 
-/** A live thumbnail's file, beside the image playlist in `trickPlayDir`. */
-export const liveThumbnailName = (number: number): string => `live-${number}.jpg`;
-export const liveThumbnailPattern = /^live-(\d{1,12})\.jpg$/;
+/** The file of a slot of a publisher session (its start on the broadcast clock, ms), beside the image playlist in `trickPlayDir`. */
+export const liveThumbnailName = (sessionStartMs: number, slot: number | '$Number$'): string => `live-${sessionStartMs}-${slot}.jpg`;
+export const liveThumbnailPattern = /^live-(\d{1,15})-(\d{1,12})\.jpg$/;
 
 const seconds = (ticks: number) => (ticks / thumbnailTimescale).toFixed(3);
 
@@ -29,7 +29,7 @@ export function writeLiveImagePlaylist(thumbnails: LiveThumbnails): string {
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(item.pdtMs).toISOString()}`);
     lines.push(`#EXTINF:${seconds(item.durationTicks)},`);
     lines.push(`#EXT-X-TILES:RESOLUTION=${item.tile.width}x${item.tile.height},LAYOUT=1x1,DURATION=${seconds(item.durationTicks)}`);
-    lines.push(liveThumbnailName(item.number));
+    lines.push(liveThumbnailName(item.sessionStartMs, item.slot));
   });
   if (thumbnails.isEnded) lines.push('#EXT-X-ENDLIST');
   lines.push('');
@@ -45,26 +45,18 @@ export function liveImageStreamInf(thumbnails: LiveThumbnails): string | null {
 }
 
 /**
- * A live MPD Period's thumbnail AdaptationSet (DASH-IF `thumbnail_tile`, 1×1): a SegmentTimeline
- * of the thumbnails of that publisher session, on the broadcast's 90 kHz clock. Empty when the
- * Period has none.
+ * A live MPD Period's thumbnail AdaptationSet (DASH-IF `thumbnail_tile`, 1×1): a number-based
+ * template of the session's slots on the broadcast's 90 kHz clock, so a player computes the tile
+ * of any moment without waiting for the next MPD (dash.js reads thumbnails only this way). Empty
+ * when the Period has no thumbnail yet.
  */
 export function liveThumbnailAdaptationSet(thumbnails: LiveThumbnails, id: number, sessionStartMs: number): string {
   const items = thumbnails.list().filter((item) => item.sessionStartMs === sessionStartMs);
   const newest = items.at(-1);
   if (!newest) return '';
-  let previousEnd: number | null = null;
-  const timeline = items
-    .map((item) => {
-      const t = previousEnd === item.startTicks ? '' : ` t="${item.startTicks}"`;
-      previousEnd = item.startTicks + item.durationTicks;
-      return `<S${t} d="${item.durationTicks}"/>`;
-    })
-    .join('');
   return (
     `<AdaptationSet id="${id}" contentType="image" mimeType="image/jpeg">` +
-    `<SegmentTemplate media="${trickPlayDir}/live-$Number$.jpg" timescale="${thumbnailTimescale}" presentationTimeOffset="${Math.round((sessionStartMs * thumbnailTimescale) / 1000)}" startNumber="${items[0]!.number}">` +
-    `<SegmentTimeline>${timeline}</SegmentTimeline></SegmentTemplate>` +
+    `<SegmentTemplate media="${trickPlayDir}/${liveThumbnailName(sessionStartMs, '$Number$')}" timescale="${thumbnailTimescale}" duration="${thumbnails.intervalTicks}" startNumber="0" presentationTimeOffset="${Math.round((sessionStartMs * thumbnailTimescale) / 1000)}"/>` +
     `<Representation id="thumbnails" bandwidth="${bandwidth(items)}" width="${newest.tile.width}" height="${newest.tile.height}">` +
     '<EssentialProperty schemeIdUri="http://dashif.org/thumbnail_tile" value="1x1"/>' +
     '</Representation></AdaptationSet>'

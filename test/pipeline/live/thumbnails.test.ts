@@ -34,7 +34,10 @@ t.test('one thumbnail per interval slot, from the first keyframe in it, starting
       { number: 4, start: 8, duration: 2, pdt: 8 },
     ],
   );
-  t.same(jpegSize(live.get(3)!.bytes), { width: 320, height: 180 }, 'each a JPEG tile of the picture');
+  t.same(jpegSize(live.atSlot(0, 2)!.bytes), { width: 320, height: 180 }, 'each a JPEG tile of the picture');
+  t.equal(live.atSlot(0, 3), live.atSlot(0, 2), 'the slot without a keyframe shows the one before');
+  t.equal(live.atSlot(0, 4)?.number, 4);
+  t.equal(live.atSlot(0, 5), undefined, 'a slot not reached yet has none');
 });
 
 t.test('a keyframe arriving while a cut runs is skipped, not queued', async (t) => {
@@ -52,8 +55,8 @@ t.test('the window keeps what the DVR window keeps, and numbers go on', async (t
   for (let seconds = 0; seconds <= 30; seconds += 2) await at(live, seconds);
   t.same(live.list().map((item) => item.startTicks / second), [20, 22, 24, 26, 28, 30]);
   t.equal(live.list()[0]!.number, 11);
-  t.equal(live.get(10), undefined, 'one that left the window is gone');
-  t.equal(live.get(11)?.startTicks, 20 * second);
+  t.equal(live.atSlot(0, 9), undefined, 'one that left the window is gone');
+  t.equal(live.atSlot(0, 10)?.startTicks, 20 * second);
 });
 
 t.test('the live image playlist: 1×1 tiles with program date-times, a discontinuity at a new publisher session, closed at the end', async (t) => {
@@ -61,7 +64,8 @@ t.test('the live image playlist: 1×1 tiles with program date-times, a discontin
   for (const seconds of [0, 2, 4]) await at(live, seconds);
   // The publisher returns: its session starts at 5.2 s of broadcast time (the slot from 4 s is cut short).
   await at(live, 5.3, 5200);
-  await at(live, 6.1, 5200);
+  await at(live, 6.1, 5200); // the same slot of the new session: skipped
+  await at(live, 7.3, 5200);
   const text = writeLiveImagePlaylist(live);
   t.match(text, /#EXT-X-IMAGES-ONLY/);
   t.match(text, /#EXT-X-TILES:RESOLUTION=320x180,LAYOUT=1x1,DURATION=2\.000\n/);
@@ -69,31 +73,31 @@ t.test('the live image playlist: 1×1 tiles with program date-times, a discontin
   t.same(
     playlist.segments.map((s) => ({ uri: s.uri, duration: s.duration, discontinuity: s.discontinuity ?? false })),
     [
-      { uri: 'live-1.jpg', duration: 2, discontinuity: false },
-      { uri: 'live-2.jpg', duration: 2, discontinuity: false },
-      { uri: 'live-3.jpg', duration: 1.2, discontinuity: false },
-      { uri: 'live-4.jpg', duration: 0.8, discontinuity: true },
-      { uri: 'live-5.jpg', duration: 2, discontinuity: false },
+      { uri: 'live-0-0.jpg', duration: 2, discontinuity: false },
+      { uri: 'live-0-1.jpg', duration: 2, discontinuity: false },
+      { uri: 'live-0-2.jpg', duration: 1.2, discontinuity: false },
+      { uri: 'live-5200-0.jpg', duration: 2, discontinuity: true },
+      { uri: 'live-5200-1.jpg', duration: 2, discontinuity: false },
     ],
   );
-  t.same(playlist.segments.map((s) => (s.programDateTime! - epoch) / 1000), [0, 2, 4, 5.2, 6]);
+  t.same(playlist.segments.map((s) => (s.programDateTime! - epoch) / 1000), [0, 2, 4, 5.2, 7.2]);
   t.equal(playlist.mediaSequence, 1);
   t.equal(playlist.endList, undefined, 'open while live');
   t.match(liveImageStreamInf(live), /^#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=\d+,RESOLUTION=320x180,CODECS="jpeg",URI="tiles\/images\.m3u8"$/);
 
-  const firstPeriod = liveThumbnailAdaptationSet(live, 2, 0);
-  t.match(firstPeriod, /startNumber="1"><SegmentTimeline><S t="0" d="180000"\/><S d="180000"\/><S d="108000"\/><\/SegmentTimeline>/, 'the first Period: its three thumbnails');
-  const secondPeriod = liveThumbnailAdaptationSet(live, 2, 5200);
-  t.match(secondPeriod, /presentationTimeOffset="468000" startNumber="4"><SegmentTimeline><S t="468000" d="72000"\/><S d="180000"\/>/, 'the second: from the session start');
+  t.match(liveThumbnailAdaptationSet(live, 2, 0), /<SegmentTemplate media="tiles\/live-0-\$Number\$\.jpg" timescale="90000" duration="180000" startNumber="0" presentationTimeOffset="0"\/>/, 'the first Period: its slots by number');
+  t.match(liveThumbnailAdaptationSet(live, 2, 5200), /media="tiles\/live-5200-\$Number\$\.jpg" timescale="90000" duration="180000" startNumber="0" presentationTimeOffset="468000"/, 'the second: from the session start');
   t.equal(liveThumbnailAdaptationSet(live, 2, 99_000), '', 'a Period without thumbnails gets no set');
+  t.equal(live.atSlot(0, 2)?.number, 3, "the first session's last slot is still there");
+  t.equal(live.atSlot(0, 3), undefined, 'but none past the session end');
 
-  await at(live, 30);
-  t.equal(parseM3u8(writeLiveImagePlaylist(live)).segments[0]?.uri, 'live-5.jpg', 'sliding on');
+  await at(live, 30, 5200);
+  t.equal(parseM3u8(writeLiveImagePlaylist(live)).segments[0]?.uri, 'live-5200-1.jpg', 'sliding on');
   t.match(writeLiveImagePlaylist(live), /#EXT-X-DISCONTINUITY-SEQUENCE:1\n/, 'the discontinuity that slid out is counted');
   await live.end();
   t.match(writeLiveImagePlaylist(live), /#EXT-X-ENDLIST\n$/);
   await at(live, 40);
-  t.equal(live.list().at(-1)!.startTicks, 30 * second, 'nothing is cut after the end');
+  t.equal(live.list().at(-1)!.startTicks, 29.2 * second, 'nothing is cut after the end (the last is slot 12 of the session from 5.2 s)');
 });
 
 t.test('failed cuts cost one log line per hundred, and the next slot tries again', async (t) => {
