@@ -480,7 +480,11 @@ export class DiscoveryCatalog {
       }
     }
     const items = this.grouped(matched).slice(0, limit);
-    const genres = [...model.genres.keys()].filter(startsWithEvery).map((name) => ({ name, items: this.grouped((model.genres.get(name) ?? []).filter((item) => allowed.has(item.id))) }));
+    const allowedIn = function* (list: Iterable<CatalogItem>): Generator<CatalogItem> {
+      for (const item of list) if (allowed.has(item.id)) yield item;
+    };
+    // Cut lazily, as rails are: a genre of tens of thousands of titles is read only until its rail is full.
+    const genres = [...model.genres.keys()].filter(startsWithEvery).map((name) => ({ name, items: this.grouped(allowedIn(model.genres.get(name) ?? [])) }));
     return {
       items,
       people: [...people].slice(0, limit).map(([name, list]) => ({ name, items: this.grouped(list) })),
