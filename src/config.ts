@@ -100,6 +100,12 @@ export const configSchema = z.strictObject({
     /** Scrubbing thumbnails at the live edge, one per this many seconds; 0 for none. */
     thumbnailSeconds: z.number().int().min(0).max(60),
   }),
+  metrics: z.strictObject({
+    /** Prometheus metrics on a port of their own, unauthenticated (bind it privately); null: /metrics on the main port, behind the admin token. */
+    port: z.number().int().min(0).max(65535).nullable(),
+    /** The address the metrics port listens on. */
+    host: z.string().min(1),
+  }),
   drm: z.strictObject({
     /** A CPIX 2.3 key server; empty means Weir generates keys itself. */
     cpixUrl: z.union([z.literal(''), z.url()]),
@@ -133,6 +139,7 @@ export const overridableSettings = [
   { path: 'live.segmentSeconds', env: 'WEIR_LIVE_SEGMENT_SECONDS', flag: 'live-segment-seconds', kind: 'integer' },
   { path: 'live.dvrWindowSeconds', env: 'WEIR_LIVE_DVR_SECONDS', flag: 'live-dvr-seconds', kind: 'integer' },
   { path: 'live.hlsAudio', env: 'WEIR_LIVE_HLS_AUDIO', flag: 'live-hls-audio', kind: 'string' },
+  { path: 'metrics.port', env: 'WEIR_METRICS_PORT', flag: 'metrics-port', kind: 'integer' },
   { path: 'live.thumbnailSeconds', env: 'WEIR_LIVE_THUMBNAIL_SECONDS', flag: 'live-thumbnail-seconds', kind: 'integer' },
   { path: 'drm.cpixUrl', env: 'WEIR_CPIX_URL', flag: 'cpix-url', kind: 'string' },
 ] as const satisfies readonly { path: string; env: string; flag: string; kind: SettingKind }[];

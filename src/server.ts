@@ -13,6 +13,7 @@ import { StreamRegistry } from './actors/stream.registry.js';
 import { createArchiver } from './actors/stream.archive.js';
 import { partHoldBack } from './pipeline/live/llhls-rules.js';
 import { ffmpegThumbnailCutter } from './pipeline/live/thumbnail-cutter.js';
+import { WeirMetrics } from './operator/metrics.js';
 import { streamRoutes } from './api/routes/streams.js';
 import { StreamCatalog } from './catalog/streams.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -66,6 +67,8 @@ import { posterName, stillName, titlePaths } from './layout.js';
 
 export type RunningServer = {
   httpPort: number;
+  /** The metrics port, when metrics have one of their own. */
+  metricsPort: number | null;
   rtmpPort: number;
   srtPort: number;
   url: string;
@@ -193,6 +196,32 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   });
   const watchHistory = new WatchHistory(db, { now: () => clock.now(), heartbeatSeconds: config.playback.heartbeatSeconds });
 
+  // Metrics read their sources when scraped; the sources below are made further down.
+  const metrics = new WeirMetrics({
+    sessionsByFamily: () => leases.runningByFamily(),
+    streamsByState: () => {
+      const counts = new Map<string, number>();
+      for (const stream of streamCatalog.all()) {
+        const state = streams.state(stream.id) ?? 'unknown';
+        counts.set(state, (counts.get(state) ?? 0) + 1);
+      }
+      return counts;
+    },
+    titlesByState: () => catalog.countByState(),
+    broadcasts: () =>
+      streamCatalog.all().flatMap((stream) => {
+        const broadcast = streams.isPlayable(stream.id) ? streams.broadcast(stream.id) : undefined;
+        if (!broadcast) return [];
+        const renditions = broadcast.allRenditions();
+        return [{ streamId: stream.id, bytesIn: broadcast.bytesIn, partsPublished: renditions.reduce((sum, r) => sum + r.partsPublished, 0), lateParts: renditions.reduce((sum, r) => sum + r.lateParts, 0) }];
+      }),
+    srtConnections: () =>
+      streamCatalog.all().flatMap((stream) => {
+        const session = streams.publisherSession(stream.id);
+        const stats = session?.startsWith('srt-') ? srt.statsOf(Number(session.slice(4))) : undefined;
+        return stats ? [{ streamId: stream.id, ...stats }] : [];
+      }),
+  });
   const stages = createTitleStages({
     dataDir: config.dataDir,
     keys,
@@ -200,6 +229,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     tools,
     encode: { preset: config.encode.preset, segmentSeconds: config.packaging.segmentSeconds, threads: config.encode.threads },
     log,
+    onEncodeFinished: (outcome, ms) => metrics.encodeFinished(outcome, ms),
   });
   const registry = new TitleRegistry({
     machine: titleMachine.provide({ actors: stages }),
@@ -492,6 +522,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
         segmentTargetSeconds: config.live.segmentSeconds,
         windowSeconds: config.live.dvrWindowSeconds,
         utcTimingPath: '/time',
+        observer: metrics,
       },
     }),
     streams: streamRoutes({
@@ -514,6 +545,9 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     trustedProxies: config.http.trustedProxies,
     bodyTimeoutMs: config.http.bodyTimeoutSeconds * 1000,
     uploadIdleTimeoutMs: config.http.uploadIdleTimeoutSeconds * 1000,
+    observeRequest: (method, route, status, seconds) => metrics.observeRequest(method, route, status, seconds),
+    // On the main port behind the admin token, unless a port of its own is configured.
+    metrics: config.metrics.port === null ? () => metrics.text() : undefined,
   });
 
   // Headers must arrive promptly (checked every second, not every 30 s). The total request time
@@ -522,12 +556,32 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     { headersTimeout: config.http.headersTimeoutSeconds * 1000, requestTimeout: 0, connectionsCheckingInterval: 1000, keepAliveTimeout: 5_000 },
     app,
   );
+  // Metrics on a port of their own (for a scraper on a private network), when configured.
+  const metricsHttp =
+    config.metrics.port === null
+      ? null
+      : createServer((req, res) => {
+          if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+            res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'NOT_FOUND', message: 'This port serves GET /metrics only.' } }));
+            return;
+          }
+          metrics.text().then(
+            ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' }).end(body),
+            (error: unknown) => {
+              log.error({ err: error }, 'metrics could not be collected');
+              res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INTERNAL', message: 'Metrics could not be collected; the server log has the details.' } }));
+            },
+          );
+        });
   let httpPort: number;
+  let metricsPort: number | null = null;
   try {
     rtmpPort = await rtmp.start();
     srtPort = await srt.start();
     httpPort = await listen(http, config.http.port, config.http.host);
+    if (metricsHttp) metricsPort = await listen(metricsHttp, config.metrics.port!, config.metrics.host);
   } catch (error) {
+    http.close();
     await rtmp.stop();
     await srt.stop();
     streams.stopAll();
@@ -537,7 +591,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   }
   const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = `http://${shownHost}:${httpPort}`;
-  log.info({ httpPort, rtmpPort, srtPort, url, dataDir: config.dataDir }, 'weir is listening');
+  log.info({ httpPort, rtmpPort, srtPort, metricsPort, url, dataDir: config.dataDir }, 'weir is listening');
   void removeAbandonedUploads(tus, log);
   const pruneTimer = setInterval(() => {
     viewerStore.pruneRefresh(clock.now());
@@ -559,6 +613,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
 
   return {
     httpPort,
+    metricsPort,
     rtmpPort,
     srtPort,
     url,
@@ -574,6 +629,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       clearInterval(sweepTimer);
       log.info('stopping: no new work, closing connections');
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      metricsHttp?.close();
+      metricsHttp?.closeAllConnections();
       http.closeIdleConnections();
       const grace = setTimeout(() => http.closeAllConnections(), 3_000);
       // Snapshots are persisted on every transition; stopping the actors kills their ffmpeg runs.

@@ -22,6 +22,8 @@ export type TitleStageDeps = {
   tools: MediaTools;
   encode: EncodeSettings;
   log: Logger;
+  /** Told when an encode run ends (metrics); not for a cancelled one. */
+  onEncodeFinished?: (outcome: 'encoded' | 'failed', ms: number) => void;
 };
 
 function publish(rendition: PackagedRendition): PublishedRendition {
@@ -56,6 +58,7 @@ export function createTitleStages(deps: TitleStageDeps) {
       const durationMicros = input.facts.durationMs * 1000;
       let lastOutMicros = 0;
       let lastSentFraction = -1;
+      let started = Date.now();
       void (async () => {
         if (existsSync(paths.encoded)) {
           log.info('encoded renditions already on disk; not encoding again');
@@ -66,7 +69,7 @@ export function createTitleStages(deps: TitleStageDeps) {
         await killOrphan(paths.pidFile, log);
         await rm(paths.encodingTmp, { recursive: true, force: true });
         await mkdir(paths.encodingTmp, { recursive: true });
-        const started = Date.now();
+        started = Date.now();
         log.info({ renditions: input.ladder.video.map((r) => `${r.width}x${r.height}@${r.bitrate}`), audio: input.ladder.audio !== null }, 'encoding');
         await runFfmpeg({
           binary: deps.tools.ffmpeg,
@@ -93,9 +96,11 @@ export function createTitleStages(deps: TitleStageDeps) {
         }
         await rename(paths.encodingTmp, paths.encoded);
         log.info({ ms: Date.now() - started }, 'encoded');
+        deps.onEncodeFinished?.('encoded', Date.now() - started);
         send({ type: 'ENCODED' });
       })().catch((error: unknown) => {
         if (controller.signal.aborted) return;
+        deps.onEncodeFinished?.('failed', Date.now() - started);
         if (error instanceof WeirError) {
           send({ type: 'ENCODE_FAILED', error: toCodedError(error, 'ENCODE_FAILED'), transient: false });
           return;

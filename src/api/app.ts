@@ -28,7 +28,17 @@ export type AppParts = {
   trustedProxies: string[];
   bodyTimeoutMs: number;
   uploadIdleTimeoutMs: number;
+  /** Told of every answer (metrics): its route pattern, never the path asked for. */
+  observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
+  /** The Prometheus text, served at /metrics behind the admin token (unset: metrics are served elsewhere or not at all). */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 };
+
+/** The pattern of the route that answered (`unmatched` when none did): what metrics label an answer with. */
+function routeOf(req: Request): string {
+  const route = (req as Request & { route?: { path: unknown } }).route;
+  return route ? `${req.baseUrl}${String(route.path)}` : 'unmatched';
+}
 
 const forwardedHeaders = new Set(['forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-for', 'x-forwarded-port']);
 
@@ -52,6 +62,14 @@ export function createApp(parts: AppParts): Express {
   app.set('trust proxy', parts.trustedProxies.length > 0 ? parts.trustedProxies : false);
   const trusted = app.get('trust proxy fn') as (address: string, hop: number) => boolean;
   app.use(requestLogger(parts.log));
+  const observe = parts.observeRequest;
+  if (observe) {
+    app.use((req, res, next) => {
+      const started = performance.now();
+      res.once('finish', () => observe(req.method, routeOf(req), res.statusCode, (performance.now() - started) / 1000));
+      next();
+    });
+  }
   // Uploads may run for hours (idle timeout only); every other body must arrive promptly.
   const isUpload = (path: string) => /^\/v1\/uploads(\/|$)/i.test(path) || /^\/v1\/titles\/[^/]+\/source\/?$/i.test(path);
   const deadline = bodyDeadline(parts.bodyTimeoutMs);
@@ -86,6 +104,14 @@ export function createApp(parts: AppParts): Express {
   app.use(parts.media);
 
   const admin = requireAdmin(parts.adminToken);
+  const metrics = parts.metrics;
+  if (metrics) {
+    app.get('/metrics', admin, async (_req, res) => {
+      const { contentType, body } = await metrics();
+      res.setHeader('cache-control', 'no-store');
+      res.type(contentType).send(body);
+    });
+  }
   // tus authenticates inside its own hooks (it answers its own OPTIONS and HEAD).
   app.all(['/v1/uploads', '/v1/uploads/*rest'], (req, res) => {
     // tus builds Location from forwarded headers: only a trusted proxy's may reach it.

@@ -97,6 +97,7 @@ export class TitleCatalog {
       ),
       remove: db.prepare(`DELETE FROM titles WHERE id = ?`),
       readyIds: db.prepare(`SELECT id FROM titles WHERE state = 'ready'`),
+      countByState: db.prepare(`SELECT state, count(*) AS n FROM titles GROUP BY state`),
       listReady: db.prepare(`SELECT id, title, protection FROM titles WHERE state = 'ready' ORDER BY created_at DESC, id LIMIT ?`),
       discoverable: db.prepare(`SELECT id, title, created_at, json_extract(facts, '$.durationMs') AS duration_ms FROM titles WHERE state = 'ready'`),
     };
@@ -151,6 +152,11 @@ export class TitleCatalog {
 
   readyIds(): string[] {
     return (this.statements.readyIds.all() as { id: string }[]).map((r) => r.id);
+  }
+
+  /** How many titles are in each state (metrics). */
+  countByState(): Map<string, number> {
+    return new Map((this.statements.countByState.all() as { state: string; n: number }[]).map((row) => [row.state, row.n]));
   }
 
   /** Runs several catalog writes as one transaction. */

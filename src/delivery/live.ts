@@ -15,7 +15,10 @@ import { imagePlaylistName, trickPlayDir } from '../pipeline/manifest/trick-play
 import { liveImageStreamInf, liveThumbnailPattern, writeLiveImagePlaylist } from '../pipeline/manifest/live-trick-play.js';
 import type { LiveThumbnails } from '../pipeline/live/thumbnails.js';
 
-export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string };
+/** Told of blocking playlist requests (metrics), declared here by its caller's needs. */
+export type BlockingObserver = { blockingStarted(): void; blockingEnded(latencyMs: number | null): void };
+
+export type LiveDeliverySettings = LlHlsSettings & { windowSeconds: number; utcTimingPath: string; observer?: BlockingObserver };
 
 const immutable = 'public, max-age=31536000, immutable';
 
@@ -48,13 +51,21 @@ async function servePlaylist(req: Request, res: Response, broadcast: LiveBroadca
   if (msn !== null) {
     const verdict = judgeBlockingRequest(rendition, { msn, part });
     if (verdict.kind === 'refuse') throw new WeirError('LIVE_REQUEST_INVALID', verdict.reason);
-    const outcome = await rendition.waitFor({ msn, part }, waitLimitMs(rendition, settings), clientGone(req));
+    settings.observer?.blockingStarted();
+    let outcome: Awaited<ReturnType<LiveRendition['waitFor']>>;
+    try {
+      outcome = await rendition.waitFor({ msn, part }, waitLimitMs(rendition, settings), clientGone(req));
+    } catch (error) {
+      settings.observer?.blockingEnded(null);
+      throw error;
+    }
+    // When the awaited part was complete: lets clients and benchmarks measure the wake-up delay.
+    const awaited = outcome !== 'timeout' && part !== null ? rendition.segment(msn)?.parts[part] : undefined;
+    settings.observer?.blockingEnded(awaited ? Date.now() - awaited.completedAt : null);
     if (outcome === 'timeout') {
       if (req.destroyed) return;
       throw new WeirError('LIVE_NOT_AVAILABLE', `Segment ${msn}${part !== null ? ` part ${part}` : ''} did not appear in time.`);
     }
-    // When the awaited part was complete: lets clients and benchmarks measure the wake-up delay.
-    const awaited = part !== null ? rendition.segment(msn)?.parts[part] : undefined;
     if (awaited) res.setHeader('x-weir-part-completed-at', String(awaited.completedAt));
   }
   // A blocking response names an exact playlist version, so caches may keep it briefly.

@@ -137,6 +137,17 @@ export class LeaseTable {
     return false;
   }
 
+  /** Running sessions by device family (`anonymous` for sessions without a device), for metrics. */
+  runningByFamily(now = this.options.clock.now()): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const lease of this.leases.values()) {
+      if (!this.isAlive(lease, now)) continue;
+      const family = lease.device?.family ?? 'anonymous';
+      counts.set(family, (counts.get(family) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /** The viewer's leases that hold a slot now. */
   active(viewerId: string, now = this.options.clock.now()): Lease[] {
     // The index holds a viewer's open leases only (ended ones leave it), so this loop is short.

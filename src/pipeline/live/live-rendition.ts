@@ -72,6 +72,9 @@ export class LiveRendition {
   scheme: 'cenc' | 'cbcs' | null = null;
   /** Bumped on every change a playlist can show: playlists are cached by it. */
   version = 0;
+  /** Parts published, and those that came later than half a part again after the one before (ingest or packaging ran behind). */
+  partsPublished = 0;
+  lateParts = 0;
   /** Called after each part or segment completes, for recording and live events. */
   onSegmentComplete: ((segment: LiveSegment) => void) | null = null;
   follower: RenditionFollower | null = null;
@@ -130,6 +133,9 @@ export class LiveRendition {
   }
 
   addPart(segment: LiveSegment, part: LivePart): void {
+    const previous = segment.parts.at(-1) ?? this.segments.at(-2)?.parts.at(-1);
+    this.partsPublished++;
+    if (previous && part.completedAt - previous.completedAt > 1.5 * ((part.duration * 1000) / this.track.timescale)) this.lateParts++;
     segment.parts.push(part);
     segment.duration += part.duration;
     this.follower?.partAdded(segment, part);
