@@ -100,6 +100,12 @@ export const configSchema = z.strictObject({
     /** Scrubbing thumbnails at the live edge, one per this many seconds; 0 for none. */
     thumbnailSeconds: z.number().int().min(0).max(60),
   }),
+  events: z.strictObject({
+    /** Events kept for clients that reconnect and ask for what they missed. */
+    replay: z.number().int().min(0).max(100_000),
+    /** Bytes that may wait for one event-socket client before it is closed as too slow. */
+    maxBufferedBytes: z.number().int().min(1024).max(64 * 1024 * 1024),
+  }),
   metrics: z.strictObject({
     /** Prometheus metrics on a port of their own, unauthenticated (bind it privately); null: /metrics on the main port, behind the admin token. */
     port: z.number().int().min(0).max(65535).nullable(),

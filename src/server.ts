@@ -14,6 +14,8 @@ import { createArchiver } from './actors/stream.archive.js';
 import { partHoldBack } from './pipeline/live/llhls-rules.js';
 import { ffmpegThumbnailCutter } from './pipeline/live/thumbnail-cutter.js';
 import { WeirMetrics } from './operator/metrics.js';
+import { EventHub } from './operator/events.js';
+import { attachEventSocket } from './api/events-socket.js';
 import { streamRoutes } from './api/routes/streams.js';
 import { StreamCatalog } from './catalog/streams.js';
 import { RtmpIngest } from './ingest/rtmp.js';
@@ -50,7 +52,7 @@ import { ViewerStore } from './viewers/store.js';
 import { titleRoutes } from './api/routes/titles.js';
 import { openDatabase } from './catalog/database.js';
 import { SnapshotStore } from './catalog/snapshots.js';
-import { TitleCatalog } from './catalog/titles.js';
+import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
 import type { Config } from './config.js';
 import { mediaRoutes } from './delivery/media.js';
 import { PlaybackTokens } from './delivery/tokens.js';
@@ -196,6 +198,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   });
   const watchHistory = new WatchHistory(db, { now: () => clock.now(), heartbeatSeconds: config.playback.heartbeatSeconds });
 
+  // What operators are told as it happens (the WebSocket at /v1/events).
+  const events = new EventHub({ replay: config.events.replay, now: () => clock.now() });
   // Metrics read their sources when scraped; the sources below are made further down.
   const metrics = new WeirMetrics({
     sessionsByFamily: () => leases.runningByFamily(),
@@ -345,10 +349,12 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       .finally(() => rm(still, { force: true }).finally(() => liveArt.delete(streamId)));
     liveArt.set(streamId, cut);
   };
-  streams.events.on('change', (id: string) => {
+  streams.events.on('change', (id: string, view: { state: string }) => {
     liveArtFor(id);
     discovery.changed(id);
+    events.publish('streams', 'stream.changed', { id, state: view.state });
   });
+  registry.events.on('change', (id: string, view: TitleProgressView) => events.publish('titles', 'title.changed', { id, state: view.state, progress: view.progress, error: view.error }));
   const discovery = new DiscoveryCatalog({
     content: () => [
       ...streamCatalog
@@ -445,6 +451,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       observer: {
         started: (lease) => {
           const planId = lease.viewerId === null ? null : (accounts.entitlement(lease.viewerId, lease.startedAt)?.plan?.id ?? null);
+          events.publish('sessions', 'session.started', { id: lease.id, contentId: lease.contentId, viewerId: lease.viewerId, family: lease.device?.family ?? null, planId });
           qoe.started({ id: lease.id, contentId: lease.contentId, viewerId: lease.viewerId, family: lease.device?.family ?? null, planId, startedAt: lease.startedAt });
         },
         heartbeat: (lease, report) => {
@@ -454,6 +461,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
         ended: (lease) => {
           watched(lease, true);
           qoe.ended(lease.id);
+          events.publish('sessions', 'session.ended', { id: lease.id, contentId: lease.contentId, viewerId: lease.viewerId, family: lease.device?.family ?? null });
         },
       },
       hasThumbnails: (id) => {
@@ -573,6 +581,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
             },
           );
         });
+  const eventSocket = attachEventSocket(http, { hub: events, adminToken, maxBufferedBytes: config.events.maxBufferedBytes, log: log.child({ component: 'events' }) });
   let httpPort: number;
   let metricsPort: number | null = null;
   try {
@@ -610,6 +619,24 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   leaseTimer.unref();
   const sweepTimer = setInterval(() => leases.sweep(), config.playback.heartbeatSeconds * 1000);
   sweepTimer.unref();
+  // Live ingest statistics every 2 s, for each stream on air.
+  const lastIngest = new Map<string, { bytes: number; at: number }>();
+  const ingestTimer = setInterval(() => {
+    const at = clock.now();
+    for (const stream of streamCatalog.all()) {
+      const broadcast = streams.isPlayable(stream.id) ? streams.broadcast(stream.id) : undefined;
+      if (!broadcast) {
+        lastIngest.delete(stream.id);
+        continue;
+      }
+      const last = lastIngest.get(stream.id);
+      const bitrate = last && at > last.at ? Math.round(((broadcast.bytesIn - last.bytes) * 8 * 1000) / (at - last.at)) : null;
+      lastIngest.set(stream.id, { bytes: broadcast.bytesIn, at });
+      const renditions = broadcast.allRenditions();
+      events.publish('ingest', 'ingest.stats', { id: stream.id, bytesIn: broadcast.bytesIn, bitrate, partsPublished: renditions.reduce((sum, r) => sum + r.partsPublished, 0), publishing: streams.isPublishing(stream.id) });
+    }
+  }, 2_000);
+  ingestTimer.unref();
 
   return {
     httpPort,
@@ -627,6 +654,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       clearInterval(pruneTimer);
       clearInterval(leaseTimer);
       clearInterval(sweepTimer);
+      clearInterval(ingestTimer);
+      eventSocket.close();
       log.info('stopping: no new work, closing connections');
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       metricsHttp?.close();
