@@ -170,10 +170,12 @@ const optionRows: [string, string][] = [
 ];
 const optionWidth = Math.max(...optionRows.map(([option]) => option.length)) + 2;
 
-export const usage = `Usage: weir [options]
+export const usage = `Usage: weir [start] [options]
+       weir upload FILE [--title TITLE] | weir titles | weir streams create --name NAME   (see weir upload --help)
 
 Starts the Weir media server. Settings come from config/default.json, then --config FILE,
-then WEIR_* environment variables, then these flags.
+then WEIR_* environment variables, then these flags. The other commands talk to a running
+server (--server URL or WEIR_URL) with the admin token (WEIR_ADMIN_TOKEN or --data-dir).
 
 Options:
 ${optionRows.map(([option, text]) => `  ${option.padEnd(optionWidth)}${text}`).join('\n')}`;

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, resolveCli, usage } from './config.js';
 import { createLogger } from './logger.js';
-import { startServer } from './server.js';
+import { cliCommands, runCli } from './cli/commands.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -10,9 +10,15 @@ function version(): string {
 }
 
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  // `weir upload|titles|streams ...` talk to a running server; `weir start` (or no command) is the server.
+  if ((cliCommands as readonly string[]).includes(args[0] ?? '')) {
+    process.exitCode = await runCli(args, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+    return;
+  }
   let request;
   try {
-    request = resolveCli(process.argv.slice(2), process.env);
+    request = resolveCli(args[0] === 'start' ? args.slice(1) : args, process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`weir: ${error.message}\n`);
@@ -29,6 +35,8 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger(request.config.log.level);
+  // Loaded here, not at the top: the CLI commands above start fast without the whole server.
+  const { startServer } = await import('./server.js');
   let server;
   try {
     server = await startServer({ config: request.config, log });
