@@ -349,12 +349,17 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       .finally(() => rm(still, { force: true }).finally(() => liveArt.delete(streamId)));
     liveArt.set(streamId, cut);
   };
-  streams.events.on('change', (id: string, view: { state: string }) => {
+  // A view of null: the stream or title was deleted.
+  streams.events.on('change', (id: string, view: { state: string } | null) => {
     liveArtFor(id);
     discovery.changed(id);
-    events.publish('streams', 'stream.changed', { id, state: view.state });
+    if (view) events.publish('streams', 'stream.changed', { id, state: view.state });
+    else events.publish('streams', 'stream.removed', { id });
   });
-  registry.events.on('change', (id: string, view: TitleProgressView) => events.publish('titles', 'title.changed', { id, state: view.state, progress: view.progress, error: view.error }));
+  registry.events.on('change', (id: string, view: TitleProgressView | null) => {
+    if (view) events.publish('titles', 'title.changed', { id, state: view.state, progress: view.progress, error: view.error });
+    else events.publish('titles', 'title.removed', { id });
+  });
   const discovery = new DiscoveryCatalog({
     content: () => [
       ...streamCatalog

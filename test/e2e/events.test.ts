@@ -78,3 +78,16 @@ t.test('session starts and ends are events', async (t) => {
   );
   watcher.socket.close();
 });
+
+t.test('deleting a title or a stream is an event too, and the deletion itself succeeds', async (t) => {
+  const client = listen('?topics=titles,streams');
+  await client.opened;
+  const { id: titleId } = await server.ingest(makeSource({ width: 320, height: 180, seconds: 2 }), 'Short-lived');
+  const stream = await server.createStream({ name: 'short-lived live' });
+  t.equal((await server.api(`/v1/titles/${titleId}`, { method: 'DELETE' })).status, 204);
+  t.equal((await server.api(`/v1/live-streams/${stream.id}`, { method: 'DELETE' })).status, 204);
+  await waitUntil(() => client.received.some((e) => e.type === 'stream.removed'), 'the stream removal', 5_000);
+  t.match(client.received.find((e) => e.type === 'title.removed'), { topic: 'titles', data: { id: titleId } });
+  t.match(client.received.find((e) => e.type === 'stream.removed'), { topic: 'streams', data: { id: stream.id } });
+  client.socket.close();
+});
