@@ -200,6 +200,14 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
 
   // What operators are told as it happens (the WebSocket at /v1/events).
   const events = new EventHub({ replay: config.events.replay, now: () => clock.now() });
+  /** Each broadcast on air with its ingest and part counts (metrics and ingest events read them). */
+  const onAir = () =>
+    streamCatalog.all().flatMap((stream) => {
+      const broadcast = streams.isPlayable(stream.id) ? streams.broadcast(stream.id) : undefined;
+      if (!broadcast) return [];
+      const renditions = broadcast.allRenditions();
+      return [{ streamId: stream.id, bytesIn: broadcast.bytesIn, partsPublished: renditions.reduce((sum, r) => sum + r.partsPublished, 0), lateParts: renditions.reduce((sum, r) => sum + r.lateParts, 0) }];
+    });
   // Metrics read their sources when scraped; the sources below are made further down.
   const metrics = new WeirMetrics({
     sessionsByFamily: () => leases.runningByFamily(),
@@ -212,13 +220,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       return counts;
     },
     titlesByState: () => catalog.countByState(),
-    broadcasts: () =>
-      streamCatalog.all().flatMap((stream) => {
-        const broadcast = streams.isPlayable(stream.id) ? streams.broadcast(stream.id) : undefined;
-        if (!broadcast) return [];
-        const renditions = broadcast.allRenditions();
-        return [{ streamId: stream.id, bytesIn: broadcast.bytesIn, partsPublished: renditions.reduce((sum, r) => sum + r.partsPublished, 0), lateParts: renditions.reduce((sum, r) => sum + r.lateParts, 0) }];
-      }),
+    broadcasts: () => onAir(),
     srtConnections: () =>
       streamCatalog.all().flatMap((stream) => {
         const session = streams.publisherSession(stream.id);
@@ -628,17 +630,13 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const lastIngest = new Map<string, { bytes: number; at: number }>();
   const ingestTimer = setInterval(() => {
     const at = clock.now();
-    for (const stream of streamCatalog.all()) {
-      const broadcast = streams.isPlayable(stream.id) ? streams.broadcast(stream.id) : undefined;
-      if (!broadcast) {
-        lastIngest.delete(stream.id);
-        continue;
-      }
-      const last = lastIngest.get(stream.id);
-      const bitrate = last && at > last.at ? Math.round(((broadcast.bytesIn - last.bytes) * 8 * 1000) / (at - last.at)) : null;
-      lastIngest.set(stream.id, { bytes: broadcast.bytesIn, at });
-      const renditions = broadcast.allRenditions();
-      events.publish('ingest', 'ingest.stats', { id: stream.id, bytesIn: broadcast.bytesIn, bitrate, partsPublished: renditions.reduce((sum, r) => sum + r.partsPublished, 0), publishing: streams.isPublishing(stream.id) });
+    const live = onAir();
+    for (const id of lastIngest.keys()) if (!live.some((b) => b.streamId === id)) lastIngest.delete(id);
+    for (const { streamId, bytesIn, partsPublished } of live) {
+      const last = lastIngest.get(streamId);
+      const bitrate = last && at > last.at ? Math.round(((bytesIn - last.bytes) * 8 * 1000) / (at - last.at)) : null;
+      lastIngest.set(streamId, { bytes: bytesIn, at });
+      events.publish('ingest', 'ingest.stats', { id: streamId, bytesIn, bitrate, partsPublished, publishing: streams.isPublishing(streamId) });
     }
   }, 2_000);
   ingestTimer.unref();
