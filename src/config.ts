@@ -106,6 +106,21 @@ export const configSchema = z.strictObject({
     /** Bytes that may wait for one event-socket client before it is closed as too slow. */
     maxBufferedBytes: z.number().int().min(1024).max(64 * 1024 * 1024),
   }),
+  webhooks: z.strictObject({
+    /** Ranges (CIDR) webhooks may reach beyond public unicast addresses, e.g. ["127.0.0.0/8"] for a receiver on this machine. */
+    allowedAddresses: z.array(z.cidrv4().or(z.cidrv6())).max(100),
+    /** Time for a receiver to answer one attempt. */
+    timeoutSeconds: z.number().int().min(1).max(60),
+    /** Attempts before a message is marked failed (the first included). */
+    maxAttempts: z.number().int().min(1).max(30),
+    /** The wait after the first failed attempt; each further failure waits 4 times longer (with jitter), up to maxRetryMinutes. */
+    retryBaseMs: z.number().int().min(10).max(3_600_000),
+    maxRetryMinutes: z.number().int().min(1).max(24 * 60),
+    /** Requests in flight at once over all endpoints. */
+    concurrency: z.number().int().min(1).max(100),
+    /** Delivered and failed messages are kept this long in the delivery log. */
+    logDays: z.number().int().min(1).max(365),
+  }),
   metrics: z.strictObject({
     /** Prometheus metrics on a port of their own, unauthenticated (bind it privately); null: /metrics on the main port, behind the admin token. */
     port: z.number().int().min(0).max(65535).nullable(),

@@ -12,6 +12,8 @@ export type LogSecrets = { add(secret: string): void };
 const jwtPattern = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]{8,}/g;
 // Playback tokens: a session id and its MAC.
 const playbackTokenPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[\w-]{22}/gi;
+// Webhook signing secrets (Standard Webhooks form), in any letter case.
+const webhookSecretPattern = /whsec_[A-Za-z0-9+/=]+/gi;
 // The path segment after /media/<id>/ is a token whatever it looks like, in any letter case.
 const mediaTokenPattern = /(\/media\/[^/\s"?#]+\/)[^/\s"?#]+/gi;
 // Runs long enough to be a generated key (stream keys are 24 characters, admin tokens 43).
@@ -37,7 +39,7 @@ export class SecretScrubber implements LogSecrets {
   }
 
   scrub(line: string): string {
-    let out = line.replace(jwtPattern, '[token]').replace(playbackTokenPattern, '[token]').replace(mediaTokenPattern, '$1[token]');
+    let out = line.replace(jwtPattern, '[token]').replace(playbackTokenPattern, '[token]').replace(mediaTokenPattern, '$1[token]').replace(webhookSecretPattern, redacted);
     if (this.keys.size > 0) out = out.replace(keyLikeRun, (run) => (this.keys.has(run.toLowerCase()) ? redacted : run));
     for (const phrase of this.phrases) {
       // The line is JSON: a passphrase with quotes or backslashes appears escaped.

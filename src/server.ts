@@ -50,6 +50,11 @@ import { LoginThrottle } from './viewers/login-throttle.js';
 import { defaultPlans } from './viewers/plans.js';
 import { ViewerStore } from './viewers/store.js';
 import { titleRoutes } from './api/routes/titles.js';
+import { webhookRoutes } from './api/routes/webhooks.js';
+import { WebhookDispatcher } from './operator/webhooks/dispatcher.js';
+import { forwardToWebhooks, testEventType } from './operator/webhooks/events.js';
+import { addressPolicy, httpSender } from './operator/webhooks/send.js';
+import { WebhookStore } from './operator/webhooks/store.js';
 import { openDatabase } from './catalog/database.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
@@ -208,8 +213,24 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       const renditions = broadcast.allRenditions();
       return [{ streamId: stream.id, bytesIn: broadcast.bytesIn, partsPublished: renditions.reduce((sum, r) => sum + r.partsPublished, 0), lateParts: renditions.reduce((sum, r) => sum + r.lateParts, 0) }];
     });
+  // Webhooks: events become outbox messages at once (in the catalog), sent after, with retries.
+  const webhookStore = new WebhookStore(db, textSealer(masterKey));
+  const webhookAddresses = addressPolicy(config.webhooks.allowedAddresses);
+  const webhooks = new WebhookDispatcher({
+    store: webhookStore,
+    send: httpSender({ allowed: webhookAddresses, timeoutMs: config.webhooks.timeoutSeconds * 1000, userAgent: 'Weir-Webhooks/1' }),
+    now: () => clock.now(),
+    log: log.child({ component: 'webhooks' }),
+    concurrency: config.webhooks.concurrency,
+    maxAttempts: config.webhooks.maxAttempts,
+    retryBaseMs: config.webhooks.retryBaseMs,
+    maxRetryMs: config.webhooks.maxRetryMinutes * 60_000,
+    onAttempt: (outcome) => metrics.webhookAttempt(outcome),
+  });
+  const stopForwarding = forwardToWebhooks(events, (type, data) => webhooks.enqueue(type, data));
   // Metrics read their sources when scraped; the sources below are made further down.
   const metrics = new WeirMetrics({
+    webhooksPending: () => webhookStore.pendingCount(),
     sessionsByFamily: () => leases.runningByFamily(),
     streamsByState: () => {
       const counts = new Map<string, number>();
@@ -498,6 +519,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     }),
     viewers: viewerRoutes({ accounts, adminToken, selfSignUp: config.viewers.selfSignUp, clock }),
     analytics: analyticsRoutes({ qoe, clock }),
+    webhooks: webhookRoutes({ store: webhookStore, allowed: webhookAddresses, sendTest: (id) => webhooks.enqueue(testEventType, { endpointId: id }, id)[0]!, clock }),
     discovery: discoveryRoutes({
       catalog: discovery,
       metadata,
@@ -609,7 +631,9 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const url = `http://${shownHost}:${httpPort}`;
   log.info({ httpPort, rtmpPort, srtPort, metricsPort, url, dataDir: config.dataDir }, 'weir is listening');
   void removeAbandonedUploads(tus, log);
+  webhooks.start(); // messages left from before a restart are sent now
   const pruneTimer = setInterval(() => {
+    webhookStore.prune(clock.now() - config.webhooks.logDays * 86_400_000);
     viewerStore.pruneRefresh(clock.now());
     leases.prune();
     watchHistory.prune(30);
@@ -658,6 +682,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       clearInterval(leaseTimer);
       clearInterval(sweepTimer);
       clearInterval(ingestTimer);
+      stopForwarding();
       eventSocket.close();
       log.info('stopping: no new work, closing connections');
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
@@ -673,6 +698,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       await closed;
       clearTimeout(grace);
       await Promise.all(liveArt.values());
+      await webhooks.stop();
       await artwork.stop();
       leases.flush();
       watchHistory.flush();

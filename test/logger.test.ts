@@ -41,3 +41,10 @@ t.test('playback tokens are removed wherever they appear, registered or not', as
   t.equal(scrubber.scrub('session 0192d4e5-7b1a-7c3d-9e8f-0a1b2c3d4e5f ended'), 'session 0192d4e5-7b1a-7c3d-9e8f-0a1b2c3d4e5f ended', 'a session id alone is no secret');
   t.equal(scrubber.scrub('an ordinary line with /v1/titles/1234 and words'), 'an ordinary line with /v1/titles/1234 and words', 'ordinary text stays');
 });
+
+t.test('webhook signing secrets are removed wherever they appear, in any letter case', async (t) => {
+  const scrubber = new SecretScrubber();
+  const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw+a/b=';
+  t.equal(scrubber.scrub(`{"body":"{\\"secret\\":\\"${secret}\\"}"}`), '{"body":"{\\"secret\\":\\"[redacted]\\"}"}');
+  t.equal(scrubber.scrub(`rotated to ${secret.toUpperCase()}.`), 'rotated to [redacted].');
+});

@@ -17,6 +17,8 @@ export type AppParts = {
   analytics: express.Router;
   /** Home rails, detail, series, search (devices); metadata, series, collections (admin). */
   discovery: express.Router;
+  /** Webhook endpoints and their delivery logs (admin). */
+  webhooks: express.Router;
   /** Access rules of titles and live streams (admin). */
   access: express.Router;
   /** License and key endpoints under /media (before the media files they sit beside). */
@@ -120,6 +122,8 @@ export function createApp(parts: AppParts): Express {
   });
   app.use('/v1/titles', admin);
   app.use('/v1/live-streams', admin);
+  app.use('/v1/webhooks', admin);
+  app.use(parts.webhooks);
   app.use(parts.access);
   app.use(parts.discovery);
   app.use('/v1/analytics', admin);

@@ -261,6 +261,44 @@ export const migrations: readonly string[] = [
      source TEXT NOT NULL,
      PRIMARY KEY (content_id, kind, size, format)
    ) WITHOUT ROWID;`,
+  // Webhooks (operator/webhooks): endpoints with sealed secrets; the outbox, one message per event
+  // and endpoint, written in the same moment the event happens so a restart loses none; and each
+  // attempt to deliver one, the endpoint's delivery log.
+  `CREATE TABLE webhook_endpoints (
+     id TEXT PRIMARY KEY,
+     url TEXT NOT NULL,
+     description TEXT NOT NULL DEFAULT '',
+     event_types TEXT NOT NULL,
+     secret TEXT NOT NULL,
+     enabled INTEGER NOT NULL,
+     disabled_reason TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE webhook_messages (
+     id TEXT PRIMARY KEY,
+     endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+     event_type TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER,
+     created_at INTEGER NOT NULL,
+     finished_at INTEGER
+   );
+   CREATE INDEX webhook_messages_due ON webhook_messages (next_attempt_at) WHERE state = 'pending';
+   CREATE INDEX webhook_messages_log ON webhook_messages (endpoint_id, created_at);
+   CREATE INDEX webhook_messages_finished ON webhook_messages (finished_at) WHERE state <> 'pending';
+   CREATE TABLE webhook_attempts (
+     message_id TEXT NOT NULL REFERENCES webhook_messages (id) ON DELETE CASCADE,
+     attempt INTEGER NOT NULL,
+     at INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     status INTEGER,
+     error TEXT,
+     detail TEXT,
+     PRIMARY KEY (message_id, attempt)
+   );`,
 ];
 
 export const databaseFileName = 'weir.db';

@@ -12,6 +12,8 @@ export type MetricsSources = {
   broadcasts(): { streamId: string; bytesIn: number; partsPublished: number; lateParts: number }[];
   /** Each SRT publisher connected now. */
   srtConnections(): { streamId: string; rttMs: number; packetsReceived: number; packetsLost: number; packetsRetransmitted: number; packetsDropped: number }[];
+  /** Webhook messages waiting in the outbox (retries included). */
+  webhooksPending(): number;
 };
 
 /** Time buckets of HTTP answers and of blocking playlist answers, seconds. */
@@ -29,6 +31,7 @@ export class WeirMetrics {
   private readonly blockingAnswer: Histogram;
   private readonly encodeSeconds: Histogram;
   private readonly encodes: Counter<'outcome'>;
+  private readonly webhookAttempts: Counter<'outcome'>;
   /** Bytes in per stream at the previous scrape, for the bitrate since then. */
   private readonly lastBytes = new Map<string, { bytes: number; at: number }>();
 
@@ -101,6 +104,13 @@ export class WeirMetrics {
     });
     this.encodeSeconds = new Histogram({ name: 'weir_encode_duration_seconds', help: 'Title encodes that finished, by wall time.', buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600], registers });
     this.encodes = new Counter({ name: 'weir_encodes_total', help: 'Title encodes by outcome.', labelNames: ['outcome'], registers });
+    this.webhookAttempts = new Counter({
+      name: 'weir_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome: delivered, failed (to be retried), gave_up (the last attempt failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    new Gauge({ name: 'weir_webhook_messages_pending', help: 'Webhook messages waiting in the outbox, retries included.', registers, collect() { this.set(sources.webhooksPending()); } });
   }
 
   /** One HTTP answer: `route` is the matched pattern (or `unmatched`), never the path asked for. */
@@ -121,6 +131,10 @@ export class WeirMetrics {
   encodeFinished(outcome: 'encoded' | 'failed', ms: number): void {
     this.encodes.inc({ outcome });
     if (outcome === 'encoded') this.encodeSeconds.observe(ms / 1000);
+  }
+
+  webhookAttempt(outcome: 'delivered' | 'failed' | 'gave_up'): void {
+    this.webhookAttempts.inc({ outcome });
   }
 
   /** The text a Prometheus server scrapes. */
