@@ -20,7 +20,8 @@ import { streamRoutes } from './api/routes/streams.js';
 import { StreamCatalog } from './catalog/streams.js';
 import { RtmpIngest } from './ingest/rtmp.js';
 import { SrtListener } from './ingest/srt/listener.js';
-import { createApp } from './api/app.js';
+import { fileURLToPath } from 'node:url';
+import { createApp, registeredRoutes } from './api/app.js';
 import { bearerOf } from './api/http.js';
 import { baseUrl, titleResource } from './api/resources.js';
 import { playbackRoutes } from './api/routes/playback.js';
@@ -51,6 +52,8 @@ import { defaultPlans } from './viewers/plans.js';
 import { ViewerStore } from './viewers/store.js';
 import { titleRoutes } from './api/routes/titles.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
+import { openApiDocument } from './api/openapi/document.js';
+import { operations } from './api/openapi/operations.js';
 import { WebhookDispatcher } from './operator/webhooks/dispatcher.js';
 import { forwardToWebhooks, testEventType } from './operator/webhooks/events.js';
 import { addressPolicy, httpSender } from './operator/webhooks/send.js';
@@ -86,6 +89,8 @@ export type RunningServer = {
   titleEvents: import('node:events').EventEmitter;
   /** ('change', streamId, view) after every persisted stream transition. */
   streamEvents: import('node:events').EventEmitter;
+  /** The routes the HTTP app registers (Express patterns), for the check against the OpenAPI document. */
+  routes: { method: string; path: string }[];
   stop(): Promise<void>;
 };
 
@@ -94,6 +99,16 @@ export type StartOptions = {
   log: Logger;
   env?: NodeJS.ProcessEnv;
 };
+
+/** The built admin UI: dist/admin, under dist/ from a checkout's src, or beside dist/src when built. */
+function adminUiDirectory(): string | null {
+  for (const candidate of ['../dist/admin/', '../admin/']) {
+    const dir = fileURLToPath(new URL(candidate, import.meta.url));
+    // Built output has its bundles in assets/ (the sources in admin/ do not).
+    if (existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'assets'))) return dir;
+  }
+  return null;
+}
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -579,6 +594,8 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       res.status(202).json(titleResource(catalog.get(String(req.params.id))!, baseUrl(req, config.http.publicUrl)));
     },
     tus,
+    adminUiDir: adminUiDirectory(),
+    openApi: () => openApiDocument(operations(), { title: 'Weir', version: '1.0.0', description: 'Live and VOD media server: ingest, playback service, discovery, QoE and operations.' }),
     trustedProxies: config.http.trustedProxies,
     bodyTimeoutMs: config.http.bodyTimeoutSeconds * 1000,
     uploadIdleTimeoutMs: config.http.uploadIdleTimeoutSeconds * 1000,
@@ -675,6 +692,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     adminTokenCreated: adminSecret.created,
     titleEvents: registry.events,
     streamEvents: streams.events,
+    routes: registeredRoutes(app),
     async stop() {
       if (stopping) return;
       stopping = true;

@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type Response } from 'express';
 import type { Server as TusServer } from '@tus/server';
+import { WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { playerCors as corsFor } from './cors.js';
 import { bodyDeadline, errorHandler, hasBody, notFound, requestLogger, requireAdmin, uploadIdleTimeout } from './http.js';
@@ -30,6 +31,10 @@ export type AppParts = {
   trustedProxies: string[];
   bodyTimeoutMs: number;
   uploadIdleTimeoutMs: number;
+  /** The OpenAPI document of every route (built when first asked for). */
+  openApi: () => unknown;
+  /** The built admin UI (static files), or null when it was not built. */
+  adminUiDir: string | null;
   /** Told of every answer (metrics): its route pattern, never the path asked for. */
   observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
   /** The Prometheus text, served at /metrics behind the admin token (unset: metrics are served elsewhere or not at all). */
@@ -52,6 +57,48 @@ function stripForwardedHeaders(req: Request): void {
     if (!forwardedHeaders.has(req.rawHeaders[i]!.toLowerCase())) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
   }
   req.rawHeaders = raw;
+}
+
+/**
+ * Serves the built admin UI. Asset names carry their content hash (cached for a year); the page
+ * itself is revalidated. A strict content security policy: nothing but this origin, and blob:
+ * media for the preview player's MediaSource.
+ */
+function adminUi(dir: string | null): express.RequestHandler {
+  if (!dir) {
+    return (_req, _res, next) => next(new WeirError('NOT_FOUND', 'The admin UI is not built in this installation; run "npm run build".'));
+  }
+  const files = express.static(dir, {
+    index: 'index.html',
+    redirect: true,
+    setHeaders: (res, path) => res.setHeader('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache'),
+  });
+  return (req, res, next) => {
+    res.setHeader('content-security-policy', "default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; worker-src 'self' blob:; img-src 'self' data: blob:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'no-referrer');
+    files(req, res, next);
+  };
+}
+
+type StackLayer = { route?: { path: string | string[]; methods: Record<string, boolean> }; handle?: { stack?: StackLayer[] } };
+
+/** Every route the app registers, as Express patterns (`all` for a route that takes any method): what the OpenAPI test compares the document with. */
+export function registeredRoutes(app: Express): { method: string; path: string }[] {
+  const out: { method: string; path: string }[] = [];
+  const walk = (stack: StackLayer[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        // app.all registers every method Node knows: report it as one.
+        const methods = Object.keys(layer.route.methods);
+        for (const path of ([] as string[]).concat(layer.route.path)) {
+          for (const method of methods.length > 20 || methods.includes('_all') ? ['all'] : methods) out.push({ method, path });
+        }
+      } else if (layer.handle?.stack) walk(layer.handle.stack);
+    }
+  };
+  walk((app as unknown as { router: { stack: StackLayer[] } }).router.stack);
+  return out;
 }
 
 /** The HTTP surface: public playback and media routes, admin routes behind the bearer token. */
@@ -82,6 +129,13 @@ export function createApp(parts: AppParts): Express {
   // Players on other origins fetch sessions, manifests and segments; preflight included.
   const playerCors = corsFor({ methods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'], maxAgeSeconds: 600, exposedHeaders: ['content-length', 'content-range', 'retry-after'] });
 
+  // The API's document, public like any API reference; built once, on first request.
+  let openApi: string | null = null;
+  app.get('/openapi.json', (_req, res) => {
+    openApi ??= JSON.stringify(parts.openApi());
+    res.setHeader('cache-control', 'no-cache');
+    res.type('application/json').send(openApi);
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -114,8 +168,10 @@ export function createApp(parts: AppParts): Express {
       res.type(contentType).send(body);
     });
   }
+  // The admin UI: static files only (it signs in with the admin token and calls the API like any client).
+  app.use('/admin', adminUi(parts.adminUiDir));
   // tus authenticates inside its own hooks (it answers its own OPTIONS and HEAD).
-  app.all(['/v1/uploads', '/v1/uploads/*rest'], (req, res) => {
+  app.all(['/v1/uploads', '/v1/uploads/*uploadId'], (req, res) => {
     // tus builds Location from forwarded headers: only a trusted proxy's may reach it.
     if (!trusted(req.socket.remoteAddress ?? '', 0)) stripForwardedHeaders(req);
     void parts.tus.handle(req, res);

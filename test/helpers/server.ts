@@ -6,6 +6,7 @@ import type { TitleProgressView } from '../../src/catalog/titles.js';
 import type { StreamView } from '../../src/catalog/streams.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { responseChecker } from './openapi.js';
 
 export type TestServer = RunningServer & {
   dataDir: string;
@@ -47,7 +48,9 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
     if (view) current.set(id, view);
   });
 
-  const api: TestServer['api'] = (path, init = {}) => {
+  // Every answer the helpers get is checked against the published OpenAPI document.
+  const check = responseChecker((await (await fetch(`${server.url}/openapi.json`)).json()) as Parameters<typeof responseChecker>[0]);
+  const api: TestServer['api'] = async (path, init = {}) => {
     const headers = new Headers(init.headers);
     if (init.admin !== false) headers.set('authorization', `Bearer ${server.adminToken}`);
     let body = init.body;
@@ -55,7 +58,11 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, e
       headers.set('content-type', 'application/json');
       body = JSON.stringify(init.json);
     }
-    return fetch(`${server.url}${path}`, { ...init, headers, body });
+    const response = await fetch(`${server.url}${path}`, { ...init, headers, body });
+    if (!path.startsWith('/media/') && !path.startsWith('/images/')) {
+      check(init.method ?? 'GET', path, response.status, response.headers.get('content-type'), await response.clone().text());
+    }
+    return response;
   };
 
   /** Resolves with the first view (the last seen, or a later change) that satisfies the predicate. */

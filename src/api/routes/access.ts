@@ -8,7 +8,7 @@ import { jsonBody, parseInput } from '../http.js';
 const country = z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166-1 alpha-2 code in capitals (e.g. DE)');
 const isoDate = z.iso.datetime({ offset: true }).transform((text) => Date.parse(text));
 
-const accessBody = z
+export const accessBody = z
   .strictObject({
     packages: z.array(z.string().trim().min(1).max(64)).min(1).max(50),
     availableFrom: isoDate.nullable().default(null),

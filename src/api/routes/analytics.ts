@@ -7,7 +7,7 @@ import { parseInput } from '../http.js';
 
 const isoDate = z.iso.datetime({ offset: true }).transform((text) => Date.parse(text));
 const bucketMs = { hour: 3_600_000, day: 86_400_000 } as const;
-const qoeQuery = z
+export const qoeQuery = z
   .strictObject({
     from: isoDate.optional(),
     to: isoDate.optional(),

@@ -22,7 +22,7 @@ const genres = z.array(z.string().trim().min(1).max(60)).max(20).default([]);
 const credits = z.array(credit).max(200).default([]);
 const releaseYear = z.number().int().min(1870).max(2200).nullable().default(null);
 
-const metadataBody = z
+export const metadataBody = z
   .strictObject({
     synopsis: z.string().max(10_000).default(''),
     genres,
@@ -31,9 +31,9 @@ const metadataBody = z
     series: z.strictObject({ id: z.string().min(1).max(200), season: z.number().int().min(0).max(1000), episode: z.number().int().min(0).max(100_000) }).nullable().default(null),
   });
 
-const seriesBody = z.strictObject({ name: z.string().trim().min(1).max(500), synopsis: z.string().max(10_000).default(''), genres, credits, releaseYear });
-const collectionBody = z.strictObject({ name: z.string().trim().min(1).max(200), position: z.number().int().min(0).max(1_000_000).default(0), items: z.array(z.string().min(1).max(220)).max(500) });
-const searchQuery = z.strictObject({ q: z.string().trim().min(1, 'a search needs at least one letter or digit').max(200), limit: z.coerce.number().int().min(1).max(100).default(20) });
+export const seriesBody = z.strictObject({ name: z.string().trim().min(1).max(500), synopsis: z.string().max(10_000).default(''), genres, credits, releaseYear });
+export const collectionBody = z.strictObject({ name: z.string().trim().min(1).max(200), position: z.number().int().min(0).max(1_000_000).default(0), items: z.array(z.string().min(1).max(220)).max(500) });
+export const searchQuery = z.strictObject({ q: z.string().trim().min(1, 'a search needs at least one letter or digit').max(200), limit: z.coerce.number().int().min(1).max(100).default(20) });
 const idPattern = /^[A-Za-z0-9_-]{1,100}$/;
 
 export type DiscoveryRoutesDeps = {

@@ -15,7 +15,7 @@ import { baseUrl } from '../resources.js';
 import { multivariantName, dashManifestName, aes128KeyName, clearKeyLicenseName, posterName } from '../../layout.js';
 import { thumbnailsVttName, trickPlayDir } from '../../pipeline/manifest/trick-play.js';
 
-const sessionBody = z.strictObject({
+export const sessionBody = z.strictObject({
   contentId: z.string().min(1).max(200),
   // Where the player will start (seconds); without it the answer offers the viewer's resume point.
   position: z.number().min(0).max(1e9).optional(),
@@ -29,7 +29,7 @@ const playerEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('error'), code: z.string().min(1).max(100), fatal: z.boolean() }),
   z.strictObject({ type: z.literal('exit_before_start') }),
 ]);
-const heartbeatBody = z.strictObject({
+export const heartbeatBody = z.strictObject({
   position: z.number().min(0).max(1e9).optional(),
   state: z.enum(playerStates),
   bitrate: z.number().int().min(0).max(1e10).optional(),

@@ -6,7 +6,7 @@ import type { StreamCatalog, StreamRecord } from '../../catalog/streams.js';
 import { WeirError } from '../../errors.js';
 import { jsonBody, parseInput } from '../http.js';
 
-const createStreamBody = z.strictObject({
+export const createStreamBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   mode: z.enum(['passthrough', 'ladder']).optional(),
   reconnectWindowSeconds: z.number().int().min(0).max(3600).optional(),
@@ -18,9 +18,9 @@ const createStreamBody = z.strictObject({
 });
 
 // The list takes no parameters: any given is refused rather than silently ignored.
-const listQuery = z.strictObject({});
+export const streamListQuery = z.strictObject({});
 
-const resetKeyBody = z.strictObject({ srtPassphrase: z.union([z.string().min(10).max(79), z.null()]).optional() });
+export const resetKeyBody = z.strictObject({ srtPassphrase: z.union([z.string().min(10).max(79), z.null()]).optional() });
 
 export type StreamRoutesDeps = {
   catalog: StreamCatalog;
@@ -104,7 +104,7 @@ export function streamRoutes(deps: StreamRoutesDeps): Router {
   });
 
   router.get('/v1/live-streams', (req, res) => {
-    parseInput(listQuery, req.query, 'query');
+    parseInput(streamListQuery, req.query, 'query');
     res.json({ items: deps.catalog.all().map((s) => resource(s, req)) });
   });
 

@@ -8,7 +8,7 @@ import { protections } from '../../drm/keys.js';
 import { jsonBody, parseInput } from '../http.js';
 import { baseUrl, titleResource } from '../resources.js';
 
-const createTitleBody = z.strictObject({
+export const createTitleBody = z.strictObject({
   title: z.string().trim().min(1).max(500),
   description: z.string().max(10_000).optional(),
   tags: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
@@ -16,7 +16,7 @@ const createTitleBody = z.strictObject({
 });
 
 // Unknown parameters (say ?q= or ?tag=) are refused rather than silently ignored.
-const listQuery = z.strictObject({
+export const titleListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });
@@ -51,7 +51,7 @@ export function titleRoutes(deps: TitleRoutesDeps): Router {
   });
 
   router.get('/v1/titles', (req, res) => {
-    const query = parseInput(listQuery, req.query, 'query');
+    const query = parseInput(titleListQuery, req.query, 'query');
     const { items, total } = deps.catalog.list(query.limit, query.offset);
     const base = baseUrl(req, deps.publicUrl);
     res.json({ items: items.map((t) => titleResource(t, base)), total, limit: query.limit, offset: query.offset });

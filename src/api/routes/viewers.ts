@@ -13,26 +13,26 @@ const password = z.string().min(10, 'at least 10 characters').max(1024);
 const isoDate = z.iso.datetime({ offset: true }).transform((text) => Date.parse(text));
 const id = z.string().trim().min(1).max(200);
 
-const signUpBody = z.strictObject({ email, password, displayName: z.string().trim().max(200).optional() });
-const createViewerBody = signUpBody.extend({
+export const signUpBody = z.strictObject({ email, password, displayName: z.string().trim().max(200).optional() });
+export const createViewerBody = signUpBody.extend({
   maxRating: z.string().min(1).max(32).nullable().optional(),
   planId: z.string().min(1).max(64).nullable().optional(),
   subscriptionStartsAt: isoDate.nullable().optional(),
   subscriptionEndsAt: isoDate.nullable().optional(),
 });
-const updateViewerBody = createViewerBody.omit({ email: true, password: true }).partial();
+export const updateViewerBody = createViewerBody.omit({ email: true, password: true }).partial();
 const device = z.strictObject({ id: id, family: z.enum(deviceFamilies), model: z.string().max(200).optional(), appVersion: z.string().max(100).optional() });
-const loginBody = z.strictObject({ email, password: z.string().min(1).max(1024), device });
-const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(500) });
-const planBody = z.strictObject({
+export const loginBody = z.strictObject({ email, password: z.string().min(1).max(1024), device });
+export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(500) });
+export const planBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
   maxStreams: z.number().int().min(1).max(100),
   maxDevices: z.number().int().min(1).max(1000),
   maxHeight: z.number().int().min(144).max(4320),
   packages: z.array(z.string().trim().min(1).max(64)).max(100),
 });
-const rentalBody = z.strictObject({ contentId: id, startsAt: isoDate.optional(), endsAt: isoDate });
-const listQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) });
+export const rentalBody = z.strictObject({ contentId: id, startsAt: isoDate.optional(), endsAt: isoDate });
+export const viewerListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) });
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -88,7 +88,7 @@ export function viewerRoutes(deps: ViewerRoutesDeps): Router {
     res.status(201).location(`/v1/viewers/${viewer.id}`).json(viewerResource(viewer));
   });
   router.get('/v1/viewers', admin, (req, res) => {
-    const query = parseInput(listQuery, req.query, 'query');
+    const query = parseInput(viewerListQuery, req.query, 'query');
     const { items, total } = store.listViewers(query.limit, query.offset);
     res.json({ items: items.map(viewerResource), total, limit: query.limit, offset: query.offset });
   });
