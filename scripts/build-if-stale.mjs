@@ -15,12 +15,12 @@ function* files(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* files(path);
-    else if (/\.(ts|mts|json)$/.test(entry.name)) yield path;
+    else if (/\.(ts|tsx|mts|json|css|html)$/.test(entry.name)) yield path;
   }
 }
 
 const hash = createHash('sha256');
-const inputs = [...files(join(root, 'src')), ...files(join(root, 'scripts')), join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'), join(root, 'package-lock.json')];
+const inputs = [...files(join(root, 'src')), ...files(join(root, 'scripts')), ...files(join(root, 'admin')), join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'), join(root, 'package-lock.json')];
 for (const path of inputs.sort()) hash.update(relative(root, path)).update('\0').update(readFileSync(path)).update('\0');
 const fingerprint = hash.digest('hex');
 
@@ -28,5 +28,8 @@ const built = existsSync(join(root, 'dist', 'src', 'main.js')) && existsSync(sta
 if (!built || process.argv.includes('--force')) {
   process.stderr.write('weir: building (sources changed since the last build)...\n');
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  // The admin UI: type-checked, then bundled by Vite into static files under dist/admin.
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'admin', 'tsconfig.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(root, 'admin', 'vite.config.ts'), '--logLevel', 'warn'], { stdio: 'inherit', cwd: root });
   writeFileSync(stampPath, fingerprint);
 }
