@@ -45,6 +45,8 @@ export const configSchema = z.strictObject({
     abandonedAfterHours: z.number().int().min(1).max(24 * 30),
   }),
   encode: z.strictObject({
+    /** Title encodes run at once; the rest wait in arrival order (each encode uses every core ffmpeg is given). */
+    concurrency: z.number().int().min(1).max(64),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']),
     maxAttempts: z.number().int().min(1).max(10),
     retryBaseMs: z.number().int().min(0),

@@ -54,6 +54,7 @@ import { titleRoutes } from './api/routes/titles.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
 import { openApiDocument } from './api/openapi/document.js';
 import { operations } from './api/openapi/operations.js';
+import { EncodeSlots } from './actors/encode-slots.js';
 import { WebhookDispatcher } from './operator/webhooks/dispatcher.js';
 import { forwardToWebhooks, testEventType } from './operator/webhooks/events.js';
 import { addressPolicy, httpSender } from './operator/webhooks/send.js';
@@ -243,8 +244,10 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     onAttempt: (outcome) => metrics.webhookAttempt(outcome),
   });
   const stopForwarding = forwardToWebhooks(events, (type, data) => webhooks.enqueue(type, data));
+  const encodeSlots = new EncodeSlots(config.encode.concurrency);
   // Metrics read their sources when scraped; the sources below are made further down.
   const metrics = new WeirMetrics({
+    encodes: () => ({ running: encodeSlots.active, queued: encodeSlots.queued }),
     webhooksPending: () => webhookStore.pendingCount(),
     sessionsByFamily: () => leases.runningByFamily(),
     streamsByState: () => {
@@ -271,6 +274,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     tools,
     encode: { preset: config.encode.preset, segmentSeconds: config.packaging.segmentSeconds, threads: config.encode.threads },
     log,
+    slots: encodeSlots,
     onEncodeFinished: (outcome, ms) => metrics.encodeFinished(outcome, ms),
   });
   const registry = new TitleRegistry({

@@ -12,6 +12,7 @@ import { packageVod } from '../pipeline/vod/package-vod.js';
 import { probeSource } from '../pipeline/encode/probe.js';
 import type { KeyStore } from '../catalog/keys.js';
 import type { KeySource } from '../drm/keys.js';
+import type { EncodeSlots } from './encode-slots.js';
 import type { StageInput, TitleEvent } from './title.machine.js';
 import { renditionsFile, titlePaths } from '../layout.js';
 
@@ -22,6 +23,8 @@ export type TitleStageDeps = {
   tools: MediaTools;
   encode: EncodeSettings;
   log: Logger;
+  /** Encodes take a slot here first; the others wait. */
+  slots: EncodeSlots;
   /** Told when an encode run ends (metrics); not for a cancelled one. */
   onEncodeFinished?: (outcome: 'encoded' | 'failed', ms: number) => void;
 };
@@ -59,12 +62,7 @@ export function createTitleStages(deps: TitleStageDeps) {
       let lastOutMicros = 0;
       let lastSentFraction = -1;
       let started = Date.now();
-      void (async () => {
-        if (existsSync(paths.encoded)) {
-          log.info('encoded renditions already on disk; not encoding again');
-          send({ type: 'ENCODED' });
-          return;
-        }
+      const encodeNow = async () => {
         await mkdir(paths.work, { recursive: true });
         await killOrphan(paths.pidFile, log);
         await rm(paths.encodingTmp, { recursive: true, force: true });
@@ -98,6 +96,21 @@ export function createTitleStages(deps: TitleStageDeps) {
         log.info({ ms: Date.now() - started }, 'encoded');
         deps.onEncodeFinished?.('encoded', Date.now() - started);
         send({ type: 'ENCODED' });
+      };
+      void (async () => {
+        if (existsSync(paths.encoded)) {
+          log.info('encoded renditions already on disk; not encoding again');
+          send({ type: 'ENCODED' });
+          return;
+        }
+        if (deps.slots.full) log.info({ running: deps.slots.active, waiting: deps.slots.queued }, 'waiting for an encode slot');
+        started = Date.now();
+        const release = await deps.slots.acquire(controller.signal);
+        try {
+          await encodeNow();
+        } finally {
+          release();
+        }
       })().catch((error: unknown) => {
         if (controller.signal.aborted) return;
         deps.onEncodeFinished?.('failed', Date.now() - started);

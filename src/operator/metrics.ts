@@ -12,6 +12,8 @@ export type MetricsSources = {
   broadcasts(): { streamId: string; bytesIn: number; partsPublished: number; lateParts: number }[];
   /** Each SRT publisher connected now. */
   srtConnections(): { streamId: string; rttMs: number; packetsReceived: number; packetsLost: number; packetsRetransmitted: number; packetsDropped: number }[];
+  /** Title encodes running now, and waiting for a slot. */
+  encodes(): { running: number; queued: number };
   /** Webhook messages waiting in the outbox (retries included). */
   webhooksPending(): number;
 };
@@ -104,6 +106,8 @@ export class WeirMetrics {
     });
     this.encodeSeconds = new Histogram({ name: 'weir_encode_duration_seconds', help: 'Title encodes that finished, by wall time.', buckets: [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600], registers });
     this.encodes = new Counter({ name: 'weir_encodes_total', help: 'Title encodes by outcome.', labelNames: ['outcome'], registers });
+    new Gauge({ name: 'weir_encode_queue_length', help: 'Title encodes waiting for a slot (encode.concurrency run at once).', registers, collect() { this.set(sources.encodes().queued); } });
+    new Gauge({ name: 'weir_encodes_running', help: 'Title encodes running now.', registers, collect() { this.set(sources.encodes().running); } });
     this.webhookAttempts = new Counter({
       name: 'weir_webhook_attempts_total',
       help: 'Webhook delivery attempts by outcome: delivered, failed (to be retried), gave_up (the last attempt failed).',
