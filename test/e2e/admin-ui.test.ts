@@ -6,6 +6,7 @@ import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { makeSource } from '../helpers/media.js';
 import { publishRtmp } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 // The callbacks handed to page.evaluate run in the page: these are the parts of the browser's types they use.
 type PageElement = { labels?: { length: number } | null; getAttribute(name: string): string | null; tagName: string; textContent: string | null; outerHTML: string };
@@ -79,6 +80,25 @@ t.test('uploading a file shows its upload progress and then its encode progress 
   const titles = (await (await server.api('/v1/titles')).json()) as { items: { title: string; state: string }[] };
   t.match(titles.items.find((item) => item.title === 'Uploaded from the admin UI'), { state: 'ready' }, 'the server agrees');
   await shot('title-ready');
+
+  // Editing: metadata and access rules, saved through the API.
+  await row.getByRole('button', { name: 'Edit' }).click();
+  const metadata = page.getByRole('form', { name: 'Metadata of Uploaded from the admin UI' });
+  await metadata.getByLabel('Synopsis').fill('A test pattern, uploaded by a browser.');
+  await metadata.getByLabel('Genres').fill('Documentary, Test');
+  await metadata.getByLabel('Year').fill('2026');
+  await metadata.getByRole('button', { name: 'Save metadata' }).click();
+  await metadata.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  const access = page.getByRole('form', { name: 'Access of Uploaded from the admin UI' });
+  await access.getByLabel('Country codes').fill('de, fr');
+  await access.getByRole('button', { name: 'Save access' }).click();
+  await access.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  const id = (await row.getAttribute('data-title'))!;
+  t.match(await (await server.api(`/v1/titles/${id}/metadata`)).json(), { synopsis: 'A test pattern, uploaded by a browser.', genres: ['Documentary', 'Test'], releaseYear: 2026 });
+  t.match(await (await server.api(`/v1/titles/${id}/access`)).json(), { geo: { mode: 'allow', countries: ['DE', 'FR'] } });
+  await access.getByLabel('Country codes').fill('');
+  await access.getByRole('button', { name: 'Save access' }).click();
+  await waitUntil(async () => ((await (await server.api(`/v1/titles/${id}/access`)).json()) as { geo: unknown }).geo === null, 'the geo rule cleared');
 });
 
 t.test('a stream created in the UI goes live when ffmpeg publishes, its preview plays, and resetting its key cuts the publisher', async (t) => {
@@ -102,6 +122,7 @@ t.test('a stream created in the UI goes live when ffmpeg publishes, its preview 
   await page.goto(`${server.url}/admin/#/dashboard`);
   await page.locator('[data-figure="live"]', { hasText: '1' }).waitFor();
   await page.locator('[data-stream] svg').waitFor({ timeout: 15_000 }); // the ingest bitrate, from live events
+  await page.getByRole('img', { name: /^Sessions started per hour: / }).waitFor(); // QoE charts, from the analytics API
   await shot('dashboard');
   await page.setViewportSize({ width: 390, height: 844 });
   await shot('dashboard-phone');

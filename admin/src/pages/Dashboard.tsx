@@ -1,7 +1,28 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api, type Stream, type Title } from '../api';
 import { useEvents, type LiveEvent } from '../events';
+import { BarChart } from '../charts';
 import { Preview } from '../preview';
+
+type QoeGroup = { bucketStart: string; attempts: number; startupMs: { p50: number | null }; rebufferingRatio: number | null; peakConcurrentViewers: number };
+
+/** The last day of QoE, hour by hour: traffic, start-up time and rebuffering. */
+function QoeCharts({ version }: { version: number }) {
+  const [groups, setGroups] = useState<QoeGroup[]>([]);
+  useEffect(() => {
+    void api<{ groups: QoeGroup[] }>('/v1/analytics/qoe?bucket=hour').then((r) => setGroups(r.groups), () => undefined);
+  }, [version]);
+  const points = (read: (g: QoeGroup) => number | null) => groups.map((g) => ({ label: g.bucketStart.slice(11, 16), value: read(g) }));
+  if (groups.length === 0) return <p>No playback in the last 24 hours.</p>;
+  return (
+    <div class="figures">
+      <BarChart title="Sessions started" points={points((g) => g.attempts)} format={(v) => String(v)} />
+      <BarChart title="Peak viewers" points={points((g) => g.peakConcurrentViewers)} format={(v) => String(v)} />
+      <BarChart title="Start-up time (median)" points={points((g) => g.startupMs.p50)} format={(v) => `${Math.round(v)} ms`} />
+      <BarChart title="Rebuffering" points={points((g) => g.rebufferingRatio)} format={(v) => `${(v * 100).toFixed(2)} %`} />
+    </div>
+  );
+}
 
 /** Sums a gauge's samples out of Prometheus text. */
 const gaugeTotal = (text: string, name: string) =>
@@ -27,6 +48,9 @@ export function Dashboard() {
   const [titles, setTitles] = useState<Title[]>([]);
   const [sessions, setSessions] = useState<number | null>(null);
   const [bitrates, setBitrates] = useState<Record<string, number[]>>({});
+  // Bumped when sessions end (at most every 10 s): the QoE charts read their figures again.
+  const [qoeVersion, setQoeVersion] = useState(0);
+  const [lastQoeRead, setLastQoeRead] = useState(0);
   const load = useCallback(() => {
     void api<{ items: Stream[] }>('/v1/live-streams').then((r) => setStreams(r.items));
     void api<{ items: Title[] }>('/v1/titles?limit=20').then((r) => setTitles(r.items));
@@ -43,7 +67,13 @@ export function Dashboard() {
     else if (event.type === 'stream.removed') setStreams((list) => list.filter((s) => s.id !== id));
     else if (event.type === 'ingest.stats' && typeof event.data.bitrate === 'number') setBitrates((all) => ({ ...all, [id]: [...(all[id] ?? []), event.data.bitrate as number].slice(-60) }));
     else if (event.type === 'session.started') setSessions((n) => (n ?? 0) + 1);
-    else if (event.type === 'session.ended') setSessions((n) => Math.max(0, (n ?? 1) - 1));
+    else if (event.type === 'session.ended') {
+      setSessions((n) => Math.max(0, (n ?? 1) - 1));
+      if (Date.now() - lastQoeRead > 10_000) {
+        setLastQoeRead(Date.now());
+        setQoeVersion((v) => v + 1);
+      }
+    }
   }, load);
 
   const live = streams.filter((s) => s.state === 'live' || s.state === 'reconnecting');
@@ -62,6 +92,10 @@ export function Dashboard() {
             <strong data-figure="sessions">{sessions ?? '—'}</strong> playback sessions
           </div>
         </div>
+      </section>
+      <section aria-labelledby="qoe">
+        <h2 id="qoe">Quality of experience, last 24 hours</h2>
+        <QoeCharts version={qoeVersion} />
       </section>
       <section aria-labelledby="live">
         <h2 id="live">Live streams</h2>

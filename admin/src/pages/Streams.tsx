@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { AccessEditor } from '../access';
+import { MetadataEditor } from '../metadata';
 import { type Stream, api, describeError } from '../api';
 import { useEvents } from '../events';
 import { Preview } from '../preview';
@@ -101,13 +102,18 @@ export function Streams() {
                   Reset key
                 </button>{' '}
                 <button type="button" class="secondary" onClick={() => setEditing(editing === stream.id ? null : stream.id)} aria-expanded={editing === stream.id}>
-                  Access
+                  Edit
                 </button>{' '}
                 <button type="button" class="secondary" onClick={() => void remove(stream)}>
                   Delete
                 </button>
               </p>
-              {editing === stream.id && <AccessEditor path={`/v1/live-streams/${stream.id}`} label={stream.name} />}
+              {editing === stream.id && (
+                <>
+                  <MetadataEditor path={`/v1/live-streams/${stream.id}`} label={stream.name} />
+                  <AccessEditor path={`/v1/live-streams/${stream.id}`} label={stream.name} />
+                </>
+              )}
             </div>
           ))}
         </div>

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { Upload } from 'tus-js-client';
 import { AccessEditor } from '../access';
+import { MetadataEditor } from '../metadata';
 import { type Title, api, describeError, tokenStore } from '../api';
 import { useEvents } from '../events';
 
@@ -125,7 +126,7 @@ export function Titles() {
                     <td>{title.protection}</td>
                     <td>
                       <button type="button" class="secondary" onClick={() => setEditing(editing === title.id ? null : title.id)} aria-expanded={editing === title.id}>
-                        Access
+                        Edit
                       </button>{' '}
                       <button type="button" class="secondary" onClick={() => void remove(title)}>
                         Delete
@@ -135,6 +136,7 @@ export function Titles() {
                   {editing === title.id && (
                     <tr key={`${title.id}-access`}>
                       <td colSpan={5}>
+                        <MetadataEditor path={`/v1/titles/${title.id}`} label={title.title} />
                         <AccessEditor path={`/v1/titles/${title.id}`} label={title.title} />
                       </td>
                     </tr>
