@@ -25,6 +25,8 @@ export type ViewerOptions = {
   fetch?: typeof globalThis.fetch;
   /** Errors kept at most (the count goes on). */
   maxErrors?: number;
+  /** Told of each part received ("msn.part") and when (performance.now()). */
+  onPart?: (part: string, at: number) => void;
 };
 
 const hintPattern = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="(part-(\d+)\.(\d+)\.m4s)"/;
@@ -86,6 +88,7 @@ export function startViewer(options: ViewerOptions): Viewer {
           continue;
         }
         stats.parts++;
+        options.onPart?.(`${target.msn}.${target.part}`, performance.now());
         const followsOn = received && ((target.msn === received.msn && target.part === received.part + 1) || (target.msn === received.msn + 1 && target.part === 0));
         if (received && !followsOn) {
           stats.missed++;

@@ -198,6 +198,13 @@ function heightLimit(broadcast: LiveBroadcast, cap: number | null): number | nul
   return heights.length > 0 ? allowedHeight(heights, cap) : null;
 }
 
+/** Refuses a rendition above the session's cap (what serveLive checks, for the edge's authorization). */
+export function checkLiveRendition(broadcast: LiveBroadcast, path: string[], cap: number | null): void {
+  const limit = heightLimit(broadcast, cap);
+  const rendition = path.length === 2 ? broadcast.rendition(path[0]!) : undefined;
+  if (limit !== null && rendition?.kind === 'video') assertWithinCap(rendition.id, rendition.track.height, limit, cap!);
+}
+
 /** Serves one path under a live stream's media root; `cap` is the session's resolution cap (null: none). */
 export async function serveLive(req: Request, res: Response, broadcast: LiveBroadcast, path: string[], settings: LiveDeliverySettings, cap: number | null = null): Promise<void> {
   const limit = heightLimit(broadcast, cap);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
-import { serveLive, type LiveDeliverySettings } from './live.js';
+import { checkLiveRendition, serveLive, type LiveDeliverySettings } from './live.js';
 import { requestUrl } from './request-url.js';
 import { dashManifestName, multivariantName } from '../layout.js';
 import { allowedHeight, capMpd, capMultivariant } from '../pipeline/manifest/cap.js';
@@ -98,7 +98,9 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
       return;
     }
     if (protectedMpd) {
-      // The license URL carries this session's token: resolve it per request (MPDs are small).
+      // The license URL carries this session's token: resolve it per request (MPDs are small),
+      // and no shared cache (an edge, a proxy) may hand it to another session.
+      res.setHeader('cache-control', 'private, no-cache');
       const mpd = await readFile(join(deps.mediaDir(contentId), relative), 'utf8').catch(() => null);
       if (mpd === null) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);
       res.type('application/dash+xml').send(withAbsoluteLicenseUrls(mpd, requestUrl(req)));
@@ -110,6 +112,43 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
       // Whatever send refused is the client's error (the errorHandler maps its 400/403/416).
       next(error.status === 404 ? new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`) : error);
     });
+  });
+  /**
+   * The edge's question before it serves a cached media object: may the token in this media URL
+   * have it? Answers 204 with the session's resolution cap (the edge keys capped manifests by
+   * it), or the coded refusal the media route would give. The URL comes in X-Original-URI, as
+   * nginx's auth_request sends it.
+   */
+  router.get('/v1/edge/authorize', (req, res) => {
+    const original = req.header('x-original-uri') ?? '';
+    const match = /^\/media\/([^/?#]+)\/([^/?#]+)\/([^?#]+)/i.exec(original);
+    if (!match) throw new WeirError('VALIDATION_FAILED', 'X-Original-URI must be a media URL (/media/<content>/<token>/<file>); the request had none.');
+    const [, contentId, token, file] = match as unknown as [string, string, string, string];
+    // nginx's auth_request knows 2xx, 401 and 403 only (anything else is its own 500): every
+    // refusal is one of those, its code in X-Weir-Error; the edge then asks the origin itself,
+    // which answers with the full coded error.
+    try {
+      const segments = file.split('/').map((part) => decodeURIComponent(part));
+      const session = deps.authorize(token, decodeURIComponent(contentId));
+      checkMediaPath(segments);
+      const cap = session.maxHeight;
+      const broadcast = deps.liveBroadcast(decodeURIComponent(contentId));
+      if (broadcast) checkLiveRendition(broadcast, segments, cap);
+      else if (cap !== null && segments.length > 1) {
+        const heights = deps.titleHeights(decodeURIComponent(contentId));
+        const height = heights?.get(segments[0]!);
+        if (heights && height !== undefined) assertWithinCap(segments[0]!, height, allowedHeight([...heights.values()], cap), cap);
+      }
+      res.setHeader('x-weir-cap', cap === null ? 'none' : String(cap));
+      res.setHeader('cache-control', 'private, max-age=5');
+      res.status(204).end();
+    } catch (caught) {
+      const error = caught instanceof URIError ? new WeirError('MEDIA_PATH_INVALID', 'The media path is not valid percent-encoding.') : caught;
+      if (!(error instanceof WeirError)) throw error;
+      res.setHeader('x-weir-error', error.code);
+      res.setHeader('cache-control', 'private, max-age=1');
+      res.status(error.status === 401 ? 401 : 403).json({ error: { code: error.code, message: error.message } });
+    }
   });
   router.get('/media/:contentId', () => {
     throw new WeirError('PLAYBACK_TOKEN_MISSING', 'Media URLs need a playback token: start a playback session first.');
