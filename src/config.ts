@@ -46,6 +46,12 @@ export const configSchema = z.strictObject({
   }),
   encode: z.strictObject({
     /** Title encodes run at once; the rest wait in arrival order (each encode uses every core ffmpeg is given). */
+    /** in-process: the server encodes; external: encodes are queued for `weir worker` processes sharing the data dir. */
+    workers: z.enum(['in-process', 'external']),
+    /** A worker's hold on a job; a job whose worker stops renewing it is taken over after this. */
+    leaseSeconds: z.number().int().min(1).max(3600),
+    /** How often an idle worker looks for jobs. */
+    workerPollMs: z.number().int().min(50).max(60_000),
     concurrency: z.number().int().min(1).max(64),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']),
     maxAttempts: z.number().int().min(1).max(10),

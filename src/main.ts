@@ -16,9 +16,10 @@ async function main(): Promise<void> {
     process.exitCode = await runCli(args, { stdout: process.stdout, stderr: process.stderr, env: process.env });
     return;
   }
+  const worker = args[0] === 'worker';
   let request;
   try {
-    request = resolveCli(args[0] === 'start' ? args.slice(1) : args, process.env);
+    request = resolveCli(args[0] === 'start' || worker ? args.slice(1) : args, process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`weir: ${error.message}\n`);
@@ -35,6 +36,15 @@ async function main(): Promise<void> {
     return;
   }
   const log = createLogger(request.config.log.level);
+  if (worker) {
+    // `weir worker`: encodes jobs the server queues (encode.workers = external), sharing its data dir.
+    const { startWorker } = await import('./worker.js');
+    const running = startWorker({ config: request.config, log });
+    const stop = () => void running.stop().then(() => process.exit(0));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    return;
+  }
   // Loaded here, not at the top: the CLI commands above start fast without the whole server.
   const { startServer } = await import('./server.js');
   let server;

@@ -55,6 +55,7 @@ import { webhookRoutes } from './api/routes/webhooks.js';
 import { openApiDocument } from './api/openapi/document.js';
 import { operations } from './api/openapi/operations.js';
 import { EncodeSlots } from './actors/encode-slots.js';
+import { EncodeJobStore } from './catalog/encode-jobs.js';
 import { WebhookDispatcher } from './operator/webhooks/dispatcher.js';
 import { forwardToWebhooks, testEventType } from './operator/webhooks/events.js';
 import { addressPolicy, httpSender } from './operator/webhooks/send.js';
@@ -245,9 +246,14 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   });
   const stopForwarding = forwardToWebhooks(events, (type, data) => webhooks.enqueue(type, data));
   const encodeSlots = new EncodeSlots(config.encode.concurrency);
+  const encodeJobs = new EncodeJobStore(db);
   // Metrics read their sources when scraped; the sources below are made further down.
   const metrics = new WeirMetrics({
-    encodes: () => ({ running: encodeSlots.active, queued: encodeSlots.queued }),
+    encodes: () => {
+      if (config.encode.workers === 'in-process') return { running: encodeSlots.active, queued: encodeSlots.queued };
+      const counts = encodeJobs.countsByState();
+      return { running: counts.get('running') ?? 0, queued: counts.get('queued') ?? 0 };
+    },
     webhooksPending: () => webhookStore.pendingCount(),
     sessionsByFamily: () => leases.runningByFamily(),
     streamsByState: () => {
@@ -275,6 +281,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     encode: { preset: config.encode.preset, segmentSeconds: config.packaging.segmentSeconds, threads: config.encode.threads },
     log,
     slots: encodeSlots,
+    externalQueue: config.encode.workers === 'external' ? { jobs: encodeJobs, pollMs: 250 } : undefined,
     onEncodeFinished: (outcome, ms) => metrics.encodeFinished(outcome, ms),
   });
   const registry = new TitleRegistry({
@@ -285,6 +292,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     log,
     limits: { maxEncodeAttempts: config.encode.maxAttempts, retryBaseMs: config.encode.retryBaseMs },
     onDeleted: (titleId) => {
+      encodeJobs.remove(titleId);
       keys.remove(titleId);
       contentAccess.remove(titleId);
       metadata.remove(titleId);

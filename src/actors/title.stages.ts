@@ -3,10 +3,12 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { PublishedRendition } from '../catalog/titles.js';
-import { hideServerPaths, toCodedError, WeirError } from '../errors.js';
+import { toCodedError, WeirError, type CodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { buildEncodeArgs, type EncodeSettings } from '../pipeline/encode/encode.js';
-import { FfmpegError, killOrphan, runFfmpeg, type MediaTools } from '../pipeline/encode/ffmpeg.js';
+import type { EncodeSettings } from '../pipeline/encode/encode.js';
+import { encodeFailure, encodeTitle } from '../pipeline/encode/encode-title.js';
+import type { MediaTools } from '../pipeline/encode/ffmpeg.js';
+import type { EncodeJobStore } from '../catalog/encode-jobs.js';
 import { measureBandwidth, type PackagedRendition } from '../pipeline/manifest/packaged-rendition.js';
 import { packageVod } from '../pipeline/vod/package-vod.js';
 import { probeSource } from '../pipeline/encode/probe.js';
@@ -25,6 +27,8 @@ export type TitleStageDeps = {
   log: Logger;
   /** Encodes take a slot here first; the others wait. */
   slots: EncodeSlots;
+  /** When set, encodes are queued for `weir worker` processes instead of run here. */
+  externalQueue?: { jobs: EncodeJobStore; pollMs: number };
   /** Told when an encode run ends (metrics); not for a cancelled one. */
   onEncodeFinished?: (outcome: 'encoded' | 'failed', ms: number) => void;
 };
@@ -58,71 +62,70 @@ export function createTitleStages(deps: TitleStageDeps) {
       const paths = titlePaths(deps.dataDir, input.titleId);
       const log = logFor(input.titleId, 'encode');
       const controller = new AbortController();
-      const durationMicros = input.facts.durationMs * 1000;
-      let lastOutMicros = 0;
-      let lastSentFraction = -1;
-      let started = Date.now();
-      const encodeNow = async () => {
-        await mkdir(paths.work, { recursive: true });
-        await killOrphan(paths.pidFile, log);
-        await rm(paths.encodingTmp, { recursive: true, force: true });
-        await mkdir(paths.encodingTmp, { recursive: true });
-        started = Date.now();
-        log.info({ renditions: input.ladder.video.map((r) => `${r.width}x${r.height}@${r.bitrate}`), audio: input.ladder.audio !== null }, 'encoding');
-        await runFfmpeg({
-          binary: deps.tools.ffmpeg,
-          args: buildEncodeArgs({ source: input.sourcePath, outDir: paths.encodingTmp, ladder: input.ladder, settings: deps.encode }),
-          log,
-          signal: controller.signal,
-          pidFile: paths.pidFile,
-          onProgressMicros: (micros) => {
-            lastOutMicros = micros;
-            const fraction = Math.min(0.99, micros / durationMicros);
-            // Persisting every tick would be noise: report whole percents.
-            if (fraction - lastSentFraction >= 0.01) {
-              lastSentFraction = fraction;
-              send({ type: 'ENCODE_PROGRESS', fraction });
-            }
-          },
-        });
-        // A source whose header promises more than its data holds decodes short without an error.
-        if (lastOutMicros > 0 && lastOutMicros < durationMicros * 0.9) {
-          throw new WeirError(
-            'SOURCE_UNREADABLE',
-            `The source is truncated or corrupt: it declares ${(durationMicros / 1e6).toFixed(1)} s but only ${(lastOutMicros / 1e6).toFixed(1)} s could be decoded.`,
-          );
-        }
-        await rename(paths.encodingTmp, paths.encoded);
-        log.info({ ms: Date.now() - started }, 'encoded');
-        deps.onEncodeFinished?.('encoded', Date.now() - started);
-        send({ type: 'ENCODED' });
+      const job = { sourcePath: input.sourcePath, ladder: input.ladder, durationMs: input.facts.durationMs };
+      if (existsSync(paths.encoded)) {
+        log.info('encoded renditions already on disk; not encoding again');
+        queueMicrotask(() => send({ type: 'ENCODED' }));
+        return () => undefined;
+      }
+      const fail = (error: unknown) => {
+        if (controller.signal.aborted) return;
+        const { error: coded, transient } = encodeFailure(error);
+        log.warn({ err: coded.message, transient }, 'encode failed');
+        send({ type: 'ENCODE_FAILED', error: coded, transient });
       };
+      const queue = deps.externalQueue;
+      if (queue) {
+        // A `weir worker` encodes: queue the job and follow it (workers are other processes).
+        queue.jobs.enqueue(input.titleId, JSON.stringify(job), Date.now());
+        let lastProgress = -1;
+        const follow = setInterval(() => {
+          const current = queue.jobs.get(input.titleId);
+          if (!current) return;
+          if (current.state === 'running' && current.progress > lastProgress) {
+            lastProgress = current.progress;
+            send({ type: 'ENCODE_PROGRESS', fraction: current.progress });
+          } else if (current.state === 'done') {
+            clearInterval(follow);
+            // The worker renamed its output before marking the job done; without it, encode again.
+            if (existsSync(paths.encoded)) send({ type: 'ENCODED' });
+            else fail(new Error('the worker reported done but its renditions are missing'));
+          } else if (current.state === 'failed') {
+            clearInterval(follow);
+            const coded = JSON.parse(current.error ?? '{}') as { error: CodedError; transient: boolean };
+            send({ type: 'ENCODE_FAILED', error: coded.error, transient: coded.transient });
+          }
+        }, queue.pollMs);
+        return () => {
+          clearInterval(follow);
+          controller.abort();
+        };
+      }
+      let started = Date.now();
       void (async () => {
-        if (existsSync(paths.encoded)) {
-          log.info('encoded renditions already on disk; not encoding again');
-          send({ type: 'ENCODED' });
-          return;
-        }
         if (deps.slots.full) log.info({ running: deps.slots.active, waiting: deps.slots.queued }, 'waiting for an encode slot');
-        started = Date.now();
         const release = await deps.slots.acquire(controller.signal);
         try {
-          await encodeNow();
+          started = Date.now();
+          await encodeTitle({
+            tools: deps.tools,
+            settings: deps.encode,
+            input: job,
+            paths: { work: paths.work, tmp: paths.encodingTmp, encoded: paths.encoded, pidFile: paths.pidFile },
+            log,
+            signal: controller.signal,
+            onProgress: (fraction) => send({ type: 'ENCODE_PROGRESS', fraction }),
+          });
         } finally {
           release();
         }
+        log.info({ ms: Date.now() - started }, 'encoded');
+        deps.onEncodeFinished?.('encoded', Date.now() - started);
+        send({ type: 'ENCODED' });
       })().catch((error: unknown) => {
         if (controller.signal.aborted) return;
         deps.onEncodeFinished?.('failed', Date.now() - started);
-        if (error instanceof WeirError) {
-          send({ type: 'ENCODE_FAILED', error: toCodedError(error, 'ENCODE_FAILED'), transient: false });
-          return;
-        }
-        const transient = error instanceof FfmpegError ? error.transient : true;
-        const code = error instanceof FfmpegError && !transient ? 'SOURCE_UNREADABLE' : 'ENCODE_FAILED';
-        const message = error instanceof Error ? error.message : String(error);
-        log.warn({ err: message, transient }, 'encode failed');
-        send({ type: 'ENCODE_FAILED', error: { code, message: hideServerPaths(`Encoding failed: ${message}`) }, transient });
+        fail(error);
       });
       return () => controller.abort();
     }),

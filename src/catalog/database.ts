@@ -299,6 +299,21 @@ export const migrations: readonly string[] = [
      detail TEXT,
      PRIMARY KEY (message_id, attempt)
    );`,
+  // Encode jobs for `weir worker` processes (encode.workers = external): the title actor queues
+  // a job, a worker claims it with a lease it renews, and another takes it over when it lapses.
+  `CREATE TABLE encode_jobs (
+     title_id TEXT PRIMARY KEY,
+     input TEXT NOT NULL,
+     state TEXT NOT NULL,
+     worker TEXT,
+     lease_until INTEGER,
+     progress REAL NOT NULL DEFAULT 0,
+     error TEXT,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX encode_jobs_claimable ON encode_jobs (state, created_at);`,
 ];
 
 export const databaseFileName = 'weir.db';
