@@ -546,7 +546,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     }),
     viewers: viewerRoutes({ accounts, adminToken, selfSignUp: config.viewers.selfSignUp, clock }),
     analytics: analyticsRoutes({ qoe, clock }),
-    webhooks: webhookRoutes({ store: webhookStore, allowed: webhookAddresses, sendTest: (id) => webhooks.enqueue(testEventType, { endpointId: id }, id)[0]!, clock }),
+    webhooks: webhookRoutes({ store: webhookStore, allowed: webhookAddresses, sendTest: (id) => webhooks.enqueue(testEventType, { endpointId: id }, id)[0]!, changed: () => webhooks.wake(), clock }),
     discovery: discoveryRoutes({
       catalog: discovery,
       metadata,

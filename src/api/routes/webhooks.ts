@@ -34,6 +34,8 @@ export type WebhookRoutesDeps = {
   allowed: AddressPolicy;
   /** Puts a message for one endpoint in the outbox; returns its id. */
   sendTest(endpointId: string): string;
+  /** An endpoint changed (turned back on, say): messages of it that fell due meanwhile go now. */
+  changed(): void;
   clock: Clock;
 };
 
@@ -130,6 +132,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps): Router {
       },
       clock.now(),
     );
+    deps.changed();
     res.json(endpointResource(updated));
   });
 

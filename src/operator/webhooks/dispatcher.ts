@@ -40,6 +40,8 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private stopped = true;
+  /** Aborts attempts in flight when stopping: their messages stay pending and go after a restart. */
+  private readonly stopping = new AbortController();
   private readonly random: () => number;
   /** A dead receiver fails every message: one line per endpoint and error a minute, with a count. */
   private readonly failureLog: RefusalLog;
@@ -66,9 +68,10 @@ export class WebhookDispatcher {
     this.wake(this.options.now());
   }
 
-  /** Stops sending; attempts in flight finish (each is bounded by the sender's timeout). */
+  /** Stops sending; attempts in flight are cut and not recorded (they are sent again after a restart). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await Promise.all(this.inFlight.values());
@@ -127,7 +130,8 @@ export class WebhookDispatcher {
       'webhook-timestamp': String(Math.floor(at / 1000)),
       'webhook-signature': new Webhook(secret).sign(message.id, new Date(at), message.payload),
     };
-    const result = await send({ url: endpoint.url, headers, body: message.payload });
+    const result = await send({ url: endpoint.url, headers, body: message.payload, signal: this.stopping.signal });
+    if (this.stopping.signal.aborted) return;
     const attempt = { attempt: message.attempts + 1, at, durationMs: Math.round(performance.now() - started), ...result };
     const delivered = result.error === null;
     const gone = result.status === 410;

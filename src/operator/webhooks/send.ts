@@ -33,7 +33,7 @@ export type AttemptError = keyof typeof attemptErrors;
 
 export type SendResult = { status: number | null; error: AttemptError | null; detail: string | null };
 
-export type WebhookRequest = { url: string; headers: Record<string, string>; body: string };
+export type WebhookRequest = { url: string; headers: Record<string, string>; body: string; /** Aborts the attempt (the server stopping): it then counts for nothing. */ signal?: AbortSignal };
 
 /** Sends one webhook request; the answer's body is read and dropped, never kept. */
 export type WebhookSender = (request: WebhookRequest) => Promise<SendResult>;
@@ -75,7 +75,7 @@ export function httpSender(options: { allowed: AddressPolicy; timeoutMs: number;
           method: 'POST',
           headers: { ...webhook.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(webhook.body)), 'user-agent': options.userAgent },
           lookup: guardedLookup,
-          signal: AbortSignal.timeout(options.timeoutMs),
+          signal: webhook.signal ? AbortSignal.any([webhook.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs),
         },
         (response) => {
           const status = response.statusCode ?? 0;

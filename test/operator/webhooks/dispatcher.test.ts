@@ -16,7 +16,7 @@ import { waitUntil } from '../../helpers/wait.js';
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 
 /** A store in a real SQLite file and a dispatcher sending over loopback, with short retries. */
-function setup(t: Test, options: { maxAttempts?: number } = {}) {
+function setup(t: Test, options: { maxAttempts?: number; retryBaseMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'weir-webhooks-'));
   const db = openDatabase(dir);
   const sealer = textSealer(randomBytes(32));
@@ -29,8 +29,8 @@ function setup(t: Test, options: { maxAttempts?: number } = {}) {
     log: createLogger('silent'),
     concurrency: 4,
     maxAttempts: options.maxAttempts ?? 5,
-    retryBaseMs: 20,
-    maxRetryMs: 200,
+    retryBaseMs: options.retryBaseMs ?? 20,
+    maxRetryMs: Math.max(200, options.retryBaseMs ?? 0),
     onAttempt: (outcome) => outcomes.push(outcome),
   });
   t.teardown(async () => {
@@ -110,4 +110,36 @@ t.test('retry delays grow four-fold from the base, stay under the cap, and are j
   t.equal(retryDelayMs(2, 1000, 60_000, 0.999999), 4000);
   t.equal(retryDelayMs(3, 1000, 60_000, 0), 8000);
   t.equal(retryDelayMs(9, 1000, 60_000, 0.999999), 60_000);
+});
+
+t.test('stopping cuts an attempt in flight without recording it, so the message is sent again after a restart', async (t) => {
+  const receiver = await startReceiver(() => 0); // never answers
+  t.teardown(() => receiver.close());
+  const { store, dispatcher } = setup(t);
+  store.createEndpoint({ id: 'e1', url: receiver.url, description: '', eventTypes: ['stream.changed'], secret, enabled: true }, Date.now());
+  dispatcher.start();
+  const [id] = dispatcher.enqueue('stream.changed', { id: 's1', state: 'live' });
+  await receiver.waitFor(() => true, 'the attempt');
+  const started = performance.now();
+  await dispatcher.stop();
+  t.ok(performance.now() - started < 1_000, 'stop does not wait out the 2 s timeout');
+  t.match(store.message(id!), { state: 'pending', attempts: 0 }, 'no attempt recorded: it is still to be sent');
+});
+
+t.test('messages that fell due while their endpoint was off go as soon as it is turned back on', async (t) => {
+  const receiver = await startReceiver(() => 503);
+  t.teardown(() => receiver.close());
+  const { store, dispatcher } = setup(t, { retryBaseMs: 400 });
+  const endpoint = store.createEndpoint({ id: 'e1', url: receiver.url, description: '', eventTypes: ['stream.changed'], secret, enabled: true }, Date.now());
+  dispatcher.start();
+  const [id] = dispatcher.enqueue('stream.changed', { id: 's1', state: 'live' });
+  await waitUntil(() => store.message(id!)?.attempts === 1, 'the first attempt');
+  store.updateEndpoint({ ...endpoint, enabled: false }, Date.now());
+  const dueAt = store.message(id!)!.nextAttemptAt!;
+  await waitUntil(() => Date.now() > dueAt + 50, 'the retry time passing while off');
+  t.equal(receiver.received.length, 1, 'nothing sent while off');
+  receiver.answer = () => 200;
+  store.updateEndpoint({ ...endpoint, enabled: true }, Date.now());
+  dispatcher.wake();
+  await waitUntil(() => store.message(id!)?.state === 'delivered', 'delivery once back on');
 });
