@@ -21,7 +21,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export type Edge = { url: string; dir: string; process: ChildProcess; stop(): Promise<void> };
+export type Edge = { url: string; dir: string; /** nginx's access log, in the shipped format. */ accessLog: string; process: ChildProcess; stop(): Promise<void> };
 
 /** Debian's nginx running the shipped edge configuration (deploy/nginx/weir-edge.conf) in front of the given origins. */
 export async function startEdge(origins: string[]): Promise<Edge> {
@@ -29,7 +29,7 @@ export async function startEdge(origins: string[]): Promise<Edge> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-edge-'));
   const port = await freePort();
   for (const sub of ['cache', 'temp']) mkdirSync(join(dir, sub));
-  const edge = readFileSync(shippedConfig(), 'utf8').replaceAll('${WEIR_EDGE_LISTEN}', `127.0.0.1:${port}`).replaceAll('${WEIR_EDGE_CACHE}', join(dir, 'cache'));
+  const edge = readFileSync(shippedConfig(), 'utf8').replaceAll('${WEIR_EDGE_LISTEN}', `127.0.0.1:${port}`).replaceAll('${WEIR_EDGE_CACHE}', join(dir, 'cache')).replaceAll('${WEIR_EDGE_ACCESS_LOG}', join(dir, 'access.log'));
   writeFileSync(join(dir, 'weir-edge.conf'), edge);
   const temp = (name: string) => `${name}_temp_path ${join(dir, 'temp', name)};`;
   writeFileSync(
@@ -64,6 +64,7 @@ http {
   return {
     url,
     dir,
+    accessLog: join(dir, 'access.log'),
     process: child,
     async stop() {
       child.kill('SIGQUIT');

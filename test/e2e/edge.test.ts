@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { parseM3u8 } from '../helpers/playback.js';
 import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer } from '../helpers/browser.js';
 import { nginxMissing, startEdge, type Edge } from '../helpers/edge.js';
@@ -94,6 +95,11 @@ t.test('the edge still checks every token: forged, wrong-content and stopped ses
     if (status === 200) await new Promise((resolve) => setTimeout(resolve, 250));
   }
   t.equal(status, 403, 'the stopped session is refused within the authorization lifetime');
+
+  const token = new URL(viewer.hls).pathname.split('/')[3]!;
+  const logged = readFileSync(edge.accessLog, 'utf8');
+  t.match(logged, /"GET \/media\/[^/]+\/\[token\]\/master\.m3u8" /, 'media requests are logged without their token');
+  t.notOk(logged.includes(token), "no viewer's token in nginx's access log");
 });
 
 t.test('LL-HLS through the edge: viewers waiting for the same part cost the origin one blocking request, and hls.js plays', async (t) => {
