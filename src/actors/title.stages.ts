@@ -79,6 +79,7 @@ export function createTitleStages(deps: TitleStageDeps) {
         // A `weir worker` encodes: queue the job and follow it (workers are other processes).
         queue.jobs.enqueue(input.titleId, JSON.stringify(job), Date.now());
         let lastProgress = -1;
+        let doneWithoutOutput = 0;
         const follow = setInterval(() => {
           const current = queue.jobs.get(input.titleId);
           if (!current) return;
@@ -86,10 +87,14 @@ export function createTitleStages(deps: TitleStageDeps) {
             lastProgress = current.progress;
             send({ type: 'ENCODE_PROGRESS', fraction: current.progress });
           } else if (current.state === 'done') {
-            clearInterval(follow);
-            // The worker renamed its output before marking the job done; without it, encode again.
-            if (existsSync(paths.encoded)) send({ type: 'ENCODED' });
-            else fail(new Error('the worker reported done but its renditions are missing'));
+            // The worker marks the job done, then moves its output in: give the move a moment.
+            if (existsSync(paths.encoded)) {
+              clearInterval(follow);
+              send({ type: 'ENCODED' });
+            } else if (++doneWithoutOutput * queue.pollMs > 10_000) {
+              clearInterval(follow);
+              fail(new Error('the worker reported done but its renditions never appeared'));
+            }
           } else if (current.state === 'failed') {
             clearInterval(follow);
             const coded = JSON.parse(current.error ?? '{}') as { error: CodedError; transient: boolean };
