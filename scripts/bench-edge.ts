@@ -10,7 +10,7 @@
  * The origin and nginx run as their own processes; the viewers are simulated in this one.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -98,6 +98,20 @@ try {
     const sample = running.flatMap((viewer) => viewer.stats.errors).slice(0, 3);
     if (sample.length > 0) console.log(`  errors, e.g.: ${sample.join(' | ')}`);
   }
+  // What reached the origin through the edge, by kind of request (nginx's own log of cache outcomes).
+  const kinds = new Map<string, Map<string, number>>();
+  for (const line of readFileSync(edge.accessLog, 'utf8').split('\n')) {
+    const match = /"GET (\S+)" (\d+) \d+ cache=(\S*)/.exec(line);
+    if (!match || !match[1]!.startsWith('/media/')) continue;
+    const path = match[1]!;
+    const kind = /\/part-[^/]*\.m4s/.test(path) ? 'part' : /index\.m3u8\?.*_HLS_msn/.test(path) ? 'blocking playlist' : /\.m3u8/.test(path) ? 'playlist' : 'other';
+    const outcome = `${match[3] || 'none'} ${match[2]}`;
+    const counts = kinds.get(kind) ?? new Map<string, number>();
+    counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+    kinds.set(kind, counts);
+  }
+  console.log('through the edge, by request kind (cache outcome and status: count):');
+  for (const [kind, counts] of kinds) console.log(`  ${kind.padEnd(18)} ${[...counts].sort((a, b) => b[1] - a[1]).map(([outcome, n]) => `${outcome}: ${n}`).join(', ')}`);
 } finally {
   publisher.kill('SIGKILL');
   await edge.stop();
