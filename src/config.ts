@@ -194,6 +194,7 @@ const optionRows: [string, string][] = [
 const optionWidth = Math.max(...optionRows.map(([option]) => option.length)) + 2;
 
 export const usage = `Usage: weir [start] [options]
+       weir worker [options]   (encodes jobs a server with encode.workers = external queues; same options)
        weir upload FILE [--title TITLE] | weir titles | weir streams create --name NAME   (see weir upload --help)
 
 Starts the Weir media server. Settings come from config/default.json, then --config FILE,
