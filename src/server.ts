@@ -15,6 +15,7 @@ import { partHoldBack } from './pipeline/live/llhls-rules.js';
 import { ffmpegThumbnailCutter } from './pipeline/live/thumbnail-cutter.js';
 import { WeirMetrics } from './operator/metrics.js';
 import { EventHub } from './operator/events.js';
+import { BitrateMeter } from './operator/bitrate.js';
 import { attachEventSocket } from './api/events-socket.js';
 import { streamRoutes } from './api/routes/streams.js';
 import { StreamCatalog } from './catalog/streams.js';
@@ -680,16 +681,12 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const sweepTimer = setInterval(() => leases.sweep(), config.playback.heartbeatSeconds * 1000);
   sweepTimer.unref();
   // Live ingest statistics every 2 s, for each stream on air.
-  const lastIngest = new Map<string, { bytes: number; at: number }>();
+  const ingestMeter = new BitrateMeter();
   const ingestTimer = setInterval(() => {
-    const at = clock.now();
     const live = onAir();
-    for (const id of lastIngest.keys()) if (!live.some((b) => b.streamId === id)) lastIngest.delete(id);
+    const bitrates = ingestMeter.read(live, clock.now());
     for (const { streamId, bytesIn, partsPublished } of live) {
-      const last = lastIngest.get(streamId);
-      const bitrate = last && at > last.at ? Math.round(((bytesIn - last.bytes) * 8 * 1000) / (at - last.at)) : null;
-      lastIngest.set(streamId, { bytes: bytesIn, at });
-      events.publish('ingest', 'ingest.stats', { id: streamId, bytesIn, bitrate, partsPublished, publishing: streams.isPublishing(streamId) });
+      events.publish('ingest', 'ingest.stats', { id: streamId, bytesIn, bitrate: bitrates.get(streamId) ?? null, partsPublished, publishing: streams.isPublishing(streamId) });
     }
   }, 2_000);
   ingestTimer.unref();

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromCallback, fromPromise, type EventObject } from 'xstate';
 import type { PublishedRendition } from '../catalog/titles.js';
-import { toCodedError, WeirError, type CodedError } from '../errors.js';
+import type { CodedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EncodeSettings } from '../pipeline/encode/encode.js';
 import { encodeFailure, encodeTitle } from '../pipeline/encode/encode-title.js';

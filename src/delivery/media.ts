@@ -68,6 +68,13 @@ async function cappedTitleManifest(dir: string, contentId: string, relative: str
  */
 export function mediaRoutes(deps: MediaRoutesDeps): Router {
   const router = Router();
+  /** Refuses a title's rendition above the session's cap; returns the title's rendition heights when capped (null: no cap). */
+  const checkTitleRendition = (contentId: string, segments: string[], cap: number | null) => {
+    const heights = cap !== null ? deps.titleHeights(contentId) : null;
+    const height = heights && segments.length > 1 ? heights.get(segments[0]!) : undefined; // undefined: audio, or no rendition
+    if (height !== undefined) assertWithinCap(segments[0]!, height, allowedHeight([...heights!.values()], cap!), cap!);
+    return heights;
+  };
   router.get('/media/:contentId/:token/*file', async (req, res, next) => {
     const { contentId, token } = req.params;
     const segments = req.params.file as unknown as string[];
@@ -85,9 +92,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     if (!deps.isPlayable(contentId)) throw new WeirError('CONTENT_NOT_READY', `Content ${contentId} is not ready for playback.`);
     const relative = segments.join('/');
     setCaching(res, relative);
-    const heights = cap !== null ? deps.titleHeights(contentId) : null;
-    const height = heights && segments.length > 1 ? heights.get(segments[0]!) : undefined; // undefined: audio, or no rendition
-    if (height !== undefined) assertWithinCap(segments[0]!, height, allowedHeight([...heights!.values()], cap!), cap!);
+    const heights = checkTitleRendition(contentId, segments, cap);
     const isMpd = relative === dashManifestName;
     const protectedMpd = isMpd && deps.protectionOf(contentId) !== 'none';
     if (heights && (isMpd || relative === multivariantName)) {
@@ -134,11 +139,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
       const cap = session.maxHeight;
       const broadcast = deps.liveBroadcast(decodeURIComponent(contentId));
       if (broadcast) checkLiveRendition(broadcast, segments, cap);
-      else if (cap !== null && segments.length > 1) {
-        const heights = deps.titleHeights(decodeURIComponent(contentId));
-        const height = heights?.get(segments[0]!);
-        if (heights && height !== undefined) assertWithinCap(segments[0]!, height, allowedHeight([...heights.values()], cap), cap);
-      }
+      else checkTitleRendition(decodeURIComponent(contentId), segments, cap);
       res.setHeader('x-weir-cap', cap === null ? 'none' : String(cap));
       res.setHeader('cache-control', 'private, max-age=5');
       res.status(204).end();

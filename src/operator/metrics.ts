@@ -1,3 +1,4 @@
+import { BitrateMeter } from './bitrate.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the metrics read when scraped, declared here by their user; each answers from memory. */
@@ -34,8 +35,6 @@ export class WeirMetrics {
   private readonly encodeSeconds: Histogram;
   private readonly encodes: Counter<'outcome'>;
   private readonly webhookAttempts: Counter<'outcome'>;
-  /** Bytes in per stream at the previous scrape, for the bitrate since then. */
-  private readonly lastBytes = new Map<string, { bytes: number; at: number }>();
 
   constructor(sources: MetricsSources, now: () => number = Date.now) {
     const registers = [this.registry];
@@ -55,23 +54,15 @@ export class WeirMetrics {
     gaugeOf('weir_playback_sessions', 'Running playback sessions (leases) by device family.', 'family', () => sources.sessionsByFamily());
     gaugeOf('weir_live_streams', 'Live streams by state.', 'state', () => sources.streamsByState());
     gaugeOf('weir_titles', 'Titles by state.', 'state', () => sources.titlesByState());
-    const lastBytes = this.lastBytes;
+    const meter = new BitrateMeter();
     new Gauge({
       name: 'weir_live_ingest_bitrate_bits_per_second',
-      help: "A live stream's ingest bitrate since the previous scrape (since it went on air, at the first).",
+      help: "A live stream's ingest bitrate since the previous scrape (none at the first scrape of a broadcast).",
       labelNames: ['stream'],
       registers,
       collect() {
         this.reset();
-        const at = now();
-        const seen = new Set<string>();
-        for (const { streamId, bytesIn } of sources.broadcasts()) {
-          seen.add(streamId);
-          const last = lastBytes.get(streamId);
-          if (last && at > last.at && bytesIn >= last.bytes) this.set({ stream: streamId }, Math.round(((bytesIn - last.bytes) * 8 * 1000) / (at - last.at)));
-          lastBytes.set(streamId, { bytes: bytesIn, at });
-        }
-        for (const id of lastBytes.keys()) if (!seen.has(id)) lastBytes.delete(id);
+        for (const [stream, bitrate] of meter.read(sources.broadcasts(), now())) if (bitrate !== null) this.set({ stream }, bitrate);
       },
     });
     /** A gauge per stream, read from one of the per-stream lists when scraped. */

@@ -4,6 +4,7 @@ import { parseM3u8 } from '../helpers/playback.js';
 import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer } from '../helpers/browser.js';
 import { nginxMissing, startEdge, type Edge } from '../helpers/edge.js';
 import { makeSource } from '../helpers/media.js';
+import { debianFfmpegMissing, gstreamerMissing, playWithGStreamer, readWithFfmpeg } from '../helpers/players.js';
 import { publishRtmp } from '../helpers/publisher.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import type { Browser } from 'playwright-core';
@@ -40,11 +41,11 @@ async function originMediaRequests(): Promise<number> {
 }
 
 /** A playback session started through the edge; its media URLs point at the edge. */
-async function sessionVia(contentId: string): Promise<{ id: string; hls: string }> {
+async function sessionVia(contentId: string): Promise<{ id: string; hls: string; dash: string }> {
   const answer = await fetch(`${edge.url}/v1/playback-sessions`, { method: 'POST', headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ contentId }) });
   if (answer.status !== 201) throw new Error(`session start answered ${answer.status}: ${await answer.text()}`);
   const session = (await answer.json()) as { id: string; sources: { protocol: string; url: string }[] };
-  return { id: session.id, hls: session.sources.find((s) => s.protocol === 'hls')!.url };
+  return { id: session.id, hls: session.sources.find((s) => s.protocol === 'hls')!.url, dash: session.sources.find((s) => s.protocol === 'dash')!.url };
 }
 
 t.test('a title plays through the edge; its segments are fetched from the origin once, whatever the viewer token', async (t) => {
@@ -53,6 +54,17 @@ t.test('a title plays through the edge; its segments are fetched from the origin
   t.ok(first.hls.startsWith(edge.url), `the session's URLs name the edge (${first.hls.slice(0, 40)}…)`);
   const report = await playAndWait(browser, pageServer.url, { kind: 'hls', url: first.hls, frames: 30, seconds: 1 });
   t.ok(report.frames > 30 && report.errors.length === 0, `hls.js in Chromium played ${report.frames} frames through nginx`);
+  // Stricter clients through the same edge: dash.js on the MPD, Debian's ffmpeg and GStreamer on the HLS title.
+  const dash = await playAndWait(browser, pageServer.url, { kind: 'dashjs', url: (await sessionVia(id)).dash, frames: 30, seconds: 1 });
+  t.ok(dash.frames > 30 && dash.errors.length === 0, `dash.js played ${dash.frames} frames through nginx`);
+  if (!debianFfmpegMissing) {
+    const read = await readWithFfmpeg((await sessionVia(id)).hls);
+    t.ok(read.ok, `Debian's ffmpeg read and decoded every stream through nginx${read.errors ? `: ${read.errors.slice(0, 300)}` : ''}`);
+  }
+  if (!gstreamerMissing()) {
+    const gst = await playWithGStreamer((await sessionVia(id)).hls, 20);
+    t.ok(gst.eos && gst.errors.length === 0 && gst.rendered > 60, `GStreamer playbin3 played to the end through nginx: ${gst.rendered} frames${gst.errors.length ? `, ${gst.errors[0]}` : ''}`);
+  }
 
   const variant = parseM3u8(await (await fetch(first.hls)).text()).playlists![0]!.uri;
   const playlist = parseM3u8(await (await fetch(first.hls.replace('master.m3u8', variant))).text());
