@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 
 export type HealthDeps = {
-  db: { open: boolean; prepare(sql: string): { get(): unknown } };
+  db: { prepare(sql: string): { get(): unknown } };
   tools: { ffmpeg: string; ffprobe: string };
   isStopping: () => boolean;
 };
@@ -11,7 +11,7 @@ export function healthCheck(deps: HealthDeps): () => { ok: boolean; checks: Reco
   return () => {
     const checks = { database: false, ffmpeg: false, ffprobe: false };
     try {
-      checks.database = deps.db.open && deps.db.prepare('SELECT 1 AS ok').get() !== undefined;
+      checks.database = deps.db.prepare('SELECT 1 AS ok').get() !== undefined;
     } catch {
       checks.database = false;
     }

@@ -1,8 +1,11 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { createPrivate } from './data-dir.js';
+import { openPostgres, redactDatabaseUrl } from './postgres/database.js';
+import type { SqlDb } from './sql.js';
 
-export type Db = Database.Database;
+/** The catalog database: SQLite in the data dir, or PostgreSQL when `database.url` names one. */
+export type Db = SqlDb;
 
 /** Schema changes, in order; `PRAGMA user_version` records how many have run. */
 export const migrations: readonly string[] = [
@@ -318,8 +321,50 @@ export const migrations: readonly string[] = [
 
 export const databaseFileName = 'weir.db';
 
-/** Opens (creating if needed) the catalog database in the data dir and brings its schema up to date. */
-export function openDatabase(dataDir: string): Db {
+export type DatabaseOptions = {
+  /** postgres://… to keep the catalog on PostgreSQL; null for SQLite in the data dir. */
+  url?: string | null;
+  applicationName?: string;
+};
+
+/** Opens the catalog database and brings its schema up to date. */
+export function openDatabase(dataDir: string, options: DatabaseOptions = {}): Db {
+  if (options.url) {
+    try {
+      return openPostgres({ url: options.url, applicationName: options.applicationName });
+    } catch (error) {
+      throw new Error(`Could not open the catalog on PostgreSQL at ${redactDatabaseUrl(options.url)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  return sqliteDb(openSqlite(dataDir));
+}
+
+/** What a log must never show of the database URL: its password, and the URL itself. */
+export function databaseSecrets(url: string | null): string[] {
+  if (!url) return [];
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    return password ? [url, password] : [url];
+  } catch {
+    return [url];
+  }
+}
+
+/** better-sqlite3 already has the stores' shape; this only names the engine. */
+function sqliteDb(db: Database.Database): Db {
+  return {
+    engine: 'sqlite',
+    prepare: (sql) => db.prepare(sql),
+    transaction: (work) => db.transaction(work) as unknown as typeof work,
+    exec: (sql) => {
+      db.exec(sql);
+    },
+    close: () => db.close(),
+  };
+}
+
+/** Opens (creating if needed) the SQLite catalog in the data dir. */
+function openSqlite(dataDir: string): Database.Database {
   // It holds sealed keys and credentials: owner-only, like every secret in the data dir.
   const path = join(dataDir, databaseFileName);
   createPrivate(path);

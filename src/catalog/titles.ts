@@ -99,7 +99,7 @@ export class TitleCatalog {
       readyIds: db.prepare(`SELECT id FROM titles WHERE state = 'ready'`),
       countByState: db.prepare(`SELECT state, count(*) AS n FROM titles GROUP BY state`),
       listReady: db.prepare(`SELECT id, title, protection FROM titles WHERE state = 'ready' ORDER BY created_at DESC, id LIMIT ?`),
-      discoverable: db.prepare(`SELECT id, title, created_at, json_extract(facts, '$.durationMs') AS duration_ms FROM titles WHERE state = 'ready'`),
+      discoverable: db.prepare(`SELECT id, title, created_at, ${db.engine === 'postgres' ? `(facts::json->>'durationMs')::bigint` : `json_extract(facts, '$.durationMs')`} AS duration_ms FROM titles WHERE state = 'ready'`),
     };
   }
 

@@ -70,7 +70,7 @@ export class WatchHistory {
       ofViewer: db.prepare(`SELECT * FROM watch_history WHERE viewer_id = ? ORDER BY updated_at DESC LIMIT ?`),
       addTime: db.prepare(
         `INSERT INTO watch_time (content_id, hour, watched_ms) VALUES (?, ?, ?)
-         ON CONFLICT (content_id, hour) DO UPDATE SET watched_ms = watched_ms + excluded.watched_ms`,
+         ON CONFLICT (content_id, hour) DO UPDATE SET watched_ms = watch_time.watched_ms + excluded.watched_ms`,
       ),
       trending: db.prepare(`SELECT content_id, sum(watched_ms) AS watched FROM watch_time WHERE hour >= ? GROUP BY content_id ORDER BY watched DESC LIMIT ?`),
       coWatched: db.prepare(

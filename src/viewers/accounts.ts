@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { isUniqueViolation } from '../catalog/sql.js';
 import type { Clock } from '../clock.js';
 import { WeirError } from '../errors.js';
 import { hs256Tokens, type Hs256Tokens } from '../hs256.js';
@@ -80,7 +81,7 @@ export class ViewerAccounts {
       this.store.createViewer({ ...viewer, passwordHash });
     } catch (error) {
       // Two sign-ups with one address at once: the unique index decides.
-      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new WeirError('EMAIL_TAKEN', `A viewer with the address ${email} already exists.`);
+      if (isUniqueViolation(error)) throw new WeirError('EMAIL_TAKEN', `A viewer with the address ${email} already exists.`);
       throw error;
     }
     return viewer;

@@ -7,6 +7,7 @@ import { ActorRegistry } from '../../src/actors/actor-registry.js';
 import { openDatabase } from '../../src/catalog/database.js';
 import { SnapshotStore } from '../../src/catalog/snapshots.js';
 import { createLogger } from '../../src/logger.js';
+import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
 
 /** A counter machine: COUNT changes the snapshot, PING changes nothing. */
 const counter = setup({ types: { context: {} as { count: number }, events: {} as { type: 'COUNT' } | { type: 'PING' } | { type: 'DELETE' }, input: {} as { from: number } } }).createMachine({
@@ -17,13 +18,8 @@ const counter = setup({ types: { context: {} as { count: number }, events: {} as
 });
 
 /** A registry over a real SQLite file, its views in a table of their own; the view write can be made to fail. */
-function setupRegistry(t: Test) {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-actors-'));
-  const db = openDatabase(dir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+function setupRegistry(t: Test, catalog: TestCatalog) {
+  const db = catalog.db;
   db.exec('CREATE TABLE counter_views (id TEXT PRIMARY KEY, count INTEGER)');
   const writeView = db.prepare('INSERT INTO counter_views (id, count) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET count = excluded.count');
   const control = { failViews: false, viewWrites: 0 };
@@ -49,8 +45,8 @@ function setupRegistry(t: Test) {
   return { registry, newRegistry, control, storedCount, viewCount, snapshots };
 }
 
-t.test('a snapshot and its catalog view are written in one transaction: when the view fails, neither changes', async (t) => {
-  const { registry, control, storedCount, viewCount } = setupRegistry(t);
+onEachEngine(t, 'a snapshot and its catalog view are written in one transaction: when the view fails, neither changes', async (t, catalog) => {
+  const { registry, control, storedCount, viewCount } = setupRegistry(t, catalog);
   const actor = registry.start('a', { input: { from: 0 } });
   registry.send('a', { type: 'COUNT' });
   t.same([storedCount('a'), viewCount('a')], [1, 1], 'both hold the first count');
@@ -63,8 +59,8 @@ t.test('a snapshot and its catalog view are written in one transaction: when the
   t.same([storedCount('a'), viewCount('a')], [3, 3], 'the next change writes both again');
 });
 
-t.test('events that change nothing are not written again; a restored actor carries on from its snapshot', async (t) => {
-  const { registry, newRegistry, control, storedCount } = setupRegistry(t);
+onEachEngine(t, 'events that change nothing are not written again; a restored actor carries on from its snapshot', async (t, catalog) => {
+  const { registry, newRegistry, control, storedCount } = setupRegistry(t, catalog);
   registry.start('b', { input: { from: 10 } });
   registry.send('b', { type: 'COUNT' });
   const writes = control.viewWrites;
@@ -80,8 +76,8 @@ t.test('events that change nothing are not written again; a restored actor carri
   restarted.stopAll();
 });
 
-t.test('removing an actor deletes its snapshot and what goes with it together, and announces it', async (t) => {
-  const { registry, snapshots } = setupRegistry(t);
+onEachEngine(t, 'removing an actor deletes its snapshot and what goes with it together, and announces it', async (t, catalog) => {
+  const { registry, snapshots } = setupRegistry(t, catalog);
   registry.start('c', { input: { from: 0 } });
   const announced: unknown[] = [];
   registry.events.on('change', (id: string, view: unknown) => announced.push([id, view]));

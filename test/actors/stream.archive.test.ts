@@ -9,15 +9,11 @@ import { TitleCatalog } from '../../src/catalog/titles.js';
 import { createLogger } from '../../src/logger.js';
 import { makeSource, tools } from '../helpers/media.js';
 import { titlePaths } from '../../src/layout.js';
+import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
 
 /** A real catalog in a real SQLite file; title actors that move a title on as the real one would. */
-function setup(t: Test) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'weir-archive-'));
-  const db = openDatabase(dataDir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+function setup(t: Test, catalog: TestCatalog) {
+  const { db, dir: dataDir } = catalog;
   const titles = new TitleCatalog(db);
   const sent: { id: string; event: TitleEvent }[] = [];
   const created: string[] = [];
@@ -36,8 +32,8 @@ function setup(t: Test) {
   return { dataDir, titles, titleActors, sent, created, recordingDir, archive };
 }
 
-t.test('archiving the same broadcast twice makes one title and hands it its source once', async (t) => {
-  const { titles, sent, created, recordingDir, archive, dataDir } = setup(t);
+onEachEngine(t, 'archiving the same broadcast twice makes one title and hands it its source once', async (t, catalog) => {
+  const { titles, sent, created, recordingDir, archive, dataDir } = setup(t, catalog);
   const stream = { id: 'stream-1', name: 'Evening show' };
   const first = await archive(stream, recordingDir, 3);
   const again = await archive(stream, recordingDir, 3);
@@ -50,8 +46,8 @@ t.test('archiving the same broadcast twice makes one title and hands it its sour
   t.ok(existsSync(titlePaths(dataDir, first).source), 'the joined recording is the source');
 });
 
-t.test('a run that died after creating the title finishes the job on the next run without a second title', async (t) => {
-  const { titles, sent, recordingDir, archive } = setup(t);
+onEachEngine(t, 'a run that died after creating the title finishes the job on the next run without a second title', async (t, catalog) => {
+  const { titles, sent, recordingDir, archive } = setup(t, catalog);
   const stream = { id: 'stream-2', name: 'Cut short' };
   const id = archiveTitleId(stream.id, 1);
   // What the first run left: the title exists, still waiting for its source.

@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { freshCatalog } from '../helpers/catalog.js';
 import { QoeRecorder } from '../../src/analytics/qoe.js';
+import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
 
-function fresh(t: Test, limits: { maxSessions?: number; maxEventsPerReport?: number } = {}) {
-  const db = freshCatalog(t);
+function fresh(t: Test, catalog: TestCatalog, limits: { maxSessions?: number; maxEventsPerReport?: number } = {}) {
+  const db = catalog.db;
   const start = Date.parse('2026-12-02T12:00:00Z');
   let now = start;
   const qoe = new QoeRecorder(db, { now: () => now, heartbeatSeconds: 10, ...limits });
@@ -12,8 +12,8 @@ function fresh(t: Test, limits: { maxSessions?: number; maxEventsPerReport?: num
   return { qoe, begin, start, db, advance: (ms: number) => (now += ms) };
 }
 
-t.test('a session records its startup, stalls from start and end events, and bits played at each bitrate', async (t) => {
-  const { qoe, begin, advance } = fresh(t);
+onEachEngine(t, 'a session records its startup, stalls from start and end events, and bits played at each bitrate', async (t, catalog) => {
+  const { qoe, begin, advance } = fresh(t, catalog);
   begin('s1');
   qoe.heartbeat('s1', { state: 'playing', bitrate: 1_000_000, events: [{ type: 'startup', ms: 850 }] });
   advance(10_000);
@@ -28,8 +28,8 @@ t.test('a session records its startup, stalls from start and end events, and bit
   t.equal(all!.figures.rebufferingRatio, 1500 / 21_500, 'stall time over watch time plus stall time');
 });
 
-t.test('failures are told apart: before the first frame, after it, and leaving before it', async (t) => {
-  const { qoe, begin } = fresh(t);
+onEachEngine(t, 'failures are told apart: before the first frame, after it, and leaving before it', async (t, catalog) => {
+  const { qoe, begin } = fresh(t, catalog);
   begin('vsf');
   qoe.heartbeat('vsf', { state: 'buffering', events: [{ type: 'error', code: 'manifestLoadError', fatal: true }] });
   begin('failed-later');
@@ -42,8 +42,8 @@ t.test('failures are told apart: before the first frame, after it, and leaving b
   t.equal(qoe.session('failed-later')?.errors, 2);
 });
 
-t.test('figures group by title, family and plan, in time buckets; peak concurrency counts overlaps', async (t) => {
-  const { qoe, begin, advance, start } = fresh(t);
+onEachEngine(t, 'figures group by title, family and plan, in time buckets; peak concurrency counts overlaps', async (t, catalog) => {
+  const { qoe, begin, advance, start } = fresh(t, catalog);
   begin('a', { contentId: 'film', family: 'web' });
   begin('b', { contentId: 'film', family: 'roku' });
   advance(3_600_000);
@@ -58,8 +58,8 @@ t.test('figures group by title, family and plan, in time buckets; peak concurren
   t.equal(qoe.figures(...range, 'none', null)[0]!.figures.peakConcurrentViewers, 3, 'all three still running');
 });
 
-t.test('a session that stops reporting lapses after two intervals; CMCD keeps it seen and gives the bitrate when the player does not', async (t) => {
-  const { qoe, begin, advance } = fresh(t);
+onEachEngine(t, 'a session that stops reporting lapses after two intervals; CMCD keeps it seen and gives the bitrate when the player does not', async (t, catalog) => {
+  const { qoe, begin, advance } = fresh(t, catalog);
   begin('quiet');
   begin('cmcd-only');
   qoe.heartbeat('cmcd-only', { state: 'playing', events: [{ type: 'startup', ms: 700 }] });
@@ -74,8 +74,8 @@ t.test('a session that stops reporting lapses after two intervals; CMCD keeps it
   t.match(qoe.session('cmcd-only'), { endedAt: null, cmcdRequests: 10, cmcdStarved: 1, lastBitrate: 1_200_000 }, 'video objects give the bitrate; audio does not');
 });
 
-t.test('bursts are bounded: sessions past the limit and events past the per-report limit are dropped and counted', async (t) => {
-  const { qoe, begin } = fresh(t, { maxSessions: 2, maxEventsPerReport: 3 });
+onEachEngine(t, 'bursts are bounded: sessions past the limit and events past the per-report limit are dropped and counted', async (t, catalog) => {
+  const { qoe, begin } = fresh(t, catalog, { maxSessions: 2, maxEventsPerReport: 3 });
   for (const id of ['a', 'b', 'c']) begin(id);
   t.equal(qoe.dropped, 1);
   qoe.heartbeat('a', { state: 'playing', events: Array.from({ length: 5 }, () => ({ type: 'bitrate' as const, bitrate: 1000 })) });
@@ -84,8 +84,8 @@ t.test('bursts are bounded: sessions past the limit and events past the per-repo
   t.equal(qoe.session('c'), null, 'a dropped session is not recorded');
 });
 
-t.test('a session is written when it ends, a running one at most every 30 s, and everything when figures are read', async (t) => {
-  const { qoe, begin, db, advance } = fresh(t);
+onEachEngine(t, 'a session is written when it ends, a running one at most every 30 s, and everything when figures are read', async (t, catalog) => {
+  const { qoe, begin, db, advance } = fresh(t, catalog);
   const stored = (id: string) => db.prepare('SELECT played_ms, ended_at FROM qoe_sessions WHERE session_id = ?').get(id) as { played_ms: number; ended_at: number | null } | undefined;
   begin('short');
   begin('long');

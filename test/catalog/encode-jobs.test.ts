@@ -1,9 +1,9 @@
 import t from 'tap';
 import { EncodeJobStore } from '../../src/catalog/encode-jobs.js';
-import { freshCatalog } from '../helpers/catalog.js';
+import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
 
-t.test('workers claim the oldest job; a lapsed lease is taken over, and the old owner can then write nothing', async (t) => {
-  const jobs = new EncodeJobStore(freshCatalog(t));
+onEachEngine(t, 'workers claim the oldest job; a lapsed lease is taken over, and the old owner can then write nothing', async (t, catalog) => {
+  const jobs = new EncodeJobStore(catalog.db);
   jobs.enqueue('first', '{"n":1}', 1000);
   jobs.enqueue('second', '{"n":2}', 2000);
   const a = jobs.claim('worker-a', 5000, 3000)!;
@@ -21,8 +21,8 @@ t.test('workers claim the oldest job; a lapsed lease is taken over, and the old 
   t.match(jobs.get('first'), { state: 'done', progress: 1 });
 });
 
-t.test('queuing a running job changes nothing; a finished or failed one is queued again; a stopping worker gives its job back', async (t) => {
-  const jobs = new EncodeJobStore(freshCatalog(t));
+onEachEngine(t, 'queuing a running job changes nothing; a finished or failed one is queued again; a stopping worker gives its job back', async (t, catalog) => {
+  const jobs = new EncodeJobStore(catalog.db);
   jobs.enqueue('x', '{"v":1}', 1);
   jobs.claim('w', 1000, 2);
   jobs.enqueue('x', '{"v":2}', 3);

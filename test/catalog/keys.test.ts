@@ -1,16 +1,11 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase } from '../../src/catalog/database.js';
 import { KeyStore } from '../../src/catalog/keys.js';
 import { LocalKeySource } from '../../src/drm/keys.js';
+import { onEachEngine } from '../helpers/catalog.js';
 
-t.test('keys are sealed at rest and come back only under the right master key and row', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-keys-'));
-  const db = openDatabase(dir);
-  t.teardown(() => db.close());
+onEachEngine(t, 'keys are sealed at rest and come back only under the right master key and row', async (t, catalog) => {
+  const { db } = catalog;
   const master = randomBytes(32);
   const store = new KeyStore(db, master);
   const key = await store.getOrCreate(new LocalKeySource(), 'title-a', 0, 'cenc');

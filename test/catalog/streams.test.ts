@@ -22,7 +22,7 @@ t.test('SRT passphrases are sealed in the SQLite file and read back only with th
   t.equal(catalog.get('s2')!.srtPassphrase, 'another-secret-passphrase');
   const raw = db.prepare('SELECT srt_passphrase FROM live_streams ORDER BY id').all() as { srt_passphrase: string }[];
   t.ok(raw.every((row) => row.srt_passphrase.startsWith('sealed:v1:')), 'the column holds sealed values');
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   const file = readFileSync(join(dir, 'weir.db'), 'latin1');
   t.notOk(file.includes('nobody-should-read') || file.includes('another-secret'), 'neither passphrase appears anywhere in the database file');
 

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { freshCatalog } from '../helpers/catalog.js';
 import { DiscoveryCatalog, type Audience } from '../../src/discovery/catalog.js';
 import { WatchHistory } from '../../src/discovery/history.js';
 import { MetadataStore } from '../../src/discovery/metadata.js';
 import { SearchIndex } from '../../src/discovery/search.js';
+import { onEachEngine } from '../helpers/catalog.js';
 
-t.test('content appears when its window opens and leaves when it closes, with no catalog change in between', async (t) => {
-  const db = freshCatalog(t);
+onEachEngine(t, 'content appears when its window opens and leaves when it closes, with no catalog change in between', async (t, { db }) => {
+
   let now = Date.parse('2026-12-02T12:00:00Z');
   const windows: Record<string, { from: number | null; until: number | null }> = {
     always: { from: null, until: null },
@@ -60,8 +60,8 @@ t.test('content appears when its window opens and leaves when it closes, with no
   t.equal(rebuilt, 1, 'still built once');
 });
 
-t.test('a title that becomes ready, changes or goes is patched into the read model, every audience and the search index, without a rebuild', async (t) => {
-  const db = freshCatalog(t);
+onEachEngine(t, 'a title that becomes ready, changes or goes is patched into the read model, every audience and the search index, without a rebuild', async (t, { db }) => {
+
   const now = Date.parse('2026-12-02T12:00:00Z');
   const ready = new Map([
     ['old', { kind: 'title' as const, id: 'old', name: 'Old Harbour', createdAt: 1, durationMs: 1000 }],

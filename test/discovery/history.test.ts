@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { freshCatalog } from '../helpers/catalog.js';
 import { isFinished, WatchHistory, type ProgressReport } from '../../src/discovery/history.js';
+import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
 
-function fresh(t: Test, maxPending?: number) {
-  const db = freshCatalog(t);
+function fresh(t: Test, catalog: TestCatalog, maxPending?: number) {
+  const db = catalog.db;
   let now = Date.parse('2026-12-02T12:00:00Z');
   const history = new WatchHistory(db, { now: () => now, heartbeatSeconds: 30, ...(maxPending === undefined ? {} : { maxPending }) });
   const rows = () => (db.prepare('SELECT count(*) AS n FROM watch_history').get() as { n: number }).n;
@@ -21,8 +21,8 @@ t.test('near the end counts as finished: the last 5 %, or the last 10 s of a sho
   t.notOk(isFinished(10_000, null), 'live has no end');
 });
 
-t.test('a report changes memory at once and reaches the database on flush, many in one write', async (t) => {
-  const { history, rows, advance } = fresh(t);
+onEachEngine(t, 'a report changes memory at once and reaches the database on flush, many in one write', async (t, catalog) => {
+  const { history, rows, advance } = fresh(t, catalog);
   history.report(report({ positionMs: 1000 }));
   advance(30_000);
   history.report(report({ positionMs: 31_000 }));
@@ -34,8 +34,8 @@ t.test('a report changes memory at once and reaches the database on flush, many 
   t.match(history.entry('v1', 'film'), { positionMs: 31_000, watchedMs: 30_000 }, 'and read back after');
 });
 
-t.test('played time counts only while playing, at most two intervals between reports; live has none to resume', async (t) => {
-  const { history, advance } = fresh(t);
+onEachEngine(t, 'played time counts only while playing, at most two intervals between reports; live has none to resume', async (t, catalog) => {
+  const { history, advance } = fresh(t, catalog);
   history.report(report({ positionMs: 0 }));
   advance(30_000);
   history.report(report({ positionMs: 30_000, state: 'paused' }));
@@ -50,8 +50,8 @@ t.test('played time counts only while playing, at most two intervals between rep
   t.equal(history.entry('v1', 'channel'), null);
 });
 
-t.test('a burst past the bound is dropped and counted, never held', async (t) => {
-  const { history } = fresh(t, 2);
+onEachEngine(t, 'a burst past the bound is dropped and counted, never held', async (t, catalog) => {
+  const { history } = fresh(t, catalog, 2);
   for (const viewerId of ['a', 'b', 'c', 'd']) history.report(report({ viewerId, sessionId: viewerId, positionMs: 1000 }));
   t.equal(history.dropped, 2);
   t.equal(history.flush(), 2);

@@ -1,16 +1,16 @@
 import t, { type Test } from 'tap';
-import { freshCatalog } from '../helpers/catalog.js';
 import { queryWords, SearchIndex, type SearchDoc } from '../../src/discovery/search.js';
+import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
 
-function freshIndex(t: Test): SearchIndex {
-  const db = freshCatalog(t);
+function freshIndex(t: Test, catalog: TestCatalog): SearchIndex {
+  const db = catalog.db;
   return new SearchIndex(db);
 }
 
 const doc = (ref: string, name: string, extra: Partial<SearchDoc> = {}): SearchDoc => ({ ref, kind: 'title', name, people: [], genres: [], synopsis: '', ...extra });
 
-t.test('syncing writes only the documents that changed, and removes those that left', async (t) => {
-  const index = freshIndex(t);
+onEachEngine(t, 'syncing writes only the documents that changed, and removes those that left', async (t, catalog) => {
+  const index = freshIndex(t, catalog);
   const docs = [doc('a', 'Strange Harbour'), doc('b', 'Night Train', { people: ['Jane Okafor'] }), doc('c', 'Café Society', { genres: ['Comedy'] })];
   t.equal(index.sync(docs), 3);
   t.equal(index.sync(docs), 0, 'nothing changed, nothing written');
@@ -19,16 +19,16 @@ t.test('syncing writes only the documents that changed, and removes those that l
   t.same(index.search(queryWords('cafe'), 10), [], 'a removed document is not found');
 });
 
-t.test('every word matches as a prefix, accents aside, and names rank above synopses', async (t) => {
-  const index = freshIndex(t);
+onEachEngine(t, 'every word matches as a prefix, accents aside, and names rank above synopses', async (t, catalog) => {
+  const index = freshIndex(t, catalog);
   index.sync([doc('synopsis', 'Quiet Days', { synopsis: 'A harbour town in winter.' }), doc('name', 'Harbour Lights'), doc('accents', 'Café Müller')]);
   t.same(index.search(queryWords('harb'), 10).map((hit) => hit.ref), ['name', 'synopsis']);
   t.same(index.search(queryWords('harb lig'), 10).map((hit) => hit.ref), ['name'], 'every word must match');
   t.same(index.search(queryWords('cafe mull'), 10).map((hit) => hit.ref), ['accents'], 'diacritics are folded');
 });
 
-t.test('what a viewer types is never read as query syntax', async (t) => {
-  const index = freshIndex(t);
+onEachEngine(t, 'what a viewer types is never read as query syntax', async (t, catalog) => {
+  const index = freshIndex(t, catalog);
   index.sync([doc('a', 'Harbour Lights')]);
   t.same(queryWords('harb" OR name:* NEAR(x'), ['harb', 'or', 'name', 'near', 'x']);
   t.same(index.search(queryWords('"harb*'), 10).map((hit) => hit.ref), ['a'], 'quotes and stars are dropped, not parsed');

@@ -7,14 +7,10 @@ import { ViewerAccounts } from '../../src/viewers/accounts.js';
 import { LoginThrottle } from '../../src/viewers/login-throttle.js';
 import { defaultPlans } from '../../src/viewers/plans.js';
 import { ViewerStore } from '../../src/viewers/store.js';
+import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
 
-function setUp(t: Test) {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-viewers-'));
-  const db = openDatabase(dir);
-  t.teardown(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+function setUp(t: Test, catalog: TestCatalog) {
+  const db = catalog.db;
   let now = Date.parse('2026-12-02T12:00:00Z');
   const clock = { now: () => now };
   const store = new ViewerStore(db);
@@ -33,8 +29,8 @@ function setUp(t: Test) {
 
 const web = { id: 'laptop', family: 'web' as const };
 
-t.test('an email address is one account in any letter case, and its password is stored only as a salted scrypt hash', async (t) => {
-  const { db, accounts } = setUp(t);
+onEachEngine(t, 'an email address is one account in any letter case, and its password is stored only as a salted scrypt hash', async (t, catalog) => {
+  const { db, accounts } = setUp(t, catalog);
   const viewer = await accounts.create({ email: 'Ann@Example.COM', password: 'correct horse battery', planId: 'basic' });
   t.equal(viewer.email, 'ann@example.com');
   await t.rejects(accounts.create({ email: 'ANN@example.com', password: 'another password' }), { code: 'EMAIL_TAKEN' });
@@ -44,8 +40,8 @@ t.test('an email address is one account in any letter case, and its password is 
   await t.rejects(accounts.create({ email: 'bob@example.com', password: 'a long password', planId: 'gold' }), { code: 'PLAN_NOT_FOUND' });
 });
 
-t.test('signing in gives a short-lived access token naming viewer and device, and a wrong password is refused without telling which part was wrong', async (t) => {
-  const { accounts, advance } = setUp(t);
+onEachEngine(t, 'signing in gives a short-lived access token naming viewer and device, and a wrong password is refused without telling which part was wrong', async (t, catalog) => {
+  const { accounts, advance } = setUp(t, catalog);
   const viewer = await accounts.create({ email: 'ann@example.com', password: 'correct horse battery', planId: 'basic' });
   const signed = await accounts.login({ email: 'ANN@example.com', password: 'correct horse battery', device: web }, '192.0.2.1');
   t.same(accounts.verifyAccess(signed.accessToken), { viewerId: viewer.id, deviceId: 'laptop', family: 'web' });
@@ -56,16 +52,16 @@ t.test('signing in gives a short-lived access token naming viewer and device, an
   t.throws(() => accounts.verifyAccess(signed.accessToken.slice(0, -2) + 'xx'), { code: 'VIEWER_TOKEN_INVALID' });
 });
 
-t.test('repeated failures are throttled with the time to wait, even with the right password', async (t) => {
-  const { accounts } = setUp(t);
+onEachEngine(t, 'repeated failures are throttled with the time to wait, even with the right password', async (t, catalog) => {
+  const { accounts } = setUp(t, catalog);
   await accounts.create({ email: 'ann@example.com', password: 'correct horse battery' });
   for (let i = 0; i < 3; i++) await t.rejects(accounts.login({ email: 'ann@example.com', password: `guess ${i}`, device: web }, `192.0.2.${i}`), { code: 'LOGIN_FAILED' });
   const refused = accounts.login({ email: 'ann@example.com', password: 'correct horse battery', device: web }, '198.51.100.1');
   await t.rejects(refused, { code: 'LOGIN_THROTTLED', status: 429, details: { retryAfterSeconds: 60 } });
 });
 
-t.test('a refresh token is spent when used; using it again revokes every token of that sign-in', async (t) => {
-  const { accounts } = setUp(t);
+onEachEngine(t, 'a refresh token is spent when used; using it again revokes every token of that sign-in', async (t, catalog) => {
+  const { accounts } = setUp(t, catalog);
   await accounts.create({ email: 'ann@example.com', password: 'correct horse battery' });
   const first = await accounts.login({ email: 'ann@example.com', password: 'correct horse battery', device: web }, '192.0.2.1');
   const second = await accounts.refresh(first.refreshToken);
@@ -79,8 +75,8 @@ t.test('a refresh token is spent when used; using it again revokes every token o
   await t.rejects(accounts.refresh(`${other.refreshToken.split('.')[0]}.forged`), { code: 'REFRESH_TOKEN_INVALID' }, 'a forged secret');
 });
 
-t.test('signing out revokes the sign-in, and a removed device must sign in again', async (t) => {
-  const { accounts, store, advance } = setUp(t);
+onEachEngine(t, 'signing out revokes the sign-in, and a removed device must sign in again', async (t, catalog) => {
+  const { accounts, store, advance } = setUp(t, catalog);
   const viewer = await accounts.create({ email: 'ann@example.com', password: 'correct horse battery' });
   const signed = await accounts.login({ email: 'ann@example.com', password: 'correct horse battery', device: web }, '192.0.2.1');
   accounts.logout(signed.refreshToken);
@@ -90,8 +86,8 @@ t.test('signing out revokes the sign-in, and a removed device must sign in again
   await t.rejects(accounts.refresh(again.refreshToken), { code: 'REFRESH_TOKEN_INVALID' });
 });
 
-t.test('a plan caps the devices a viewer may sign in on; the refusal lists them', async (t) => {
-  const { accounts } = setUp(t);
+onEachEngine(t, 'a plan caps the devices a viewer may sign in on; the refusal lists them', async (t, catalog) => {
+  const { accounts } = setUp(t, catalog);
   await accounts.create({ email: 'ann@example.com', password: 'correct horse battery', planId: 'basic' }); // 2 devices
   for (const id of ['phone', 'tv']) await accounts.login({ email: 'ann@example.com', password: 'correct horse battery', device: { id, family: 'android' } }, '192.0.2.1');
   await accounts.login({ email: 'ann@example.com', password: 'correct horse battery', device: { id: 'tv', family: 'androidtv', model: 'Chromecast' } }, '192.0.2.1');
@@ -99,8 +95,8 @@ t.test('a plan caps the devices a viewer may sign in on; the refusal lists them'
   await t.rejects(refused, { code: 'DEVICE_LIMIT_REACHED', details: { limit: 2, devices: [{ id: 'phone' }, { id: 'tv', family: 'androidtv', model: 'Chromecast' }] } });
 });
 
-t.test('a subscription covers its dates only, and the plan gives packages only while it does', async (t) => {
-  const { accounts } = setUp(t);
+onEachEngine(t, 'a subscription covers its dates only, and the plan gives packages only while it does', async (t, catalog) => {
+  const { accounts } = setUp(t, catalog);
   const viewer = await accounts.create({ email: 'ann@example.com', password: 'correct horse battery', planId: 'standard', subscriptionEndsAt: Date.parse('2026-12-03T12:00:00Z') });
   const now = Date.parse('2026-12-02T12:00:00Z');
   t.match(accounts.entitlement(viewer.id, now), { subscribed: true, plan: { id: 'standard', maxStreams: 2, maxHeight: 1080 } });

@@ -12,13 +12,13 @@ import { WebhookStore } from '../../../src/operator/webhooks/store.js';
 import { textSealer } from '../../../src/secrets.js';
 import { startReceiver } from '../../helpers/webhook-receiver.js';
 import { waitUntil } from '../../helpers/wait.js';
+import { onEachEngine, type TestCatalog } from '../../helpers/catalog.js';
 
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 
 /** A store in a real SQLite file and a dispatcher sending over loopback, with short retries. */
-function setup(t: Test, options: { maxAttempts?: number; retryBaseMs?: number } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-webhooks-'));
-  const db = openDatabase(dir);
+function setup(t: Test, catalog: TestCatalog, options: { maxAttempts?: number; retryBaseMs?: number } = {}) {
+  const db = catalog.db;
   const sealer = textSealer(randomBytes(32));
   const store = new WebhookStore(db, sealer);
   const outcomes: string[] = [];
@@ -35,16 +35,14 @@ function setup(t: Test, options: { maxAttempts?: number; retryBaseMs?: number } 
   });
   t.teardown(async () => {
     await dispatcher.stop();
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
   });
   return { db, sealer, store, dispatcher, outcomes };
 }
 
-t.test('a receiver that fails twice and then succeeds gets the message three times with one id and one success, each signed', async (t) => {
+onEachEngine(t, 'a receiver that fails twice and then succeeds gets the message three times with one id and one success, each signed', async (t, catalog) => {
   const receiver = await startReceiver((_request, index) => (index < 2 ? 500 : 200));
   t.teardown(() => receiver.close());
-  const { store, dispatcher, outcomes } = setup(t);
+  const { store, dispatcher, outcomes } = setup(t, catalog);
   const endpoint = store.createEndpoint({ id: 'e1', url: receiver.url, description: '', eventTypes: ['stream.changed'], secret, enabled: true }, Date.now());
   dispatcher.start();
   const [id] = dispatcher.enqueue('stream.changed', { id: 's1', state: 'live' });
@@ -68,10 +66,10 @@ t.test('a receiver that fails twice and then succeeds gets the message three tim
   t.equal(store.pendingCount(), 0);
 });
 
-t.test('a message is given up after the last attempt, and a 410 turns its endpoint off', async (t) => {
+onEachEngine(t, 'a message is given up after the last attempt, and a 410 turns its endpoint off', async (t, catalog) => {
   const receiver = await startReceiver(() => 503);
   t.teardown(() => receiver.close());
-  const { store, dispatcher, outcomes } = setup(t, { maxAttempts: 3 });
+  const { store, dispatcher, outcomes } = setup(t, catalog, { maxAttempts: 3 });
   store.createEndpoint({ id: 'e1', url: receiver.url, description: '', eventTypes: ['title.changed'], secret, enabled: true }, Date.now());
   dispatcher.start();
   const [id] = dispatcher.enqueue('title.changed', { id: 't1', state: 'failed' });
@@ -88,10 +86,10 @@ t.test('a message is given up after the last attempt, and a 410 turns its endpoi
   t.same(dispatcher.enqueue('title.changed', { id: 't2', state: 'ready' }), [], 'a turned-off endpoint gets no new messages');
 });
 
-t.test('messages go only to endpoints that asked for their type, and pending ones survive a new dispatcher on the same file', async (t) => {
+onEachEngine(t, 'messages go only to endpoints that asked for their type, and pending ones survive a new dispatcher on the same file', async (t, catalog) => {
   const receiver = await startReceiver(() => 200);
   t.teardown(() => receiver.close());
-  const { db, sealer, store, dispatcher } = setup(t);
+  const { db, sealer, store, dispatcher } = setup(t, catalog);
   store.createEndpoint({ id: 'streams', url: receiver.url, description: '', eventTypes: ['stream.changed'], secret, enabled: true }, Date.now());
   store.createEndpoint({ id: 'titles', url: receiver.url, description: '', eventTypes: ['title.changed', 'title.removed'], secret, enabled: true }, Date.now());
   // Not started: the messages wait in the outbox, as after a crash.
@@ -112,10 +110,10 @@ t.test('retry delays grow four-fold from the base, stay under the cap, and are j
   t.equal(retryDelayMs(9, 1000, 60_000, 0.999999), 60_000);
 });
 
-t.test('stopping cuts an attempt in flight without recording it, so the message is sent again after a restart', async (t) => {
+onEachEngine(t, 'stopping cuts an attempt in flight without recording it, so the message is sent again after a restart', async (t, catalog) => {
   const receiver = await startReceiver(() => 0); // never answers
   t.teardown(() => receiver.close());
-  const { store, dispatcher } = setup(t);
+  const { store, dispatcher } = setup(t, catalog);
   store.createEndpoint({ id: 'e1', url: receiver.url, description: '', eventTypes: ['stream.changed'], secret, enabled: true }, Date.now());
   dispatcher.start();
   const [id] = dispatcher.enqueue('stream.changed', { id: 's1', state: 'live' });
@@ -126,10 +124,10 @@ t.test('stopping cuts an attempt in flight without recording it, so the message 
   t.match(store.message(id!), { state: 'pending', attempts: 0 }, 'no attempt recorded: it is still to be sent');
 });
 
-t.test('messages that fell due while their endpoint was off go as soon as it is turned back on', async (t) => {
+onEachEngine(t, 'messages that fell due while their endpoint was off go as soon as it is turned back on', async (t, catalog) => {
   const receiver = await startReceiver(() => 503);
   t.teardown(() => receiver.close());
-  const { store, dispatcher } = setup(t, { retryBaseMs: 400 });
+  const { store, dispatcher } = setup(t, catalog, { retryBaseMs: 400 });
   const endpoint = store.createEndpoint({ id: 'e1', url: receiver.url, description: '', eventTypes: ['stream.changed'], secret, enabled: true }, Date.now());
   dispatcher.start();
   const [id] = dispatcher.enqueue('stream.changed', { id: 's1', state: 'live' });

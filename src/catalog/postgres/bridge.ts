@@ -1,0 +1,152 @@
+import { createRequire } from 'node:module';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+
+export type QueryResult = { rows: Record<string, unknown>[]; rowCount: number };
+
+/** A PostgreSQL error as the server reported it (`code` is its SQLSTATE). */
+export class PostgresError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly detail: string | undefined,
+  ) {
+    super(message);
+    this.name = 'PostgresError';
+  }
+}
+
+export type BridgeOptions = {
+  url: string;
+  /** The server cancels a statement running longer (statement_timeout). */
+  statementTimeoutMs: number;
+  applicationName: string;
+};
+
+type Reply = { rows: Record<string, unknown>[]; rowCount: number } | { error: { message: string; code?: string; detail?: string } };
+
+/*
+ * Runs in the worker thread, which holds the connection (node-postgres, the maintained driver).
+ * int8 and numeric come back as numbers: Weir keeps milliseconds and counts in them, all far
+ * below 2^53. Statements run with a name are prepared once per connection.
+ */
+const workerSource = `
+const { workerData } = require('node:worker_threads');
+const signal = new Int32Array(workerData.signal);
+const port = workerData.port;
+let broken = null;
+let client = null;
+let connected = Promise.resolve();
+try {
+  const pg = require(workerData.pgPath);
+  const types = { getTypeParser: (oid, format) => (oid === 20 || oid === 1700) && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format) };
+  client = new pg.Client({ connectionString: workerData.url, types, statement_timeout: workerData.statementTimeoutMs, application_name: workerData.applicationName });
+  client.on('error', (error) => { broken = error; });
+  connected = client.connect().catch((error) => { broken = error; });
+} catch (error) {
+  broken = error; // every query is answered with it, instead of leaving the caller to wait out its timeout
+}
+const names = new Map();
+port.on('message', async (request) => {
+  let reply;
+  try {
+    await connected;
+    if (broken) throw broken;
+    if (request.close) { await client.end(); reply = { rows: [], rowCount: 0 }; }
+    else {
+      let name;
+      if (request.prepare) { name = names.get(request.text); if (!name) names.set(request.text, (name = 'weir' + names.size)); }
+      const result = await client.query({ text: request.text, values: request.values, name });
+      const last = Array.isArray(result) ? result[result.length - 1] : result;
+      reply = { rows: last && last.rows ? last.rows : [], rowCount: last && last.rowCount ? last.rowCount : 0 };
+    }
+  } catch (error) {
+    reply = { error: { message: String(error && error.message), code: error && error.code, detail: error && error.detail } };
+  }
+  port.postMessage(reply);
+  Atomics.store(signal, 0, 1);
+  Atomics.notify(signal, 0);
+});
+`;
+
+/**
+ * PostgreSQL behind a synchronous call, so the stores keep the shape they have on SQLite (whose
+ * driver is synchronous too). One connection lives in a worker thread; a query is posted to it
+ * and this thread waits on a shared flag until the answer is there. The wait costs one round trip
+ * to the server, and only the write path and cold reads pay it: media requests never query.
+ */
+export class PostgresBridge {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly signal = new Int32Array(new SharedArrayBuffer(4));
+  private closed = false;
+
+  constructor(private readonly options: BridgeOptions) {
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    this.worker = new Worker(workerSource, {
+      eval: true,
+      workerData: {
+        pgPath: createRequire(import.meta.url).resolve('pg'),
+        signal: this.signal.buffer,
+        port: channel.port2,
+        url: options.url,
+        statementTimeoutMs: options.statementTimeoutMs,
+        applicationName: options.applicationName,
+      },
+      transferList: [channel.port2],
+      // The source above is CommonJS: flags such as --input-type=module must not reach it.
+      execArgv: [],
+    });
+    // The thread must not keep a stopping process alive; close() ends the connection first.
+    this.worker.unref();
+  }
+
+  /** Runs one statement (or, without values, several separated by semicolons) and waits for it. */
+  query(text: string, values?: readonly unknown[], prepare = false): QueryResult {
+    if (this.closed) throw new Error('The PostgreSQL connection is closed.');
+    return this.call({ text, values: values ? values.map(toWire) : undefined, prepare });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.call({ close: true });
+    } catch {
+      // Closing a connection that already broke: nothing left to end.
+    }
+    this.closed = true;
+    void this.worker.terminate();
+  }
+
+  private call(request: object): QueryResult {
+    Atomics.store(this.signal, 0, 0);
+    this.port.postMessage(request);
+    // A little longer than the server's own limit, so its clear error normally arrives first.
+    const waitMs = this.options.statementTimeoutMs + 5_000;
+    if (Atomics.wait(this.signal, 0, 0, waitMs) === 'timed-out') {
+      this.closed = true;
+      void this.worker.terminate();
+      throw new Error(`PostgreSQL did not answer within ${waitMs} ms; the connection was dropped.`);
+    }
+    const message = receiveMessageOnPort(this.port);
+    if (!message) throw new Error('PostgreSQL answered nothing.');
+    const reply = message.message as Reply;
+    if ('error' in reply) throw new PostgresError(reply.error.message, reply.error.code, reply.error.detail);
+    for (const row of reply.rows) {
+      for (const key in row) {
+        const value = row[key];
+        // bytea arrives as a plain Uint8Array after crossing threads; the stores expect Buffers.
+        if (value instanceof Uint8Array && !Buffer.isBuffer(value)) row[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      }
+    }
+    return reply;
+  }
+}
+
+/** What crosses to the worker: Buffers as bytes, booleans as the 0/1 the schema stores. */
+function toWire(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'bigint') return value.toString();
+  return value;
+}
