@@ -1,4 +1,5 @@
 import type { Db } from '../catalog/database.js';
+import type { SqlStatement } from '../catalog/sql.js';
 import type { Clock } from '../clock.js';
 import { WeirError } from '../errors.js';
 
@@ -44,17 +45,31 @@ type Row = {
   player_state: string | null;
 };
 
+const columns = 'id, content_id, created_at, viewer_id, device, max_height, counted, renewed_at, position_ms, player_state';
+
 /**
  * Every live playback session, in memory: the media read path asks `alive` (a map lookup) and
  * never the database. Starting and ending a lease are written at once (they decide who gets a
  * slot); heartbeats are written behind, in batches. Single-threaded JavaScript makes the slot
  * check and the insert one step, so racing starts admit exactly the limit.
+ *
+ * On PostgreSQL several nodes share the sessions, so memory is one node's view, not the truth:
+ * a counted start takes a lock on its viewer in the database and counts the open sessions there;
+ * a session another node started is read once when it first reaches this one; and each sweep
+ * reads back what other nodes did to the sessions held here (renewed, stopped).
  */
 export class LeaseTable {
   private readonly leases = new Map<string, Lease>();
   private readonly byViewer = new Map<string, Set<string>>();
   private readonly dirty = new Set<string>();
   private readonly s;
+  private readonly shared: {
+    startCounted: (lease: Lease, limit: number) => Row[] | null;
+    one: SqlStatement;
+    states: SqlStatement;
+  } | null = null;
+  /** Session ids another node may know but the database does not: not asked again for a while. */
+  private readonly unknown = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -65,27 +80,49 @@ export class LeaseTable {
         `INSERT INTO playback_sessions (id, content_id, created_at, expires_at, viewer_id, device, max_height, counted, renewed_at, ended_at)
          VALUES (@id, @contentId, @startedAt, @expiresAt, @viewerId, @device, @maxHeight, @counted, @renewedAt, @endedAt)`,
       ),
-      renew: db.prepare(`UPDATE playback_sessions SET renewed_at = @renewedAt, expires_at = @expiresAt, position_ms = @positionMs, player_state = @state WHERE id = @id`),
+      // A renewal never moves a session back in time, nor revives one that ended (another node's write may be newer).
+      renew: db.prepare(
+        `UPDATE playback_sessions SET renewed_at = @renewedAt, expires_at = @expiresAt, position_ms = @positionMs, player_state = @state
+         WHERE id = @id AND ended_at IS NULL AND (renewed_at IS NULL OR renewed_at <= @renewedAt)`,
+      ),
       end: db.prepare(`UPDATE playback_sessions SET ended_at = @endedAt, expires_at = @endedAt, position_ms = @positionMs, player_state = @state WHERE id = @id`),
-      open: db.prepare(`SELECT id, content_id, created_at, viewer_id, device, max_height, counted, renewed_at, position_ms, player_state FROM playback_sessions WHERE ended_at IS NULL AND renewed_at IS NOT NULL`),
+      open: db.prepare(`SELECT ${columns} FROM playback_sessions WHERE ended_at IS NULL AND renewed_at IS NOT NULL`),
       prune: db.prepare(`DELETE FROM playback_sessions WHERE ended_at IS NOT NULL AND ended_at < ?`),
     };
     this.insertBatch = db.transaction((batch: Lease[]) => {
-      for (const lease of batch) {
-        this.s.insert.run({
-          id: lease.id,
-          contentId: lease.contentId,
-          startedAt: lease.startedAt,
-          // As it is now: stopped before it was written, it is written stopped.
-          expiresAt: lease.endedAt ?? lease.renewedAt + this.expiryMs,
-          viewerId: lease.viewerId,
-          device: lease.device ? JSON.stringify(lease.device) : null,
-          maxHeight: lease.maxHeight,
-          counted: lease.counted ? 1 : 0,
-          renewedAt: lease.renewedAt,
-          endedAt: lease.endedAt,
-        });
-      }
+      for (const lease of batch) this.insertRow(lease);
+    });
+    if (db.engine === 'postgres') {
+      const lockViewer = db.prepare(`SELECT pg_advisory_xact_lock(hashtext(?)) IS NULL AS locked`);
+      const holding = db.prepare(`SELECT ${columns} FROM playback_sessions WHERE viewer_id = ? AND counted = 1 AND ended_at IS NULL AND expires_at > ?`);
+      this.shared = {
+        // One transaction per counted start: the viewer's lock makes count-then-insert one step across nodes.
+        startCounted: db.transaction((lease: Lease, limit: number) => {
+          lockViewer.get(lease.viewerId);
+          const rows = holding.all(lease.viewerId, lease.startedAt) as Row[];
+          if (rows.length >= limit) return rows;
+          this.insertRow(lease);
+          return null;
+        }),
+        one: db.prepare(`SELECT ${columns}, ended_at FROM playback_sessions WHERE id = ?`),
+        states: db.prepare(`SELECT id, renewed_at, ended_at FROM playback_sessions WHERE id = ANY(?)`),
+      };
+    }
+  }
+
+  private insertRow(lease: Lease): void {
+    this.s.insert.run({
+      id: lease.id,
+      contentId: lease.contentId,
+      startedAt: lease.startedAt,
+      // As it is now: stopped before it was written, it is written stopped.
+      expiresAt: lease.endedAt ?? lease.renewedAt + this.expiryMs,
+      viewerId: lease.viewerId,
+      device: lease.device ? JSON.stringify(lease.device) : null,
+      maxHeight: lease.maxHeight,
+      counted: lease.counted ? 1 : 0,
+      renewedAt: lease.renewedAt,
+      endedAt: lease.endedAt,
     });
   }
 
@@ -110,20 +147,13 @@ export class LeaseTable {
   restore(): number {
     const now = this.options.clock.now();
     for (const row of this.s.open.all() as Row[]) {
-      this.add({
-        id: row.id,
-        contentId: row.content_id,
-        viewerId: row.viewer_id,
-        device: row.device ? (JSON.parse(row.device) as LeaseDevice) : null,
-        maxHeight: row.max_height,
-        counted: row.counted === 1,
-        startedAt: row.created_at,
-        renewedAt: Math.max(row.renewed_at ?? row.created_at, now),
-        endedAt: null,
-        positionMs: row.position_ms,
-        state: row.player_state as PlayerState | null,
-      });
+      const lease = fromRow(row);
+      lease.renewedAt = Math.max(lease.renewedAt, now);
+      this.add(lease);
+      this.dirty.add(lease.id);
     }
+    // The new window is written at once: it is what other nodes (and the next restart) count.
+    this.flush();
     return this.leases.size;
   }
 
@@ -167,10 +197,23 @@ export class LeaseTable {
    */
   start(lease: Omit<Lease, 'renewedAt' | 'endedAt' | 'positionMs' | 'state'>, limit: number | null): { lease: Lease; persisted: Promise<void> } | { holders: Lease[] } {
     const now = lease.startedAt;
+    const full: Lease = { ...lease, renewedAt: now, endedAt: null, positionMs: null, state: null };
+    if (this.shared && lease.counted && lease.viewerId !== null && limit !== null) {
+      let holders: Row[] | null;
+      try {
+        holders = this.shared.startCounted(full, limit);
+      } catch {
+        const failed = Promise.reject(new Error('the playback session could not be recorded'));
+        failed.catch(() => undefined); // as in commitSoon: nobody may be left to await it
+        return { lease: full, persisted: failed };
+      }
+      if (holders) return { holders: holders.map((row) => this.leases.get(row.id) ?? fromRow(row)) };
+      this.add(full);
+      return { lease: full, persisted: Promise.resolve() };
+    }
     if (lease.counted && lease.viewerId !== null && limit !== null && this.holdsAtLeast(lease.viewerId, limit, now)) {
       return { holders: this.active(lease.viewerId, now) };
     }
-    const full: Lease = { ...lease, renewedAt: now, endedAt: null, positionMs: null, state: null };
     this.add(full);
     this.pendingInserts.push(full);
     return { lease: full, persisted: this.commitSoon() };
@@ -211,7 +254,7 @@ export class LeaseTable {
 
   /** The lease if it is still running (not stopped, not expired). A map lookup: the media path's check. */
   alive(id: string, now = this.options.clock.now()): Lease | null {
-    const lease = this.leases.get(id);
+    const lease = this.known(id, now);
     return lease && this.isAlive(lease, now) ? lease : null;
   }
 
@@ -249,6 +292,54 @@ export class LeaseTable {
     this.unindex(lease);
   }
 
+  /**
+   * The lease from memory; with several nodes, a session started on another one is read from the
+   * database the first time it reaches this node (once: from then on it is in memory too).
+   */
+  private known(id: string, now: number): Lease | undefined {
+    const lease = this.leases.get(id);
+    if (lease || !this.shared) return lease;
+    const until = this.unknown.get(id);
+    if (until !== undefined && until > now) return undefined;
+    let row: (Row & { ended_at: number | null }) | undefined;
+    try {
+      row = this.shared.one.get(id) as typeof row;
+    } catch {
+      return undefined; // the database is unreachable: a session this node cannot confirm is not served
+    }
+    if (!row || row.ended_at !== null) {
+      // Ids reach here only inside validly signed tokens, but a stopped session's player may keep asking.
+      if (this.unknown.size >= 10_000) this.unknown.clear();
+      this.unknown.set(id, now + 5_000);
+      return undefined;
+    }
+    const adopted = fromRow(row);
+    this.add(adopted);
+    return adopted;
+  }
+
+  /**
+   * With several nodes: reads back what the others did to the sessions open here. A renewal they
+   * saw keeps the session alive here too; a stop they recorded stops it here. Runs before each sweep.
+   */
+  private readBack(now: number): void {
+    if (!this.shared) return;
+    const open = [...this.leases.values()].filter((lease) => lease.endedAt === null);
+    for (let i = 0; i < open.length; i += 500) {
+      const chunk = open.slice(i, i + 500);
+      const rows = this.shared.states.all(chunk.map((lease) => lease.id)) as { id: string; renewed_at: number | null; ended_at: number | null }[];
+      for (const row of rows) {
+        const lease = this.leases.get(row.id);
+        if (!lease || lease.endedAt !== null) continue;
+        if (row.ended_at !== null) {
+          lease.endedAt = Math.min(row.ended_at, now);
+          this.dirty.delete(lease.id);
+          this.unindex(lease);
+        } else if (row.renewed_at !== null && row.renewed_at > lease.renewedAt) lease.renewedAt = row.renewed_at;
+      }
+    }
+  }
+
   /** Writes starts not yet written and heartbeats received since the last flush. */
   flush(): number {
     this.writePending();
@@ -268,6 +359,7 @@ export class LeaseTable {
   /** Ends expired leases and forgets those ended a while ago (memory stays bounded by open sessions). */
   sweep(now = this.options.clock.now()): void {
     this.flush();
+    this.readBack(now);
     // One transaction for every lease that lapsed: a write each would hold the event loop (and
     // every player waiting on it) for as many commits as there are lapsed sessions.
     this.db.transaction(() => {
@@ -285,7 +377,7 @@ export class LeaseTable {
 
   /** The viewer's own lease (anonymous sessions: whoever holds its id). */
   private owned(id: string, viewerId: string | null): Lease {
-    const lease = this.leases.get(id);
+    const lease = this.known(id, this.options.clock.now());
     if (!lease || (lease.viewerId !== null && lease.viewerId !== viewerId)) throw new WeirError('PLAYBACK_SESSION_NOT_FOUND', `No playback session ${JSON.stringify(id)} of yours is known.`);
     return lease;
   }
@@ -312,4 +404,20 @@ export class LeaseTable {
     ids?.delete(lease.id);
     if (ids?.size === 0) this.byViewer.delete(lease.viewerId);
   }
+}
+
+function fromRow(row: Row): Lease {
+  return {
+    id: row.id,
+    contentId: row.content_id,
+    viewerId: row.viewer_id,
+    device: row.device ? (JSON.parse(row.device) as LeaseDevice) : null,
+    maxHeight: row.max_height,
+    counted: row.counted === 1,
+    startedAt: row.created_at,
+    renewedAt: row.renewed_at ?? row.created_at,
+    endedAt: null,
+    positionMs: row.position_ms,
+    state: row.player_state as PlayerState | null,
+  };
 }

@@ -1,9 +1,8 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openDatabase, type Db } from '../../src/catalog/database.js';
 import { LeaseTable, type Lease } from '../../src/playback/leases.js';
+import { spawn } from 'node:child_process';
+import { onEachEngine, openTestCatalog, postgresUnavailable, type TestCatalog } from '../helpers/catalog.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** A clock the test moves by hand. */
 const manualClock = (start = Date.parse('2026-12-02T12:00:00Z')) => {
@@ -11,15 +10,10 @@ const manualClock = (start = Date.parse('2026-12-02T12:00:00Z')) => {
   return { now: () => now, advance: (ms: number) => (now += ms) };
 };
 
-function openFresh(t: Test): { dir: string; db: Db } {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-leases-'));
-  const db = openDatabase(dir);
-  t.teardown(async () => {
-    await new Promise((resolve) => setImmediate(resolve)); // the starts of the last turn are written
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir, db };
+function openFresh(t: Test, catalog: TestCatalog): TestCatalog {
+  // Before the catalog closes: the starts of the last turn are written.
+  t.teardown(() => new Promise((resolve) => setImmediate(resolve)));
+  return catalog;
 }
 
 const device = (id: string) => ({ id, family: 'web', model: null });
@@ -33,8 +27,8 @@ const leaseFor = (id: string, viewerId: string | null, startedAt: number): Omit<
   startedAt,
 });
 
-t.test('a viewer at the limit is refused with the sessions that hold the slots, and a stopped session frees its slot at once', async (t) => {
-  const { db } = openFresh(t);
+onEachEngine(t, 'a viewer at the limit is refused with the sessions that hold the slots, and a stopped session frees its slot at once', async (t, catalog) => {
+  const { db } = openFresh(t, catalog);
   const clock = manualClock();
   const leases = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
   t.ok('lease' in leases.start(leaseFor('a', 'viewer-1', clock.now()), 2));
@@ -48,8 +42,8 @@ t.test('a viewer at the limit is refused with the sessions that hold the slots, 
   t.ok('lease' in leases.start(leaseFor('c', 'viewer-1', clock.now()), 2), 'its slot is free');
 });
 
-t.test('a lease that misses two heartbeat intervals expires and frees its slot; a heartbeat or media request in time keeps it', async (t) => {
-  const { db } = openFresh(t);
+onEachEngine(t, 'a lease that misses two heartbeat intervals expires and frees its slot; a heartbeat or media request in time keeps it', async (t, catalog) => {
+  const { db } = openFresh(t, catalog);
   const clock = manualClock();
   const leases = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
   leases.start(leaseFor('kept', 'viewer-1', clock.now()), 3);
@@ -71,8 +65,8 @@ t.test('a lease that misses two heartbeat intervals expires and frees its slot; 
   t.equal(row.ended_at, clock.now() - 5_000, 'the sweep records when it lapsed (its last renewal plus two intervals)');
 });
 
-t.test('a restart neither frees nor loses slots: open leases come back with their heartbeats, stopped ones stay stopped', async (t) => {
-  const { dir, db } = openFresh(t);
+onEachEngine(t, 'a restart neither frees nor loses slots: open leases come back with their heartbeats, stopped ones stay stopped', async (t, catalog) => {
+  const { db } = openFresh(t, catalog);
   const clock = manualClock();
   const before = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
   before.start(leaseFor('a', 'viewer-1', clock.now()), 2);
@@ -87,8 +81,7 @@ t.test('a restart neither frees nor loses slots: open leases come back with thei
 
   // The server was down for a minute: longer than the expiry window.
   clock.advance(60_000);
-  const reopened = openDatabase(dir);
-  t.teardown(() => reopened.close());
+  const reopened = catalog.reopen();
   const after = new LeaseTable(reopened, { clock, heartbeatSeconds: 30 });
   t.equal(after.restore(), 3, 'the three open leases are back');
   t.same(after.active('viewer-1').map((l) => l.id).sort(), ['a', 'b'], 'holding their slots');
@@ -99,30 +92,29 @@ t.test('a restart neither frees nor loses slots: open leases come back with thei
   t.same(after.active('viewer-1'), [], 'players that do not come back lose their slots one window after the restart');
 });
 
-t.test('starts in one turn of the event loop are written together, and a start that cannot be written is not granted', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'weir-leases-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const db = openDatabase(dir);
+onEachEngine(t, 'starts in one turn of the event loop are written together, and a start that cannot be written is not granted', async (t, catalog) => {
+  const { db } = catalog;
   const clock = manualClock();
   const leases = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
-  const first = leases.start(leaseFor('a', 'viewer-1', clock.now()), 2);
-  const second = leases.start(leaseFor('b', 'viewer-1', clock.now()), 2);
+  // Anonymous starts: on PostgreSQL a counted start is a transaction of its own (it locks its viewer across nodes).
+  const first = leases.start(leaseFor('a', null, clock.now()), null);
+  const second = leases.start(leaseFor('b', null, clock.now()), null);
   t.ok('persisted' in first && 'persisted' in second);
   if (!('persisted' in first) || !('persisted' in second)) return;
   t.equal(first.persisted, second.persisted, 'one commit for both');
   await first.persisted;
   t.equal((db.prepare('SELECT count(*) AS n FROM playback_sessions').get() as { n: number }).n, 2, 'both are written');
 
-  const doomed = leases.start(leaseFor('c', 'viewer-2', clock.now()), 1);
   db.close(); // the write will fail
+  const doomed = leases.start(leaseFor('c', 'viewer-2', clock.now()), 1);
   if (!('persisted' in doomed)) return t.fail('the slot was free');
   await t.rejects(doomed.persisted, /could not be recorded/);
   t.equal(leases.alive('c'), null, 'the lease is not running');
   t.same(leases.active('viewer-2'), [], 'and its slot is free again');
 });
 
-t.test('sessions that ended more than 30 days ago are pruned from history; recent and running ones stay', async (t) => {
-  const { db } = openFresh(t);
+onEachEngine(t, 'sessions that ended more than 30 days ago are pruned from history; recent and running ones stay', async (t, catalog) => {
+  const { db } = openFresh(t, catalog);
   const clock = manualClock();
   const leases = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
   const started = (id: string) => {
@@ -139,4 +131,73 @@ t.test('sessions that ended more than 30 days ago are pruned from history; recen
   t.equal(leases.prune(), 1, 'one session ended 31 days ago');
   const ids = (db.prepare('SELECT id FROM playback_sessions ORDER BY id').all() as { id: string }[]).map((row) => row.id);
   t.same(ids, ['recent', 'running'], 'a session never ended (not yet swept) is not history');
+});
+
+t.test('with several nodes on PostgreSQL, starts racing from separate processes for the last slots admit exactly the limit', { skip: postgresUnavailable() ?? false }, async (t) => {
+  const catalog = openTestCatalog(t, 'postgres');
+  const holder = catalog.reopen();
+  // The gate: every process waits on this advisory lock, so all of them start at once when it opens.
+  holder.exec('SELECT pg_advisory_lock(424242)');
+  const processes = 4;
+  const attemptsEach = 5;
+  const limit = 3;
+  const leasesModule = new URL('../../dist/src/playback/leases.js', import.meta.url).href;
+  const databaseModule = new URL('../../dist/src/catalog/database.js', import.meta.url).href;
+  const script = `
+    const { LeaseTable } = await import(${JSON.stringify(leasesModule)});
+    const { openDatabase } = await import(${JSON.stringify(databaseModule)});
+    const db = openDatabase('/nonexistent', { url: process.env.URL });
+    const leases = new LeaseTable(db, { clock: { now: Date.now }, heartbeatSeconds: 30 });
+    db.exec('SELECT pg_advisory_lock_shared(424242)');
+    let admitted = 0;
+    for (let i = 0; i < ${attemptsEach}; i++) {
+      const outcome = leases.start({ id: process.env.NODE_NAME + '-' + i, contentId: 'film', viewerId: 'viewer-1', device: { id: 'd', family: 'web', model: null }, maxHeight: null, counted: true, startedAt: Date.now() }, ${limit});
+      if ('lease' in outcome) { await outcome.persisted; admitted++; }
+    }
+    db.close();
+    process.stdout.write(String(admitted));
+  `;
+  const runs = Array.from({ length: processes }, (_, i) =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, URL: catalog.url!, NODE_NAME: `node-${i}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk));
+      child.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`node-${i} exited ${code}: ${err}`))));
+    }),
+  );
+  // Open the gate once every process waits at it.
+  await waitUntil(() => (holder.prepare(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242 AND NOT granted`).get() as { n: number }).n === processes, 'every process at the gate');
+  holder.exec('SELECT pg_advisory_unlock(424242)');
+  const admitted = await Promise.all(runs);
+  t.equal(admitted.reduce((sum, n) => sum + n, 0), limit, `${processes * attemptsEach} starts from ${processes} processes, exactly ${limit} admitted (${admitted.join(' + ')})`);
+  t.equal((holder.prepare(`SELECT count(*) AS n FROM playback_sessions WHERE viewer_id = 'viewer-1' AND ended_at IS NULL`).get() as { n: number }).n, limit, 'and exactly that many are recorded');
+});
+
+t.test('with several nodes on PostgreSQL, a session started on one is served by another, and a stop on either reaches the other at its next sweep', { skip: postgresUnavailable() ?? false }, async (t) => {
+  const catalog = openTestCatalog(t, 'postgres');
+  const clock = manualClock();
+  const nodeA = new LeaseTable(catalog.db, { clock, heartbeatSeconds: 30 });
+  const nodeB = new LeaseTable(catalog.reopen(), { clock, heartbeatSeconds: 30 });
+  const started = nodeA.start(leaseFor('s1', 'viewer-1', clock.now()), 1);
+  if (!('persisted' in started)) return t.fail('the slot was free');
+  await started.persisted;
+  t.match(nodeB.alive('s1'), { id: 's1', viewerId: 'viewer-1', device: device('s1-device') }, 'node B reads the session the first time it sees it');
+  t.ok('holders' in nodeB.start(leaseFor('s2', 'viewer-1', clock.now()), 1), "node B counts node A's session against the limit");
+
+  // The player now talks to node B only: its heartbeats keep the session alive on A too.
+  clock.advance(45_000);
+  nodeB.heartbeat('s1', 'viewer-1', { positionMs: 45_000, state: 'playing' });
+  clock.advance(20_000);
+  nodeB.sweep();
+  nodeA.sweep();
+  t.ok(nodeA.alive('s1'), "A does not end a session B renewed: the sweep reads B's renewal first");
+
+  nodeB.end('s1', 'viewer-1');
+  t.ok(nodeA.alive('s1'), 'A still serves it until its next sweep');
+  nodeA.sweep();
+  t.equal(nodeA.alive('s1'), null, 'then refuses it');
+  t.ok('lease' in nodeA.start(leaseFor('s3', 'viewer-1', clock.now()), 1), 'and the slot is free on both');
+  t.equal(nodeB.alive('never-started'), null, 'an id nobody started is refused');
 });
