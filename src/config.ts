@@ -38,6 +38,13 @@ export const configSchema = z.strictObject({
   }),
   srt: z.strictObject({ port, latencyMs: z.number().int().min(20).max(8000) }),
   dataDir: z.string().min(1),
+  database: z.strictObject({
+    /** postgres://user:password@host:port/db keeps the catalog on PostgreSQL (shared by several nodes); null keeps it in SQLite in the data dir. */
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL')
+      .nullable(),
+  }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
   upload: z.strictObject({
     maxBytes: z.number().int().positive(),
@@ -45,13 +52,13 @@ export const configSchema = z.strictObject({
     abandonedAfterHours: z.number().int().min(1).max(24 * 30),
   }),
   encode: z.strictObject({
-    /** Title encodes run at once; the rest wait in arrival order (each encode uses every core ffmpeg is given). */
     /** in-process: the server encodes; external: encodes are queued for `weir worker` processes sharing the data dir. */
     workers: z.enum(['in-process', 'external']),
     /** A worker's hold on a job; a job whose worker stops renewing it is taken over after this. */
     leaseSeconds: z.number().int().min(1).max(3600),
     /** How often an idle worker looks for jobs. */
     workerPollMs: z.number().int().min(50).max(60_000),
+    /** Title encodes run at once; the rest wait in arrival order (each encode uses every core ffmpeg is given). */
     concurrency: z.number().int().min(1).max(64),
     preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow']),
     maxAttempts: z.number().int().min(1).max(10),
@@ -158,6 +165,7 @@ export const overridableSettings = [
   { path: 'rtmp.port', env: 'WEIR_RTMP_PORT', flag: 'rtmp-port', kind: 'integer' },
   { path: 'srt.port', env: 'WEIR_SRT_PORT', flag: 'srt-port', kind: 'integer' },
   { path: 'dataDir', env: 'WEIR_DATA_DIR', flag: 'data-dir', kind: 'string' },
+  { path: 'database.url', env: 'WEIR_DATABASE_URL', flag: 'database-url', kind: 'string' },
   { path: 'log.level', env: 'WEIR_LOG_LEVEL', flag: 'log-level', kind: 'string' },
   { path: 'upload.maxBytes', env: 'WEIR_UPLOAD_MAX_BYTES', flag: 'upload-max-bytes', kind: 'integer' },
   { path: 'encode.preset', env: 'WEIR_ENCODE_PRESET', flag: 'encode-preset', kind: 'string' },

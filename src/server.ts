@@ -61,7 +61,7 @@ import { WebhookDispatcher } from './operator/webhooks/dispatcher.js';
 import { forwardToWebhooks, testEventType } from './operator/webhooks/events.js';
 import { addressPolicy, httpSender } from './operator/webhooks/send.js';
 import { WebhookStore } from './operator/webhooks/store.js';
-import { openDatabase } from './catalog/database.js';
+import { databaseSecrets, openDatabase } from './catalog/database.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
 import type { Config } from './config.js';
@@ -155,13 +155,13 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const tokenSecret = env.WEIR_TOKEN_SECRET ? { value: env.WEIR_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'playback-token-secret');
   const viewerSecret = env.WEIR_VIEWER_TOKEN_SECRET ? { value: env.WEIR_VIEWER_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'viewer-token-secret');
   const tools = locateMediaTools(env);
-  for (const value of [adminSecret.value, tokenSecret.value, viewerSecret.value, env.WEIR_MASTER_KEY, env.WEIR_CPIX_AUTHORIZATION]) if (value) secrets.add(value);
+  for (const value of [adminSecret.value, tokenSecret.value, viewerSecret.value, env.WEIR_MASTER_KEY, env.WEIR_CPIX_AUTHORIZATION, ...databaseSecrets(config.database.url)]) if (value) secrets.add(value);
   const clock = systemClock;
 
   const masterKey = env.WEIR_MASTER_KEY
     ? parseMasterKey(env.WEIR_MASTER_KEY)
     : Buffer.from(loadOrCreateSecret(config.dataDir, 'master-key').value, 'base64url');
-  const db = openDatabase(config.dataDir);
+  const db = openDatabase(config.dataDir, { url: config.database.url, applicationName: 'weir server' });
   const keys = new KeyStore(db, masterKey);
   // Keys come from a commercial DRM service over CPIX when configured, else Weir makes them.
   const keySource = config.drm.cpixUrl

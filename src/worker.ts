@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { EncodeJobStore, type EncodeJob } from './catalog/encode-jobs.js';
-import { openDatabase } from './catalog/database.js';
+import { databaseSecrets, openDatabase } from './catalog/database.js';
 import type { Config } from './config.js';
-import type { Logger } from './logger.js';
+import { logSecrets, type Logger } from './logger.js';
 import { encodeFailure, encodeTitle, type EncodeJobInput } from './pipeline/encode/encode-title.js';
 import { killOrphan, locateMediaTools } from './pipeline/encode/ffmpeg.js';
 import { readdir, rm } from 'node:fs/promises';
@@ -22,7 +22,9 @@ export function startWorker(options: { config: Config; log: Logger; env?: NodeJS
   const { config } = options;
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const log = options.log.child({ worker: id });
-  const db = openDatabase(config.dataDir);
+  const secrets = logSecrets(options.log);
+  for (const value of databaseSecrets(config.database.url)) secrets.add(value);
+  const db = openDatabase(config.dataDir, { url: config.database.url, applicationName: 'weir worker' });
   const jobs = new EncodeJobStore(db);
   const tools = locateMediaTools(options.env);
   const leaseMs = config.encode.leaseSeconds * 1000;

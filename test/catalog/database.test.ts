@@ -3,7 +3,10 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { databaseFileName, migrations, openDatabase } from '../../src/catalog/database.js';
+import { databaseFileName, databaseSecrets, migrations, openDatabase } from '../../src/catalog/database.js';
+import { redactDatabaseUrl } from '../../src/catalog/postgres/database.js';
+import { postgresMigrations } from '../../src/catalog/postgres/migrations.js';
+import { openTestCatalog, postgresUnavailable } from '../helpers/catalog.js';
 
 /** A data dir whose catalog stops at schema `version`, as an older Weir left it. */
 function olderCatalog(t: Test, version: number) {
@@ -34,4 +37,19 @@ t.test('a catalog from a newer Weir is refused, not rewritten', async (t) => {
   db.pragma(`user_version = ${migrations.length + 1}`);
   db.close();
   t.throws(() => openDatabase(dir), { message: new RegExp(`schema version ${migrations.length + 1}, newer than this Weir knows`) });
+});
+
+t.test('a PostgreSQL catalog from a newer Weir is refused, not rewritten; one at the current version opens as it is', { skip: postgresUnavailable() ?? false }, async (t) => {
+  const catalog = openTestCatalog(t, 'postgres');
+  catalog.db.prepare(`INSERT INTO titles (id, title, state, created_at, updated_at) VALUES ('kept', 'Kept', 'ready', 1, 1)`).run();
+  t.same(catalog.reopen().prepare('SELECT id FROM titles').all(), [{ id: 'kept' }], 'reopening changes nothing');
+  catalog.db.exec(`UPDATE weir_schema SET version = ${postgresMigrations.length + 1}`);
+  t.throws(() => catalog.reopen(), { message: new RegExp(`schema version ${postgresMigrations.length + 1}, newer than this Weir knows`) });
+  t.same(catalog.db.prepare('SELECT version FROM weir_schema').all(), [{ version: postgresMigrations.length + 1 }], 'and its version is left as it was');
+});
+
+t.test('the database URL and its password are what a log must never show', async (t) => {
+  t.same(databaseSecrets('postgres://weir:s%40cret@db.example:5432/weir'), ['postgres://weir:s%40cret@db.example:5432/weir', 's@cret']);
+  t.same(databaseSecrets(null), []);
+  t.equal(redactDatabaseUrl('postgres://weir:s%40cret@db.example:5432/weir'), 'postgres://weir:***@db.example:5432/weir');
 });
