@@ -62,6 +62,7 @@ import { forwardToWebhooks, testEventType } from './operator/webhooks/events.js'
 import { addressPolicy, httpSender } from './operator/webhooks/send.js';
 import { WebhookStore } from './operator/webhooks/store.js';
 import { databaseSecrets, openDatabase } from './catalog/database.js';
+import { listenForChanges } from './catalog/postgres/changes.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
 import type { Config } from './config.js';
@@ -437,6 +438,33 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   });
   discoveryChanged.of = (id) => discovery.changed(id);
   metadata.onContentChange = (id) => discovery.changed(id);
+  // Several nodes on one PostgreSQL catalog: what another node changes reaches this one's memory at once.
+  const catalogChanges = config.database.url
+    ? listenForChanges({
+        url: config.database.url,
+        log,
+        onChange: (table, key) => {
+          if (table === 'viewers' || table === 'rentals') viewerStore.forgetViewer(key);
+          else if (table === 'viewer_devices') viewerStore.forgetDevice(key);
+          else if (table === 'plans') viewerStore.forgetPlan(key);
+          else if (table === 'content_metadata') metadata.reload(key);
+          else if (table === 'series' || table === 'collections') metadata.forget('series-and-collections');
+          else if (table === 'content_access') {
+            contentAccess.forget(key);
+            discovery.changed(key);
+          } else if (table === 'titles') {
+            registry.followCatalog(key);
+            discovery.changed(key);
+          } else if (table === 'live_streams') discovery.changed(key);
+        },
+        onResync: () => {
+          viewerStore.forgetAll();
+          contentAccess.forget();
+          metadata.forget('all');
+          for (const id of new Set([...catalog.readyIds(), ...registry.ready])) registry.followCatalog(id);
+        },
+      })
+    : null;
   const accessRules = { plans: () => viewerStore.plans(), ratings: config.playback.ratings, unknownCountry: config.playback.geo.unknownCountry };
   const noRentals: ReadonlySet<string> = new Set();
   /** Who sees the same catalog as this requester: the same plan packages, rating limit and country. */
@@ -654,6 +682,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     await srt.stop();
     streams.stopAll();
     registry.stopAll();
+    await catalogChanges?.stop();
     db.close();
     throw error;
   }
@@ -727,6 +756,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       await Promise.all(liveArt.values());
       await webhooks.stop();
       await artwork.stop();
+      await catalogChanges?.stop();
       leases.flush();
       watchHistory.flush();
       qoe.flush(true); // running sessions too: nothing of them is lost to a restart

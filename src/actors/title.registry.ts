@@ -108,6 +108,16 @@ export class TitleRegistry {
     return restored;
   }
 
+  /**
+   * Follows a title another node runs (its catalog row changed there): whether it is ready is
+   * read from the catalog. A title whose actor runs here is this node's own to follow.
+   */
+  followCatalog(titleId: string): void {
+    if (this.actors.has(titleId)) return;
+    if (this.deps.catalog.get(titleId)?.state === 'ready') this.ready.add(titleId);
+    else this.ready.delete(titleId);
+  }
+
   has(titleId: string): boolean {
     return this.actors.has(titleId);
   }

@@ -79,6 +79,12 @@ export class ContentAccessStore {
     this.onChange(contentId);
   }
 
+  /** Drops what is held of this content (another node changed it); with no id, everything. */
+  forget(contentId?: string): void {
+    if (contentId === undefined) this.cache.clear();
+    else this.cache.delete(contentId);
+  }
+
   remove(contentId: string): void {
     this.s.remove.run(contentId);
     this.cache.delete(contentId);

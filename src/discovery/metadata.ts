@@ -76,6 +76,7 @@ export class MetadataStore {
            updated_at = excluded.updated_at`,
       ),
       removeMetadata: db.prepare(`DELETE FROM content_metadata WHERE content_id = ?`),
+      oneMetadata: db.prepare(`SELECT * FROM content_metadata WHERE content_id = ?`),
       allSeries: db.prepare(`SELECT * FROM series`),
       putSeries: db.prepare(
         `INSERT INTO series (id, name, synopsis, genres, credits, release_year, created_at, updated_at)
@@ -129,6 +130,25 @@ export class MetadataStore {
     });
     this.allMetadata().set(contentId, metadata);
     this.onContentChange?.(contentId);
+  }
+
+  /** Reads one content's metadata again (another node changed it). */
+  reload(contentId: string): void {
+    if (this.metadata) {
+      const row = this.s.oneMetadata.get(contentId) as MetadataRow | undefined;
+      if (row) this.metadata.set(contentId, metadataOf(row));
+      else this.metadata.delete(contentId);
+    }
+    this.onContentChange?.(contentId);
+  }
+
+  /** Drops series and collections (another node changed one), or everything; read models are rebuilt. */
+  forget(scope: 'series-and-collections' | 'all'): void {
+    if (scope === 'all') this.metadata = null;
+    this.series = null;
+    this.collections = null;
+    this.version++;
+    this.collectionsVersion++;
   }
 
   remove(contentId: string): void {

@@ -187,6 +187,26 @@ export class ViewerStore {
 
   // Plans
 
+  /** Drops what is held of this viewer (another node changed it): the next read goes to the database. */
+  forgetViewer(id: string): void {
+    this.cached.viewers.delete(id);
+    this.cached.rentals.delete(id);
+  }
+
+  /** Drops one device of a viewer; `key` is `viewerId/deviceId`. */
+  forgetDevice(key: string): void {
+    this.cached.devices.delete(key);
+  }
+
+  forgetPlan(id: string): void {
+    this.cached.plans.delete(id);
+  }
+
+  /** Drops everything held (changes may have been missed). */
+  forgetAll(): void {
+    for (const cache of Object.values(this.cached)) cache.clear();
+  }
+
   plans(): Plan[] {
     return (this.s.plans.all() as PlanRow[]).map(planOf);
   }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { freshPostgresSchema, postgresUnavailable } from '../helpers/catalog.js';
 import { makeSource } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 type Session = { id: string; heartbeat: { url: string } };
 
@@ -24,11 +25,10 @@ else {
 
   t.before(async () => {
     nodeA = await startTestServer({ database: { url: schema.url } }, shared);
+    nodeB = await startTestServer({ database: { url: schema.url } }, shared);
     const ingested = await nodeA.ingest(makeSource({ width: 320, height: 180, seconds: 2 }), 'Shared');
     if (ingested.view.state !== 'ready') throw new Error(`title failed: ${JSON.stringify(ingested.view.error)}`);
     title = ingested.id;
-    // Started after the title is ready: nodes do not yet tell each other of catalog changes.
-    nodeB = await startTestServer({ database: { url: schema.url } }, shared);
   });
   t.teardown(async () => {
     await nodeA?.stop();
@@ -76,6 +76,31 @@ else {
     const stopped = await nodeB.api(`/v1/playback-sessions/${session.id}`, { method: 'DELETE', admin: false, headers: { authorization: `Bearer ${onA}` } });
     t.ok(stopped.ok, `and stops it (${stopped.status})`);
     t.equal((await startOn(nodeA, onB)).status, 201, 'after which the slot is free on A too');
+  });
+
+  t.test('what one node changes reaches the other at once: access rules, metadata and plans it holds in memory', async (t) => {
+    const token = await signIn(nodeB, 'shared@example.com', 'tv');
+    const premium = await nodeA.api(`/v1/titles/${title}/access`, { method: 'PUT', json: { packages: ['premium'] } });
+    t.equal(premium.status, 200);
+    let refusal: { status: number; code?: string } = { status: 0 };
+    await waitUntil(async () => {
+      const answer = await startOn(nodeB, token);
+      const body = (await answer.json()) as { id?: string; error?: { code: string } };
+      refusal = { status: answer.status, code: body.error?.code };
+      // Not applied yet: the session started; stop it so the next try is not refused for the stream limit.
+      if (answer.status === 201) await nodeB.api(`/v1/playback-sessions/${body.id}`, { method: 'DELETE', admin: false, headers: { authorization: `Bearer ${token}` } });
+      return answer.status === 403;
+    }, 'node B applying the access rule node A changed');
+    t.same(refusal, { status: 403, code: 'NOT_ENTITLED' }, 'node B refuses a basic viewer the title node A moved to premium');
+    t.equal((await nodeA.api(`/v1/titles/${title}/access`, { method: 'PUT', json: { packages: ['free'] } })).status, 200);
+
+    const metadata = await nodeA.api(`/v1/titles/${title}/metadata`, { method: 'PUT', json: { synopsis: 'A harbour at dawn.', genres: ['Drama'] } });
+    t.equal(metadata.status, 200);
+    await waitUntil(async () => {
+      const found = (await (await nodeB.api(`/v1/catalog/search?q=harbour`, { admin: false })).json()) as { items: { id: string }[] };
+      return found.items.some((item) => item.id === title);
+    }, 'node B finding the synopsis node A wrote');
+    t.pass('node B searches the synopsis node A wrote');
   });
 
   t.test('a restarted node finds everything in PostgreSQL, and neither node logs the database URL', async (t) => {

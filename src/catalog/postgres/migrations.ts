@@ -281,4 +281,25 @@ export const postgresMigrations: readonly string[] = [
      lease_until BIGINT NOT NULL
    );
    CREATE INDEX actor_owners_node ON actor_owners (node_id);`,
+  // Nodes keep what they read often in memory; each committed change to those tables is announced
+  // on one channel as "table:key", so every node drops what it holds of that key (changes.ts).
+  `CREATE FUNCTION weir_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$
+   DECLARE
+     changed jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
+     key text := changed ->> TG_ARGV[0];
+   BEGIN
+     IF TG_NARGS > 1 THEN key := key || '/' || (changed ->> TG_ARGV[1]); END IF;
+     PERFORM pg_notify('weir_changes', TG_TABLE_NAME || ':' || key);
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER titles_announced AFTER INSERT OR UPDATE OR DELETE ON titles FOR EACH ROW EXECUTE FUNCTION weir_announce_change('id');
+   CREATE TRIGGER live_streams_announced AFTER INSERT OR UPDATE OR DELETE ON live_streams FOR EACH ROW EXECUTE FUNCTION weir_announce_change('id');
+   CREATE TRIGGER content_access_announced AFTER INSERT OR UPDATE OR DELETE ON content_access FOR EACH ROW EXECUTE FUNCTION weir_announce_change('content_id');
+   CREATE TRIGGER content_metadata_announced AFTER INSERT OR UPDATE OR DELETE ON content_metadata FOR EACH ROW EXECUTE FUNCTION weir_announce_change('content_id');
+   CREATE TRIGGER series_announced AFTER INSERT OR UPDATE OR DELETE ON series FOR EACH ROW EXECUTE FUNCTION weir_announce_change('id');
+   CREATE TRIGGER collections_announced AFTER INSERT OR UPDATE OR DELETE ON collections FOR EACH ROW EXECUTE FUNCTION weir_announce_change('id');
+   CREATE TRIGGER viewers_announced AFTER INSERT OR UPDATE OR DELETE ON viewers FOR EACH ROW EXECUTE FUNCTION weir_announce_change('id');
+   CREATE TRIGGER viewer_devices_announced AFTER INSERT OR UPDATE OR DELETE ON viewer_devices FOR EACH ROW EXECUTE FUNCTION weir_announce_change('viewer_id', 'device_id');
+   CREATE TRIGGER rentals_announced AFTER INSERT OR UPDATE OR DELETE ON rentals FOR EACH ROW EXECUTE FUNCTION weir_announce_change('viewer_id');
+   CREATE TRIGGER plans_announced AFTER INSERT OR UPDATE OR DELETE ON plans FOR EACH ROW EXECUTE FUNCTION weir_announce_change('id');`,
 ];
