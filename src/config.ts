@@ -44,6 +44,8 @@ export const configSchema = z.strictObject({
       .string()
       .regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL')
       .nullable(),
+    /** With several nodes: how long a node's hold on its actors lasts unless renewed; a node silent this long has its actors taken over. */
+    nodeLeaseSeconds: z.number().int().min(2).max(300),
   }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
   upload: z.strictObject({

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -63,6 +65,7 @@ import { addressPolicy, httpSender } from './operator/webhooks/send.js';
 import { WebhookStore } from './operator/webhooks/store.js';
 import { databaseSecrets, openDatabase } from './catalog/database.js';
 import { listenForChanges } from './catalog/postgres/changes.js';
+import { ActorOwners } from './catalog/actor-owners.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
 import type { Config } from './config.js';
@@ -286,7 +289,11 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     externalQueue: config.encode.workers === 'external' ? { jobs: encodeJobs, pollMs: 250 } : undefined,
     onEncodeFinished: (outcome, ms) => metrics.encodeFinished(outcome, ms),
   });
+  // Several nodes on one PostgreSQL catalog: each actor runs on one node, which renews its hold.
+  const nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const owners = db.engine === 'postgres' ? new ActorOwners(db, nodeId, config.database.nodeLeaseSeconds * 1000) : null;
   const registry = new TitleRegistry({
+    ownership: owners,
     machine: titleMachine.provide({ actors: stages }),
     catalog,
     snapshots,
@@ -307,6 +314,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   secrets.add(masterKey.toString('base64url'));
   const streamCatalog = new StreamCatalog(db, textSealer(masterKey), secrets);
   const streams = new StreamRegistry({
+    ownership: owners,
     catalog: streamCatalog,
     snapshots,
     dataDir: config.dataDir,
@@ -688,7 +696,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   }
   const shownHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
   const url = `http://${shownHost}:${httpPort}`;
-  log.info({ httpPort, rtmpPort, srtPort, metricsPort, url, dataDir: config.dataDir }, 'weir is listening');
+  log.info({ httpPort, rtmpPort, srtPort, metricsPort, url, dataDir: config.dataDir, ...(owners ? { nodeId } : {}) }, 'weir is listening');
   void removeAbandonedUploads(tus, log);
   webhooks.start(); // messages left from before a restart are sent now
   const pruneTimer = setInterval(() => {
@@ -709,6 +717,22 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   leaseTimer.unref();
   const sweepTimer = setInterval(() => leases.sweep(), config.playback.heartbeatSeconds * 1000);
   sweepTimer.unref();
+  // This node's hold on its actors, renewed three times a lease; a node that died lets its lapse, and the others take its actors over.
+  const ownerTimer = setInterval(() => {
+    if (!owners || stopping) return;
+    const now = Date.now();
+    try {
+      owners.renew(now);
+      if (!owners.anyLapsed(now)) return;
+      const titles = registry.restoreAll();
+      const streamsTaken = streams.restoreAll();
+      owners.purgeLapsed(now);
+      if (titles + streamsTaken > 0) log.warn({ titles, streams: streamsTaken }, 'took over the actors of a node that stopped renewing them');
+    } catch (error) {
+      log.error({ err: error }, 'could not renew or take over actors; trying again');
+    }
+  }, (config.database.nodeLeaseSeconds * 1000) / 3);
+  ownerTimer.unref();
   // Live ingest statistics every 2 s, for each stream on air.
   const ingestMeter = new BitrateMeter();
   const ingestTimer = setInterval(() => {
@@ -737,6 +761,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       clearInterval(pruneTimer);
       clearInterval(leaseTimer);
       clearInterval(sweepTimer);
+      clearInterval(ownerTimer);
       clearInterval(ingestTimer);
       stopForwarding();
       eventSocket.close();
@@ -760,6 +785,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       leases.flush();
       watchHistory.flush();
       qoe.flush(true); // running sessions too: nothing of them is lost to a restart
+      owners?.releaseAll(); // the other nodes may take this node's actors at once
       db.close();
       releaseLock();
       log.info('stopped');

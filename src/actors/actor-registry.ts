@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createActor, type Actor, type AnyStateMachine, type EventFromLogic, type InputFrom, type SnapshotFrom } from 'xstate';
 import type { SnapshotStore } from '../catalog/snapshots.js';
+import { WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** What a registry's owner tells it about one kind of actor (titles, streams). */
@@ -22,6 +23,13 @@ export type ActorKind<M extends AnyStateMachine, V extends { state: string }> = 
 
 export type StoredActor = { id: string; machineVersion: number; snapshot: unknown };
 
+/** With several nodes on one catalog: which node runs an actor (catalog/actor-owners.ts). */
+export type ActorOwnership = {
+  claim(id: string, now: number): boolean;
+  owner(id: string, now: number): string | null;
+  release(id: string): void;
+};
+
 /**
  * The one mechanism behind every root actor (one per title, one per live stream): start,
  * persist each changed snapshot together with the catalog's view in one transaction, restore,
@@ -37,14 +45,33 @@ export class ActorRegistry<M extends AnyStateMachine, V extends { state: string 
     private readonly type: ActorKind<M, V>,
     private readonly snapshots: SnapshotStore,
     private readonly log: Logger,
+    private readonly ownership: ActorOwnership | null = null,
   ) {
     // Every waiter on a change (a test, an event stream per operator) listens here: no fixed cap.
     this.events.setMaxListeners(0);
   }
 
+  /**
+   * Whether this node may run the actor: always on one node; with several, when it holds (or now
+   * takes) the actor's row. A restore skips actors another live node runs.
+   */
+  claim(id: string, now = Date.now()): boolean {
+    return this.ownership ? this.ownership.claim(id, now) : true;
+  }
+
+  /** Refuses to change an actor that another live node runs (the change belongs on that node). */
+  assertOwnHere(id: string, now = Date.now()): void {
+    if (!this.ownership || this.actors.has(id)) return;
+    const owner = this.ownership.owner(id, now);
+    if (owner !== null) {
+      throw new WeirError('OWNED_BY_ANOTHER_NODE', `The ${this.type.kind} ${id} is run by another Weir node (${owner}); send this request to that node.`, { node: owner });
+    }
+  }
+
   /** Starts an actor, fresh from `input` or from a stored `snapshot` of the current machine version. */
   start(id: string, options: { input: InputFrom<M>; snapshot?: unknown }): Actor<M> {
     const { type } = this;
+    this.ownership?.claim(id, Date.now()); // a new actor's row is free; a restored one was claimed before
     const actor = createActor(type.machine, options.snapshot === undefined ? { input: options.input } : { input: options.input, snapshot: options.snapshot as SnapshotFrom<M> }) as Actor<M>;
     const log = this.log.child({ [`${type.kind}Id`]: id, actor: type.kind });
     let lastState = '';
@@ -128,6 +155,7 @@ export class ActorRegistry<M extends AnyStateMachine, V extends { state: string 
       this.actors.delete(id);
     }
     this.snapshots.removeWith(id, alongside);
+    this.ownership?.release(id);
     this.events.emit('change', id, null);
   }
 

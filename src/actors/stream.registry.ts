@@ -14,7 +14,7 @@ import type { SourcedKey } from '../pipeline/cmaf/encrypt.js';
 import type { LiveProtection } from '../pipeline/live/packager.js';
 import type { LiveTiming } from '../pipeline/live/packager.js';
 import type { ThumbnailCutter } from '../pipeline/live/thumbnail-cutter.js';
-import { ActorRegistry } from './actor-registry.js';
+import { ActorRegistry, type ActorOwnership } from './actor-registry.js';
 import { publicStreamState, streamMachine, streamMachineVersion, type ArchiveInput, type FinishInput, type KeyInput, type ResetKeyParams, type StreamEvent } from './stream.machine.js';
 import { streamPaths } from '../layout.js';
 
@@ -38,6 +38,8 @@ export type StreamRegistryDeps = {
   archive(stream: StreamRecord, recordingDir: string, broadcast: number): Promise<string | null>;
   keys: KeyStore;
   keySource: KeySource;
+  /** With several nodes on one catalog: which one runs each stream. */
+  ownership?: ActorOwnership | null;
 };
 
 /** Key periods are scoped to a broadcast, so no two broadcasts of a stream share a key. */
@@ -91,6 +93,7 @@ export class StreamRegistry implements PublishAuthority {
       { kind: snapshotKind, machine, machineVersion: streamMachineVersion, viewOf, saveView: (streamId, view) => deps.catalog.updateView(streamId, view) },
       deps.snapshots,
       deps.log,
+      deps.ownership ?? null,
     );
     this.events = this.actors.events;
   }
@@ -133,6 +136,8 @@ export class StreamRegistry implements PublishAuthority {
   restoreAll(): number {
     let restored = 0;
     for (const stored of this.actors.stored()) {
+      // Running already (a takeover pass), or run by another live node.
+      if (this.actors.has(stored.id) || !this.actors.claim(stored.id)) continue;
       const stream = this.deps.catalog.get(stored.id);
       if (!stream) {
         this.actors.forget(stored.id);
@@ -267,6 +272,7 @@ export class StreamRegistry implements PublishAuthority {
 
   /** A new key (asked of the stream's actor with RESET_KEY): the old one stops working and its live publisher is cut. */
   resetKey(streamId: string, streamKey: string, srtPassphrase?: string | null): void {
+    this.actors.assertOwnHere(streamId);
     this.send(streamId, { type: 'RESET_KEY', streamKey, srtPassphrase });
   }
 
@@ -280,6 +286,7 @@ export class StreamRegistry implements PublishAuthority {
   }
 
   async delete(streamId: string): Promise<void> {
+    this.actors.assertOwnHere(streamId);
     const stream = this.deps.catalog.get(streamId);
     this.publishers.get(streamId)?.disconnect();
     this.publishers.delete(streamId);

@@ -7,7 +7,7 @@ import type { TitleCatalog, TitleProgressView } from '../catalog/titles.js';
 import type { Logger } from '../logger.js';
 import { WeirError } from '../errors.js';
 import type { UploadTarget } from '../ingest/upload.js';
-import { ActorRegistry } from './actor-registry.js';
+import { ActorRegistry, type ActorOwnership } from './actor-registry.js';
 import { publicTitleState, titleMachine, titleMachineVersion, type TitleEvent, type TitleInput } from './title.machine.js';
 import { titlePaths } from '../layout.js';
 
@@ -23,6 +23,8 @@ export type TitleRegistryDeps = {
   limits: Pick<TitleInput, 'maxEncodeAttempts' | 'retryBaseMs'>;
   /** Called after a title is deleted, to drop what other parts keep for it (its keys). */
   onDeleted?: (titleId: string) => void;
+  /** With several nodes on one catalog: which one runs each title. */
+  ownership?: ActorOwnership | null;
 };
 
 const snapshotKind = 'title';
@@ -70,6 +72,7 @@ export class TitleRegistry {
       },
       deps.snapshots,
       deps.log,
+      deps.ownership ?? null,
     );
     this.events = this.actors.events;
   }
@@ -88,6 +91,8 @@ export class TitleRegistry {
     let restored = 0;
     for (const stored of this.actors.stored()) {
       const titleId = stored.id;
+      // Running already (a takeover pass), or run by another live node.
+      if (this.actors.has(titleId) || !this.actors.claim(titleId)) continue;
       if (!this.deps.catalog.get(titleId)) {
         this.actors.forget(titleId);
         continue;
@@ -136,6 +141,7 @@ export class TitleRegistry {
    * work is removed first: the stages reuse what they find on disk.
    */
   async startOver(titleId: string, newSource?: string): Promise<void> {
+    this.actors.assertOwnHere(titleId);
     if (this.state(titleId) !== 'failed') return;
     await rm(titlePaths(this.deps.dataDir, titleId).work, { recursive: true, force: true });
     this.send(titleId, newSource ? { type: 'SOURCE_UPLOADED', path: newSource } : { type: 'RETRY' });
@@ -148,6 +154,7 @@ export class TitleRegistry {
         if (isStopping()) throw new WeirError('SHUTTING_DOWN', 'The server is stopping; upload again shortly.');
         const title = this.deps.catalog.get(titleId);
         if (!title) throw new WeirError('TITLE_NOT_FOUND', `No title with id ${JSON.stringify(titleId)}.`);
+        this.actors.assertOwnHere(titleId);
         if (title.state !== 'awaiting_upload' && title.state !== 'failed') {
           throw new WeirError('UPLOAD_NOT_EXPECTED', `Title ${titleId} is ${title.state}; a source can be uploaded only while it is awaiting_upload or failed.`);
         }
@@ -162,6 +169,7 @@ export class TitleRegistry {
 
   /** Stops the title's work, then removes its media, snapshot and catalog row. */
   async delete(titleId: string): Promise<void> {
+    this.actors.assertOwnHere(titleId);
     this.ready.delete(titleId);
     this.actors.remove(titleId, () => {
       this.deps.catalog.remove(titleId);

@@ -103,6 +103,13 @@ else {
     t.pass('node B searches the synopsis node A wrote');
   });
 
+  t.test("each title's actor runs on one node: the other refuses to change it, naming the node that runs it", async (t) => {
+    const refused = await nodeB.api(`/v1/titles/${title}`, { method: 'DELETE' });
+    t.equal(refused.status, 409);
+    t.match(await refused.json(), { error: { code: 'OWNED_BY_ANOTHER_NODE', details: { node: /-/ } } });
+    t.match((await (await nodeA.api(`/v1/titles/${title}`)).json()) as object, { state: 'ready' }, 'and the title is untouched');
+  });
+
   t.test('a restarted node finds everything in PostgreSQL, and neither node logs the database URL', async (t) => {
     nodeA = await nodeA.restart();
     t.match((await (await nodeA.api(`/v1/titles/${title}`)).json()) as object, { state: 'ready' });

@@ -73,8 +73,8 @@ export function operations(): Operation[] {
     { method: 'post', path: '/v1/titles', summary: 'Creates a title awaiting its source.', tag: 'titles', auth: 'admin', body: createTitleBody, responses: created('The title, with where to upload.', r.titleResponse), errors: ['SHUTTING_DOWN'] },
     { method: 'get', path: '/v1/titles', summary: 'Titles, newest first.', tag: 'titles', auth: 'admin', query: titleListQuery, responses: ok('A page of titles.', r.titlePage) },
     { method: 'get', path: '/v1/titles/{id}', summary: 'One title, with its state and encode progress.', tag: 'titles', auth: 'admin', responses: ok('The title.', r.titleResponse), errors: ['TITLE_NOT_FOUND'] },
-    { method: 'delete', path: '/v1/titles/{id}', summary: 'Deletes a title and its media.', tag: 'titles', auth: 'admin', responses: noContent, errors: ['TITLE_NOT_FOUND'] },
-    { method: 'post', path: '/v1/titles/{id}/retry', summary: 'Runs a failed title again from its source.', tag: 'titles', auth: 'admin', responses: { 202: { description: 'Started again.', schema: r.titleResponse } }, errors: ['TITLE_NOT_FOUND', 'TITLE_NOT_RETRYABLE'] },
+    { method: 'delete', path: '/v1/titles/{id}', summary: 'Deletes a title and its media.', tag: 'titles', auth: 'admin', responses: noContent, errors: ['TITLE_NOT_FOUND', 'OWNED_BY_ANOTHER_NODE'] },
+    { method: 'post', path: '/v1/titles/{id}/retry', summary: 'Runs a failed title again from its source.', tag: 'titles', auth: 'admin', responses: { 202: { description: 'Started again.', schema: r.titleResponse } }, errors: ['TITLE_NOT_FOUND', 'TITLE_NOT_RETRYABLE', 'OWNED_BY_ANOTHER_NODE'] },
     {
       method: 'put',
       path: '/v1/titles/{id}/source',
@@ -83,7 +83,7 @@ export function operations(): Operation[] {
       auth: 'admin',
       rawBody: { contentTypes: ['application/octet-stream', 'video/*'], description: 'The media file.' },
       responses: { 202: { description: 'Received; encoding starts.', schema: r.titleResponse } },
-      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'UPLOAD_INCOMPLETE', 'SOURCE_EMPTY', 'SHUTTING_DOWN'],
+      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'UPLOAD_INCOMPLETE', 'SOURCE_EMPTY', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
     },
     ...(['post', 'options'] as const).map(
       (method): Operation => ({
@@ -93,7 +93,7 @@ export function operations(): Operation[] {
         tag: 'titles',
         auth: method === 'post' ? 'admin' : 'none',
         responses: method === 'post' ? { 201: { description: 'Created; Location names the upload.' } } : { 204: { description: 'tus capabilities in headers.' } },
-        errors: method === 'post' ? ['VALIDATION_FAILED', 'TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'SHUTTING_DOWN'] : [],
+        errors: method === 'post' ? ['VALIDATION_FAILED', 'TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'] : [],
       }),
     ),
     ...(['head', 'patch', 'delete', 'options'] as const).map(
@@ -114,8 +114,8 @@ export function operations(): Operation[] {
     { method: 'post', path: '/v1/live-streams', summary: 'Creates a live stream with its stream key.', tag: 'live', auth: 'admin', body: createStreamBody, responses: created('The stream, with RTMP and SRT ingest URLs.', r.streamResponse) },
     { method: 'get', path: '/v1/live-streams', summary: 'Live streams.', tag: 'live', auth: 'admin', query: streamListQuery, responses: ok('Every stream.', r.streamList) },
     { method: 'get', path: '/v1/live-streams/{id}', summary: 'One stream, with its ingest statistics while live.', tag: 'live', auth: 'admin', responses: ok('The stream.', r.streamResponse), errors: ['STREAM_NOT_FOUND'] },
-    { method: 'delete', path: '/v1/live-streams/{id}', summary: 'Deletes a stream (cuts its publisher).', tag: 'live', auth: 'admin', responses: noContent, errors: ['STREAM_NOT_FOUND'] },
-    { method: 'post', path: '/v1/live-streams/{id}/reset-key', summary: 'Replaces the stream key (and SRT passphrase); a publisher using the old one is cut.', tag: 'live', auth: 'admin', body: resetKeyBody, responses: ok('The stream with its new key.', r.streamResponse), errors: ['STREAM_NOT_FOUND'] },
+    { method: 'delete', path: '/v1/live-streams/{id}', summary: 'Deletes a stream (cuts its publisher).', tag: 'live', auth: 'admin', responses: noContent, errors: ['STREAM_NOT_FOUND', 'OWNED_BY_ANOTHER_NODE'] },
+    { method: 'post', path: '/v1/live-streams/{id}/reset-key', summary: 'Replaces the stream key (and SRT passphrase); a publisher using the old one is cut.', tag: 'live', auth: 'admin', body: resetKeyBody, responses: ok('The stream with its new key.', r.streamResponse), errors: ['STREAM_NOT_FOUND', 'OWNED_BY_ANOTHER_NODE'] },
     ...contentExtras('/v1/live-streams', 'STREAM_NOT_FOUND', 'live'),
 
     // Playback.
