@@ -47,6 +47,22 @@ export const configSchema = z.strictObject({
     /** With several nodes: how long a node's hold on its actors lasts unless renewed; a node silent this long has its actors taken over. */
     nodeLeaseSeconds: z.number().int().min(2).max(300),
   }),
+  storage: z.strictObject({
+    /** local: published media stays in the data dir; s3: ready titles are also copied to a bucket, from which any node serves them. */
+    kind: z.enum(['local', 's3']),
+    s3: z.strictObject({
+      /** An S3-compatible endpoint; null for AWS itself. Credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). */
+      endpoint: z.string().regex(/^https?:\/\/\S+$/, 'an http(s) URL').nullable(),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+      region: z.string().min(1).max(64),
+      forcePathStyle: z.boolean(),
+      /** Prepended to every key (several deployments in one bucket). */
+      prefix: z.string().max(200).regex(/^([A-Za-z0-9._-]+\/)*$/, 'empty, or path parts each ending in /'),
+      /** proxy: the origin streams files from the bucket (with ranges); redirect: players are sent to signed URLs for media files. */
+      delivery: z.enum(['proxy', 'redirect']),
+      signedUrlSeconds: z.number().int().min(10).max(86_400),
+    }),
+  }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
   upload: z.strictObject({
     maxBytes: z.number().int().positive(),
@@ -168,6 +184,10 @@ export const overridableSettings = [
   { path: 'srt.port', env: 'WEIR_SRT_PORT', flag: 'srt-port', kind: 'integer' },
   { path: 'dataDir', env: 'WEIR_DATA_DIR', flag: 'data-dir', kind: 'string' },
   { path: 'database.url', env: 'WEIR_DATABASE_URL', flag: 'database-url', kind: 'string' },
+  { path: 'storage.kind', env: 'WEIR_STORAGE', flag: 'storage', kind: 'string' },
+  { path: 'storage.s3.endpoint', env: 'WEIR_S3_ENDPOINT', flag: 's3-endpoint', kind: 'string' },
+  { path: 'storage.s3.bucket', env: 'WEIR_S3_BUCKET', flag: 's3-bucket', kind: 'string' },
+  { path: 'storage.s3.region', env: 'WEIR_S3_REGION', flag: 's3-region', kind: 'string' },
   { path: 'log.level', env: 'WEIR_LOG_LEVEL', flag: 'log-level', kind: 'string' },
   { path: 'upload.maxBytes', env: 'WEIR_UPLOAD_MAX_BYTES', flag: 'upload-max-bytes', kind: 'integer' },
   { path: 'encode.preset', env: 'WEIR_ENCODE_PRESET', flag: 'encode-preset', kind: 'string' },

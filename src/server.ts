@@ -66,6 +66,8 @@ import { WebhookStore } from './operator/webhooks/store.js';
 import { databaseSecrets, openDatabase } from './catalog/database.js';
 import { listenForChanges } from './catalog/postgres/changes.js';
 import { ActorOwners } from './catalog/actor-owners.js';
+import { openS3Store } from './storage/objects.js';
+import { bucketTitleFiles, removeTitleMedia, uploadTitleMedia } from './storage/title-media.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
 import type { Config } from './config.js';
@@ -159,7 +161,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const tokenSecret = env.WEIR_TOKEN_SECRET ? { value: env.WEIR_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'playback-token-secret');
   const viewerSecret = env.WEIR_VIEWER_TOKEN_SECRET ? { value: env.WEIR_VIEWER_TOKEN_SECRET, created: false } : loadOrCreateSecret(config.dataDir, 'viewer-token-secret');
   const tools = locateMediaTools(env);
-  for (const value of [adminSecret.value, tokenSecret.value, viewerSecret.value, env.WEIR_MASTER_KEY, env.WEIR_CPIX_AUTHORIZATION, ...databaseSecrets(config.database.url)]) if (value) secrets.add(value);
+  for (const value of [adminSecret.value, tokenSecret.value, viewerSecret.value, env.WEIR_MASTER_KEY, env.WEIR_CPIX_AUTHORIZATION, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN, ...databaseSecrets(config.database.url)]) if (value) secrets.add(value);
   const clock = systemClock;
 
   const masterKey = env.WEIR_MASTER_KEY
@@ -278,7 +280,15 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
         return stats ? [{ streamId: stream.id, ...stats }] : [];
       }),
   });
+  // Object storage: every ready title's set is copied to the bucket, and any node serves it from there.
+  const objects = config.storage.kind === 's3' ? await openS3Store(config.storage.s3, env) : null;
   const stages = createTitleStages({
+    publishMedia: objects
+      ? async (titleId, mediaDir) => {
+          const files = await uploadTitleMedia(objects, titleId, mediaDir);
+          log.info({ titleId, files, bucket: config.storage.s3.bucket }, 'published the title to the bucket');
+        }
+      : undefined,
     dataDir: config.dataDir,
     keys,
     keySource,
@@ -306,6 +316,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       contentAccess.remove(titleId);
       metadata.remove(titleId);
       artwork.remove(titleId);
+      if (objects) removeTitleMedia(objects, titleId).catch((error: unknown) => log.warn({ titleId, err: error }, 'could not remove the title from the bucket; its objects stay'));
     },
   });
   const restored = registry.restoreAll();
@@ -618,6 +629,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       protectionOf,
       liveBroadcast: (id) => streams.broadcast(id),
       observeCmcd: (sessionId, report) => qoe.cmcd(sessionId, report),
+      bucketFiles: objects ? bucketTitleFiles(objects, config.storage.s3.delivery, config.storage.s3.signedUrlSeconds) : null,
       liveSettings: {
         partTargetSeconds: config.live.partTargetMs / 1000,
         segmentTargetSeconds: config.live.segmentSeconds,

@@ -19,6 +19,8 @@ import type { StageInput, TitleEvent } from './title.machine.js';
 import { renditionsFile, titlePaths } from '../layout.js';
 
 export type TitleStageDeps = {
+  /** Copies a published set elsewhere (object storage) before the title is ready; absent on local disk only. */
+  publishMedia?: (titleId: string, mediaDir: string) => Promise<void>;
   dataDir: string;
   keys: KeyStore;
   keySource: KeySource;
@@ -176,6 +178,7 @@ export function createTitleStages(deps: TitleStageDeps) {
       // A protected title publishes only its protected set; the clear one is discarded with the work dir.
       const ready = input.protection === 'none' ? paths.packaged : paths.keyed;
       if (!existsSync(paths.media)) await rename(ready, paths.media);
+      await deps.publishMedia?.(input.titleId, paths.media);
       // Intermediates are no longer needed once the segment set is in place; the source stays.
       await rm(paths.work, { recursive: true, force: true });
     }),

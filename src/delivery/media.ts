@@ -1,6 +1,7 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
@@ -29,6 +30,16 @@ export type MediaRoutesDeps = {
   liveSettings: LiveDeliverySettings;
   /** CMCD a player sent with a media request of this session (for QoE; never awaited). */
   observeCmcd: (sessionId: string, report: CmcdReport) => void;
+  /** Ready titles' files in object storage, read when they are not on this node's disk; null without a bucket. */
+  bucketFiles: BucketTitleFiles | null;
+};
+
+export type BucketTitleFiles = {
+  readText(contentId: string, file: string): Promise<string | null>;
+  /** The file, or the byte range of it (an HTTP Range value); null when the bucket has none. */
+  get(contentId: string, file: string, range?: string): Promise<{ body: Readable; length: number; contentRange: string | null; etag: string | null } | null>;
+  /** Where the deployment prefers it: a signed URL players are sent to for media files (manifests stay here); null streams them through. */
+  signedUrl: ((contentId: string, file: string) => Promise<string>) | null;
 };
 
 const manifestPattern = /\.(m3u8|mpd)$/;
@@ -50,16 +61,48 @@ function setCaching(res: Response, path: string): void {
 const cappedTitleManifests = new Map<string, string>();
 const cappedCacheLimit = 1000;
 
-async function cappedTitleManifest(dir: string, contentId: string, relative: string, cap: number): Promise<string> {
+/** A title's text file (a manifest) from this node's disk, else from the bucket. */
+async function titleText(dir: string, bucket: BucketTitleFiles | null, contentId: string, relative: string): Promise<string | null> {
+  const local = await readFile(join(dir, relative), 'utf8').catch(() => null);
+  return local ?? (bucket ? bucket.readText(contentId, relative) : null);
+}
+
+async function cappedTitleManifest(dir: string, bucket: BucketTitleFiles | null, contentId: string, relative: string, cap: number): Promise<string> {
   const key = `${contentId}/${relative}@${cap}`;
   const cached = cappedTitleManifests.get(key);
   if (cached !== undefined) return cached;
-  const text = await readFile(join(dir, relative), 'utf8').catch(() => null);
+  const text = await titleText(dir, bucket, contentId, relative);
   if (text === null) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);
   const capped = relative === multivariantName ? capMultivariant(text, cap) : capMpd(text, cap);
   if (cappedTitleManifests.size >= cappedCacheLimit) cappedTitleManifests.delete(cappedTitleManifests.keys().next().value!);
   cappedTitleManifests.set(key, capped);
   return capped;
+}
+
+/** Serves a title's file from the bucket: a redirect to a signed URL, or streamed through with its range. */
+async function fromBucket(bucket: BucketTitleFiles, req: Request, res: Response, contentId: string, relative: string): Promise<void> {
+  if (bucket.signedUrl && !manifestPattern.test(relative)) {
+    // The signed URL expires; the redirect itself is this session's, not for shared caches.
+    res.setHeader('cache-control', 'private, no-store');
+    res.redirect(302, await bucket.signedUrl(contentId, relative));
+    return;
+  }
+  const range = req.header('range');
+  const object = await bucket.get(contentId, relative, range);
+  if (!object) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);
+  res.status(object.contentRange ? 206 : 200);
+  res.type(relative);
+  res.setHeader('content-length', String(object.length));
+  res.setHeader('accept-ranges', 'bytes');
+  if (object.contentRange) res.setHeader('content-range', object.contentRange);
+  if (object.etag) res.setHeader('etag', object.etag);
+  if (req.method === 'HEAD') {
+    object.body.destroy();
+    res.end();
+    return;
+  }
+  object.body.on('error', () => res.destroy());
+  object.body.pipe(res);
 }
 
 /**
@@ -96,7 +139,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     const isMpd = relative === dashManifestName;
     const protectedMpd = isMpd && deps.protectionOf(contentId) !== 'none';
     if (heights && (isMpd || relative === multivariantName)) {
-      const text = await cappedTitleManifest(deps.mediaDir(contentId), contentId, relative, cap!);
+      const text = await cappedTitleManifest(deps.mediaDir(contentId), deps.bucketFiles, contentId, relative, cap!);
       res.setHeader('cache-control', 'private, max-age=5'); // this session's view of the title
       if (isMpd) res.type('application/dash+xml').send(protectedMpd ? withAbsoluteLicenseUrls(text, requestUrl(req)) : text);
       else res.type('application/vnd.apple.mpegurl').send(text);
@@ -106,7 +149,7 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
       // The license URL carries this session's token: resolve it per request (MPDs are small),
       // and no shared cache (an edge, a proxy) may hand it to another session.
       res.setHeader('cache-control', 'private, no-cache');
-      const mpd = await readFile(join(deps.mediaDir(contentId), relative), 'utf8').catch(() => null);
+      const mpd = await titleText(deps.mediaDir(contentId), deps.bucketFiles, contentId, relative);
       if (mpd === null) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);
       res.type('application/dash+xml').send(withAbsoluteLicenseUrls(mpd, requestUrl(req)));
       return;
@@ -114,6 +157,11 @@ export function mediaRoutes(deps: MediaRoutesDeps): Router {
     res.sendFile(relative, { root: deps.mediaDir(contentId), dotfiles: 'deny', cacheControl: false }, (error?: Error & { status?: number }) => {
       if (!error) return;
       if (res.headersSent) return;
+      // Not on this node's disk: the bucket, when there is one, holds every ready title's set.
+      if (error.status === 404 && deps.bucketFiles) {
+        fromBucket(deps.bucketFiles, req, res, contentId, relative).catch(next);
+        return;
+      }
       // Whatever send refused is the client's error (the errorHandler maps its 400/403/416).
       next(error.status === 404 ? new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`) : error);
     });

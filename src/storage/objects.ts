@@ -1,0 +1,126 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+
+export type S3Settings = {
+  /** An S3-compatible endpoint (MinIO, Garage, Ceph, a test server); null for AWS itself. */
+  endpoint: string | null;
+  bucket: string;
+  region: string;
+  /** Bucket in the path (most S3-compatible servers) rather than in the host name. */
+  forcePathStyle: boolean;
+  /** Prepended to every key, so several deployments can share a bucket. */
+  prefix: string;
+};
+
+export type StoredObject = {
+  body: Readable;
+  /** Bytes in this answer (the range's, for a range). */
+  length: number;
+  /** "bytes a-b/total" when a range was asked for and given. */
+  contentRange: string | null;
+  etag: string | null;
+  contentType: string | null;
+};
+
+/** What Weir asks of object storage (the S3 protocol, through the AWS SDK). */
+export type ObjectStore = {
+  putFile(key: string, path: string, contentType: string): Promise<void>;
+  /** The object, or the byte range of it (an HTTP Range value); null when there is none. */
+  get(key: string, range?: string): Promise<StoredObject | null>;
+  getText(key: string): Promise<string | null>;
+  list(prefix: string): Promise<string[]>;
+  /** Removes every object under the prefix; returns how many. */
+  removePrefix(prefix: string): Promise<number>;
+  /** A URL that reads the object without credentials until it expires. */
+  signedUrl(key: string, seconds: number): Promise<string>;
+};
+
+/**
+ * An S3 bucket through the maintained AWS SDK, loaded only when configured (it is large, and
+ * a server on local disk never needs it).
+ */
+export async function openS3Store(settings: S3Settings, env: NodeJS.ProcessEnv): Promise<ObjectStore> {
+  const s3 = await import('@aws-sdk/client-s3');
+  const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+  // Keys in the server's environment; otherwise the SDK's own chain (a profile, an instance role).
+  const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN } : undefined;
+  const client = new s3.S3Client({
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+    // Checksums only where S3 requires them: the SDK's default wraps streamed uploads in
+    // aws-chunked framing that not every S3-compatible server unwraps (some store it as content).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const Bucket = settings.bucket;
+  const full = (key: string) => `${settings.prefix}${key}`;
+  const missing = (error: unknown) => {
+    const name = (error as { name?: string }).name;
+    return name === 'NoSuchKey' || name === 'NotFound' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+  };
+
+  const listFull = async (prefix: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new s3.ListObjectsV2Command({ Bucket, Prefix: full(prefix), ContinuationToken: token }));
+      for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
+  };
+
+  // Fails at start, with a clear message, when the bucket cannot be reached or read.
+  try {
+    await client.send(new s3.HeadBucketCommand({ Bucket }));
+  } catch (error) {
+    throw new Error(`The bucket ${Bucket} at ${settings.endpoint ?? `AWS ${settings.region}`} cannot be reached: ${(error as Error).name} ${(error as Error).message}`, { cause: error });
+  }
+
+  return {
+    putFile: async (key, path, contentType) => {
+      const { size } = await stat(path);
+      await client.send(new s3.PutObjectCommand({ Bucket, Key: full(key), Body: createReadStream(path), ContentLength: size, ContentType: contentType }));
+    },
+    get: async (key, range) => {
+      try {
+        const answer = await client.send(new s3.GetObjectCommand({ Bucket, Key: full(key), ...(range ? { Range: range } : {}) }));
+        return {
+          body: answer.Body as Readable,
+          length: answer.ContentLength ?? 0,
+          contentRange: answer.ContentRange ?? null,
+          etag: answer.ETag ?? null,
+          contentType: answer.ContentType ?? null,
+        };
+      } catch (error) {
+        if (missing(error)) return null;
+        // An unsatisfiable range is the client's error, as a file on disk would give it.
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 416) throw Object.assign(new Error('range not satisfiable'), { statusCode: 416 });
+        throw error;
+      }
+    },
+    getText: async (key) => {
+      try {
+        const answer = await client.send(new s3.GetObjectCommand({ Bucket, Key: full(key) }));
+        return (await answer.Body?.transformToString('utf8')) ?? null;
+      } catch (error) {
+        if (missing(error)) return null;
+        throw error;
+      }
+    },
+    list: async (prefix) => (await listFull(prefix)).map((key) => key.slice(settings.prefix.length)),
+    removePrefix: async (prefix) => {
+      const keys = await listFull(prefix);
+      // DeleteObjects takes at most 1000 keys a request.
+      for (let i = 0; i < keys.length; i += 1000) {
+        const batch = keys.slice(i, i + 1000);
+        await client.send(new s3.DeleteObjectsCommand({ Bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      }
+      return keys.length;
+    },
+    signedUrl: (key, seconds) => getSignedUrl(client, new s3.GetObjectCommand({ Bucket, Key: full(key) }), { expiresIn: seconds }),
+  };
+}

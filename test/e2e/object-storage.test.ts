@@ -1,0 +1,113 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { freshPostgresSchema, postgresUnavailable } from '../helpers/catalog.js';
+import { makeSource } from '../helpers/media.js';
+import { fetchHlsTree, fetchOk, joinSegments } from '../helpers/playback.js';
+import { debianFfmpegMissing, readWithFfmpeg } from '../helpers/players.js';
+import { startTestBucket, type TestBucket } from '../helpers/s3.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/wait.js';
+
+const unavailable = postgresUnavailable();
+if (unavailable) void t.test('media in object storage, served by another node', { skip: unavailable }, () => undefined);
+else {
+  let bucket: TestBucket;
+  let schema: ReturnType<typeof freshPostgresSchema>;
+  let encoder: TestServer;
+  let other: TestServer;
+  let redirecting: TestServer;
+  let title: string;
+  const scratch = mkdtempSync(join(tmpdir(), 'weir-objects-'));
+  const shared = { WEIR_MASTER_KEY: randomBytes(32).toString('hex'), WEIR_TOKEN_SECRET: 'objects-token-secret', WEIR_VIEWER_TOKEN_SECRET: 'objects-viewer-secret' };
+  const storage = (delivery: 'proxy' | 'redirect') => ({ kind: 's3', s3: { endpoint: bucket.endpoint, bucket: bucket.bucket, region: 'us-east-1', forcePathStyle: true, prefix: 'weir/', delivery, signedUrlSeconds: 60 } });
+  const keysUnder = async (prefix: string) => {
+    const client = new S3Client({ endpoint: bucket.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: bucket.env.AWS_ACCESS_KEY_ID, secretAccessKey: bucket.env.AWS_SECRET_ACCESS_KEY } });
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket.bucket, Prefix: prefix }));
+    client.destroy();
+    return (listed.Contents ?? []).map((item) => item.Key!.slice(prefix.length)).sort();
+  };
+  /** An anonymous session on this node for the (free) title; its multivariant playlist URL. */
+  const masterOn = async (node: TestServer) => {
+    const answer = await node.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: title } });
+    if (answer.status !== 201) throw new Error(`session answered ${answer.status}: ${await answer.text()}`);
+    const session = (await answer.json()) as { sources: { protocol: string; url: string }[] };
+    return session.sources.find((source) => source.protocol === 'hls')!.url.replace('localhost', '127.0.0.1');
+  };
+
+  t.before(async () => {
+    bucket = await startTestBucket();
+    schema = freshPostgresSchema();
+    encoder = await startTestServer({ database: { url: schema.url }, storage: storage('proxy') }, { ...shared, ...bucket.env });
+    other = await startTestServer({ database: { url: schema.url }, storage: storage('proxy') }, { ...shared, ...bucket.env });
+    redirecting = await startTestServer({ database: { url: schema.url }, storage: storage('redirect') }, { ...shared, ...bucket.env });
+    const ingested = await encoder.ingest(makeSource({ width: 320, height: 180, seconds: 2 }), 'In the bucket');
+    if (ingested.view.state !== 'ready') throw new Error(`title failed: ${JSON.stringify(ingested.view.error)}`);
+    title = ingested.id;
+  });
+  t.teardown(async () => {
+    await encoder?.stop();
+    await other?.stop();
+    await redirecting?.stop();
+    schema?.drop();
+    await bucket?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  t.test('a title is in the bucket, under the configured prefix, before it is ready', async (t) => {
+    const keys = await keysUnder(`weir/titles/${title}/media/`);
+    for (const file of ['master.m3u8', 'manifest.mpd', 'poster.jpg']) t.ok(keys.includes(file), `${file} is there`);
+    t.ok(keys.some((key) => /\/init\.mp4$/.test(key)) && keys.some((key) => /\/seg-1\.m4s$/.test(key)), 'with init segments and segments');
+    t.match(readFileSync(encoder.logFile, 'utf8'), /published the title to the bucket/);
+  });
+
+  t.test('a node that never had the files serves the title from the bucket: manifests, segments and byte ranges, readable by ffmpeg', async (t) => {
+    const master = await masterOn(other);
+    const tree = await fetchHlsTree(master);
+    t.ok(tree.renditions.length > 0 && tree.renditions.every((r) => r.segments.length > 0), 'every playlist and segment came back');
+    const video = tree.renditions[0]!;
+    const segmentUrl = new URL(video.playlist.segments[0]!.uri, video.playlistUrl).href;
+    const whole = Buffer.from(await (await fetchOk(segmentUrl)).arrayBuffer());
+    const ranged = await fetch(segmentUrl, { headers: { range: 'bytes=8-99' } });
+    t.equal(ranged.status, 206);
+    t.equal(ranged.headers.get('content-range'), `bytes 8-99/${whole.length}`);
+    t.same(Buffer.from(await ranged.arrayBuffer()), whole.subarray(8, 100), 'the range holds the same bytes as the whole');
+    const file = new URL(segmentUrl).pathname.split('/').slice(-2).join('/');
+    const beyond = { headers: { range: `bytes=${whole.length + 10}-` } };
+    const fromBucket = await fetch(segmentUrl, beyond);
+    const fromDisk = await fetch(new URL(file, (await masterOn(encoder)).replace(/[^/]*$/, '')).href, beyond);
+    t.same([fromBucket.status, ((await fromBucket.json()) as { error: { code: string } }).error.code], [fromDisk.status, ((await fromDisk.json()) as { error: { code: string } }).error.code], 'an unsatisfiable range is refused as the encoding node refuses it from disk');
+    const local = readFileSync(join(encoder.dataDir, 'titles', title, 'media', file));
+    t.same(whole, local, "byte for byte the encoding node's file");
+    await t.test("Debian's ffmpeg decodes it", { skip: debianFfmpegMissing }, async (t) => {
+      const report = await readWithFfmpeg(joinSegments(join(scratch, 'joined.mp4'), video.init, video.segments));
+      t.ok(report.ok, `the segments the bucket served (${report.errors || 'no errors'})`);
+      const direct = await readWithFfmpeg(master);
+      t.ok(direct.ok, `and the HLS URL of the node without files (${direct.errors || 'no errors'})`);
+    });
+  });
+
+  t.test('where the deployment prefers, media files are a redirect to a signed bucket URL; manifests still come from the node', async (t) => {
+    const master = await masterOn(redirecting);
+    const manifest = await fetch(master, { redirect: 'manual' });
+    t.equal(manifest.status, 200, 'the multivariant playlist is served by the node');
+    const tree = await fetchHlsTree(master);
+    const video = tree.renditions[0]!;
+    const segmentUrl = new URL(video.playlist.segments[0]!.uri, video.playlistUrl).href;
+    const redirect = await fetch(segmentUrl, { redirect: 'manual' });
+    t.equal(redirect.status, 302);
+    const location = redirect.headers.get('location')!;
+    t.ok(location.startsWith(bucket.endpoint) && /X-Amz-Signature=/.test(location), 'to a signed URL of the bucket');
+    t.match(redirect.headers.get('cache-control'), /no-store/);
+    t.same(Buffer.from(await (await fetchOk(location)).arrayBuffer()), video.segments[0], 'which gives the same bytes');
+  });
+
+  t.test('deleting the title removes it from the bucket', async (t) => {
+    t.equal((await encoder.api(`/v1/titles/${title}`, { method: 'DELETE' })).status, 204);
+    await waitUntil(async () => (await keysUnder(`weir/titles/${title}/`)).length === 0, 'the objects removed');
+    t.pass('nothing of it is left under its prefix');
+  });
+}
