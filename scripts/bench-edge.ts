@@ -8,6 +8,10 @@
  *    (median, p99), which is what the edge adds or saves, on the viewer's side;
  *  - parts viewers missed, and errors.
  * The origin and nginx run as their own processes; the viewers are simulated in this one.
+ *
+ * Then VOD throughput with the catalog on SQLite and on PostgreSQL, side by side (see
+ * lib/vod-engines.ts; --database-url names the server, a schema of its own is made and dropped).
+ * --only llhls or --only vod runs one part.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,12 +21,27 @@ import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
 import { nginxMissing, startEdge } from './lib/edge.js';
+import { compareCatalogEngines } from './lib/vod-engines.js';
 import { startViewer } from './lib/llhls-viewer.js';
 import { cpuSeconds, startWeirProcess, weirApi } from './lib/weir-process.js';
 
-const { values } = parseArgs({ options: { viewers: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '20' }, 'part-ms': { type: 'string', default: '200' } } });
+const { values } = parseArgs({
+  options: {
+    viewers: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '20' },
+    'part-ms': { type: 'string', default: '200' },
+    only: { type: 'string' },
+    'database-url': { type: 'string', default: process.env.WEIR_TEST_DATABASE_URL ?? 'postgres://weir:weir@127.0.0.1:5432/weir_test' },
+    'vod-clients': { type: 'string', default: '50' },
+  },
+});
 const viewers = Number(values.viewers);
 const seconds = Number(values.seconds);
+const engines = () => compareCatalogEngines({ seconds, clients: Number(values['vod-clients']), viewers: 2000, databaseUrl: values['database-url']!, ffmpeg: locateMediaTools().ffmpeg });
+if (values.only === 'vod') {
+  await engines();
+  process.exit(0);
+}
 if (nginxMissing) {
   console.log(`bench:edge needs nginx — ${nginxMissing}`);
   process.exit(0);
@@ -118,3 +137,4 @@ try {
   await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
+if (values.only !== 'llhls') await engines();
