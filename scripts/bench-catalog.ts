@@ -8,9 +8,8 @@
  *
  *   --titles 10000,100000   --seconds N (per measurement, default 8)
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +20,7 @@ import { hashPassword } from '../src/viewers/passwords.js';
 import { ViewerStore } from '../src/viewers/store.js';
 import { agent, driveAlone, formatLoad, get, post, sideBySide, startHelloWorld, type Load } from './lib/load.js';
 import { residentBytes, startWeirProcess, type WeirProcess } from './lib/weir-process.js';
+import { benchSource, readyBenchTitle } from './lib/bench-fixtures.js';
 
 const { values } = parseArgs({ options: { titles: { type: 'string', default: '10000,100000' }, seconds: { type: 'string', default: '8' } } });
 const sizes = values.titles.split(',').map(Number);
@@ -97,29 +97,8 @@ async function seedCatalog(dataDir: string, count: number, secret: string): Prom
   return { tokens, queries, someTitle };
 }
 
-function makeSource(ffmpeg: string): string {
-  const dir = join(tmpdir(), 'weir-bench');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, 'src-360p-4s.mp4');
-  if (!existsSync(path)) {
-    execFileSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', `${path}.tmp.mp4`]);
-    execFileSync('mv', [`${path}.tmp.mp4`, path]);
-  }
-  return path;
-}
-
 async function playableTitle(server: WeirProcess, ffmpeg: string): Promise<string> {
-  const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
-  const { id } = (await (await fetch(`${server.url}/v1/titles`, { method: 'POST', headers, body: JSON.stringify({ title: 'bench reel' }) })).json()) as { id: string };
-  await fetch(`${server.url}/v1/titles/${id}/source`, { method: 'PUT', headers: { authorization: `Bearer ${server.token}` }, body: readFileSync(makeSource(ffmpeg)) });
-  for (;;) {
-    const { state } = (await (await fetch(`${server.url}/v1/titles/${id}`, { headers })).json()) as { state: string };
-    if (state === 'ready') break;
-    if (state === 'failed') throw new Error('the benchmark title failed');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  await fetch(`${server.url}/v1/titles/${id}/access`, { method: 'PUT', headers, body: JSON.stringify({ packages: ['bench'] }) });
-  return id;
+  return readyBenchTitle(server, benchSource(ffmpeg, { width: 640, height: 360, seconds: 4 }), { packages: ['bench'] });
 }
 
 const timed = async (what: () => Promise<{ status: number }>) => {

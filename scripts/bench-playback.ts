@@ -11,19 +11,15 @@
  *   --levels 1,50,200   concurrent clients per level
  *   --no-heartbeats, --no-chain   skip those parts (to profile one part alone)
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { openDatabase } from '../src/catalog/database.js';
-import { hs256Tokens } from '../src/hs256.js';
 import { locateMediaTools } from '../src/pipeline/encode/ffmpeg.js';
-import { hashPassword } from '../src/viewers/passwords.js';
-import { ViewerStore } from '../src/viewers/store.js';
 import { chromiumMissing, launchChromium, servePlayerPage } from './lib/player.js';
 import { startWeirProcess, type WeirProcess } from './lib/weir-process.js';
+import { benchSource, readyBenchTitle, seedBenchViewers } from './lib/bench-fixtures.js';
 import { agent, driveAlone, formatLoad, post, sideBySide, startHelloWorld } from './lib/load.js';
 
 const { values } = parseArgs({
@@ -34,66 +30,6 @@ const seconds = Number(values.seconds);
 const viewerCount = Number(values.viewers);
 const tools = locateMediaTools();
 const password = 'a benchmark viewer password';
-
-function makeSource(): string {
-  const dir = join(tmpdir(), 'weir-bench');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, 'src-720p-4s.mp4');
-  if (!existsSync(path)) {
-    execFileSync(tools.ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', `${path}.tmp.mp4`]);
-    execFileSync('mv', [`${path}.tmp.mp4`, path]);
-  }
-  return path;
-}
-
-async function admin<T>(server: WeirProcess, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
-/**
- * Viewers written straight into a fresh catalog before the server starts, each with a device and
- * an access token signed with the server's viewer token secret: thousands of sign-ins (a
- * memory-hard hash each) would take longer than the benchmark. Many viewers with a few streams
- * each, as a real audience: the limit check counts a handful of leases, not hundreds.
- */
-async function seedViewers(dataDir: string, secret: string): Promise<string[]> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(dataDir);
-  const store = new ViewerStore(db);
-  const now = Date.now();
-  store.putPlan({ id: 'bench', name: 'Bench', maxStreams: 20, maxDevices: 10, maxHeight: 1080, packages: ['bench'] }, now);
-  const passwordHash = await hashPassword(password);
-  const signer = hs256Tokens(secret, { issuer: 'weir', audience: 'weir-viewer' });
-  const tokens: string[] = [];
-  db.transaction(() => {
-    for (let i = 0; i < viewerCount; i++) {
-      const id = randomUUID();
-      store.createViewer({ id, email: `viewer${i}@bench.example`, passwordHash, displayName: '', maxRating: null, planId: 'bench', subscriptionStartsAt: now, subscriptionEndsAt: null, createdAt: now });
-      store.registerDevice(id, { id: 'browser', family: 'web', model: null, appVersion: null }, 10, now);
-      tokens.push(id);
-    }
-  })();
-  db.close();
-  const issuedAt = Math.floor(now / 1000);
-  return tokens.map((viewerId) => signer.sign({ did: 'browser', fam: 'web', sub: viewerId, iat: issuedAt, exp: issuedAt + 7200 }));
-}
-
-/** A protected title in a package only the benchmark plan includes. */
-async function prepareTitle(server: WeirProcess): Promise<string> {
-  const { id } = await admin<{ id: string }>(server, 'POST', '/v1/titles', { title: 'bench', protection: 'cenc' });
-  const upload = await fetch(`${server.url}/v1/titles/${id}/source`, { method: 'PUT', headers: { authorization: `Bearer ${server.token}` }, body: readFileSync(makeSource()) });
-  if (upload.status !== 202) throw new Error(`upload answered ${upload.status}`);
-  for (;;) {
-    const title = await admin<{ state: string }>(server, 'GET', `/v1/titles/${id}`);
-    if (title.state === 'ready') break;
-    if (title.state === 'failed') throw new Error('the benchmark title failed');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  await admin(server, 'PUT', `/v1/titles/${id}/access`, { packages: ['bench'] });
-  return id;
-}
 
 /** Heartbeats of sessions that are still running (heartbeats keep them so), each by its own viewer. */
 async function heartbeatLoad(server: WeirProcess, tokens: string[], body: string): Promise<void> {
@@ -159,11 +95,14 @@ async function main(): Promise<void> {
   console.log(`preparing: ${viewerCount} signed-in viewers and a protected title...`);
   const viewerSecret = randomUUID();
   process.env.WEIR_VIEWER_TOKEN_SECRET = viewerSecret; // the server signs and checks viewer tokens with it
-  const tokens = await seedViewers(join(dataDir, 'data'), viewerSecret);
+  // Written straight into the catalog: thousands of sign-ins (a memory-hard hash each) would take longer than the benchmark.
+  // Many viewers with a few streams each, as a real audience: the limit check counts a handful of leases, not hundreds.
+  const tokens = await seedBenchViewers({ dataDir: join(dataDir, 'data'), secret: viewerSecret, count: viewerCount, packages: ['bench'], maxStreams: 20 });
   const server = await startWeirProcess(join(dataDir, 'data'), ['--config', configFile], 'bench-playback');
   const hello = await startHelloWorld();
   try {
-    const titleId = await prepareTitle(server);
+    // A protected title in a package only the benchmark plan includes.
+    const titleId = await readyBenchTitle(server, benchSource(tools.ffmpeg, { width: 1280, height: 720, seconds: 4 }), { protection: 'cenc', packages: ['bench'] });
     const body = JSON.stringify({ contentId: titleId });
 
     // Each viewer's first start reads its account, plan, devices and history from the catalog

@@ -1,64 +1,13 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from '../../src/catalog/database.js';
 import { PostgresDb, redactDatabaseUrl } from '../../src/catalog/postgres/database.js';
-import { hs256Tokens } from '../../src/hs256.js';
-import { hashPassword } from '../../src/viewers/passwords.js';
-import { ViewerStore } from '../../src/viewers/store.js';
+import { benchSource, readyBenchTitle, seedBenchViewers } from './bench-fixtures.js';
 import { get, post, sideBySide } from './load.js';
 import { startWeirProcess, type WeirProcess } from './weir-process.js';
 
 type Engine = { name: string; url: string | null; dataDir: string; server?: WeirProcess; tokens: string[]; titleId?: string };
-
-/** Signed-in viewers written straight into the catalog (signing in is not what is measured), with tokens the server accepts. */
-async function seedViewers(dataDir: string, url: string | null, secret: string, count: number): Promise<string[]> {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(dataDir, { url });
-  const store = new ViewerStore(db);
-  const now = Date.now();
-  store.putPlan({ id: 'bench', name: 'Bench', maxStreams: 1000, maxDevices: 10, maxHeight: 1080, packages: ['free'] }, now);
-  const passwordHash = await hashPassword('a benchmark viewer password');
-  const ids: string[] = [];
-  db.transaction(() => {
-    for (let i = 0; i < count; i++) {
-      const id = randomUUID();
-      store.createViewer({ id, email: `viewer${i}@bench.example`, passwordHash, displayName: '', maxRating: null, planId: 'bench', subscriptionStartsAt: now, subscriptionEndsAt: null, createdAt: now });
-      store.registerDevice(id, { id: 'browser', family: 'web', model: null, appVersion: null }, 10, now);
-      ids.push(id);
-    }
-  })();
-  db.close();
-  const signer = hs256Tokens(secret, { issuer: 'weir', audience: 'weir-viewer' });
-  const issuedAt = Math.floor(now / 1000);
-  return ids.map((viewerId) => signer.sign({ did: 'browser', fam: 'web', sub: viewerId, iat: issuedAt, exp: issuedAt + 7200 }));
-}
-
-function source(ffmpeg: string): string {
-  const dir = join(tmpdir(), 'weir-bench');
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, 'src-360p-4s.mp4');
-  if (!existsSync(path)) {
-    execFileSync(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', `${path}.tmp.mp4`]);
-    execFileSync('mv', [`${path}.tmp.mp4`, path]);
-  }
-  return path;
-}
-
-async function readyTitle(server: WeirProcess, file: string): Promise<string> {
-  const headers = { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' };
-  const { id } = (await (await fetch(`${server.url}/v1/titles`, { method: 'POST', headers, body: JSON.stringify({ title: 'bench' }) })).json()) as { id: string };
-  const upload = await fetch(`${server.url}/v1/titles/${id}/source`, { method: 'PUT', headers: { authorization: headers.authorization }, body: readFileSync(file) });
-  if (upload.status !== 202) throw new Error(`upload answered ${upload.status}`);
-  for (;;) {
-    const { state } = (await (await fetch(`${server.url}/v1/titles/${id}`, { headers })).json()) as { state: string };
-    if (state === 'ready') return id;
-    if (state === 'failed') throw new Error('the benchmark title failed');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /**
  * VOD throughput with the catalog on SQLite and on PostgreSQL, side by side in one run: two Weir
@@ -96,11 +45,11 @@ export async function compareCatalogEngines(options: { seconds: number; clients:
     { name: 'PostgreSQL', url: pgUrl.toString(), dataDir: join(root, 'postgres'), tokens: [] },
   ];
   try {
-    const file = source(options.ffmpeg);
+    const file = benchSource(options.ffmpeg, { width: 640, height: 360, seconds: 4 });
     for (const engine of engines) {
-      engine.tokens = await seedViewers(engine.dataDir, engine.url, secret, options.viewers);
+      engine.tokens = await seedBenchViewers({ dataDir: engine.dataDir, databaseUrl: engine.url, secret, count: options.viewers, packages: ['free'], maxStreams: 1000 });
       engine.server = await startWeirProcess(engine.dataDir, ['--config', configFile, ...(engine.url ? ['--database-url', engine.url] : [])], `bench-${engine.name.toLowerCase()}`);
-      engine.titleId = await readyTitle(engine.server, file);
+      engine.titleId = await readyBenchTitle(engine.server, file);
     }
     const start = (engine: Engine) => async (client: number, n: number) => {
       const token = engine.tokens[(client * 7919 + n) % engine.tokens.length]!;

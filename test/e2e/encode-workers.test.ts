@@ -1,31 +1,13 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { makeSource } from '../helpers/media.js';
-import { spawnWeir } from '../helpers/process.js';
+import { spawnWeir, spawnWorker } from '../helpers/process.js';
 import { waitUntil } from '../helpers/wait.js';
-
-const mainScript = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
-
-/** `weir worker` as its own process, keeping its log lines. */
-function spawnWorker(args: string[]): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<void> } {
-  const child = spawn(process.execPath, [mainScript, 'worker', ...args], { env: { ...process.env, WEIR_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      // not a log line
-    }
-  });
-  return { child, lines, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
-}
 
 t.test('with external encode workers, a worker killed mid-encode loses its job to the other, and the title becomes ready once', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'weir-workers-'));

@@ -1,39 +1,22 @@
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { PostgresDb } from '../../src/catalog/postgres/database.js';
 import { chromiumMissing, launchChromium, playAndWait, servePlayerPage, type PlayerPageServer } from '../helpers/browser.js';
 import { freshPostgresSchema, postgresUnavailable } from '../helpers/catalog.js';
 import { nginxMissing, startEdge, type Edge } from '../helpers/edge.js';
 import { makeSource } from '../helpers/media.js';
+import { spawnWorker } from '../helpers/process.js';
 import { publishRtmp } from '../helpers/publisher.js';
 import { startTestBucket, type TestBucket } from '../helpers/s3.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const missing = postgresUnavailable() || nginxMissing || chromiumMissing;
-const mainScript = fileURLToPath(new URL('../../dist/src/main.js', import.meta.url));
-
-/** `weir worker` as its own process, keeping its log lines. */
-function spawnWorker(args: string[]): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<void> } {
-  const child = spawn(process.execPath, [mainScript, 'worker', ...args], { env: { ...process.env, WEIR_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    try {
-      lines.push(JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      // not a log line
-    }
-  });
-  return { child, lines, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
-}
 
 if (missing) void t.test('Weir on several machines: PostgreSQL, object storage, workers and edges', { skip: String(missing) }, () => undefined);
 else {

@@ -93,3 +93,17 @@ export async function spawnWeir(args: string[], env: NodeJS.ProcessEnv = {}): Pr
   const listening = await waitForLog((line) => line.msg === 'weir is listening');
   return { child, url: String(listening.url).replace('localhost', '127.0.0.1'), lines, waitForLog, exited, stderr: () => stderr, waitForStderr };
 }
+
+/** `weir worker` (from the build) as its own process, keeping its log lines. */
+export function spawnWorker(args: string[]): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<void> } {
+  const child = spawn(process.execPath, [mainScript, 'worker', ...args], { env: { ...process.env, WEIR_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Record<string, unknown>[] = [];
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      // not a log line
+    }
+  });
+  return { child, lines, exited: new Promise((resolve) => child.once('exit', () => resolve())) };
+}
