@@ -15,6 +15,8 @@ export const errorCatalog = {
   CONTENT_NOT_READY: { status: 409, meaning: 'The content exists but cannot be played yet (or failed).' },
   UPLOAD_NOT_EXPECTED: { status: 409, meaning: 'The title is not awaiting an upload (nor failed, when a new source may replace the old).' },
   TITLE_NOT_RETRYABLE: { status: 409, meaning: 'Only a failed title whose source is still held can be retried.' },
+  DIRECT_UPLOAD_UNAVAILABLE: { status: 409, meaning: 'Uploads straight to the bucket need storage.kind = s3; upload through Weir instead.' },
+  SOURCE_NOT_IN_BUCKET: { status: 409, meaning: 'Nothing has been uploaded to the title\'s bucket URL yet.' },
   OWNED_BY_ANOTHER_NODE: { status: 409, meaning: 'Several nodes share the catalog and another live node runs this title or stream; send the change to that node.' },
   BODY_TOO_LARGE: { status: 413, meaning: 'The request body is larger than the route accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The request body is not of the content type the route takes (JSON routes need content-type: application/json).' },

@@ -74,7 +74,7 @@ import type { Config } from './config.js';
 import { mediaRoutes } from './delivery/media.js';
 import { PlaybackTokens } from './delivery/tokens.js';
 import { WeirError } from './errors.js';
-import { createSourcePutHandler, createTusServer, removeAbandonedUploads } from './ingest/upload.js';
+import { createBucketUploadHandlers, createSourcePutHandler, createTusServer, removeAbandonedUploads } from './ingest/upload.js';
 import { logSecrets, type Logger } from './logger.js';
 import { locateMediaTools } from './pipeline/encode/ffmpeg.js';
 import { loadOrCreateSecret, secretsEqual, textSealer } from './secrets.js';
@@ -366,6 +366,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const uploadTarget = registry.uploadTarget(() => stopping);
   const uploadDeps = { dataDir: config.dataDir, maxBytes: config.upload.maxBytes, target: uploadTarget, log };
   const putSource = createSourcePutHandler(uploadDeps);
+  const bucketUpload = createBucketUploadHandlers({ ...uploadDeps, bucket: objects, signedSeconds: config.storage.s3.signedUrlSeconds });
   const isPlayable = (contentId: string) => registry.ready.has(contentId) || streams.isPlayable(contentId);
   // A title's protection is fixed at creation: read it once (session starts and MPDs ask often).
   const titleProtection = new Map<string, Protection>();
@@ -652,6 +653,11 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
     }),
     sourcePut: async (req, res) => {
       await putSource(req, res);
+      res.status(202).json(titleResource(catalog.get(String(req.params.id))!, baseUrl(req, config.http.publicUrl)));
+    },
+    sourceUploadUrl: bucketUpload.uploadUrl,
+    sourceUploaded: async (req, res) => {
+      await bucketUpload.uploaded(req, res);
       res.status(202).json(titleResource(catalog.get(String(req.params.id))!, baseUrl(req, config.http.publicUrl)));
     },
     tus,

@@ -26,6 +26,9 @@ export type AppParts = {
   keys: express.Router;
   media: express.Router;
   sourcePut: (req: Request, res: Response) => Promise<void>;
+  /** Uploads straight to the bucket: a signed URL, then the call that fetches the file from there. */
+  sourceUploadUrl: (req: Request, res: Response) => Promise<void>;
+  sourceUploaded: (req: Request, res: Response) => Promise<void>;
   tus: TusServer;
   /** Proxies whose X-Forwarded-* headers are believed (addresses or CIDR ranges); none by default. */
   trustedProxies: string[];
@@ -185,6 +188,8 @@ export function createApp(parts: AppParts): Express {
   app.use('/v1/analytics', admin);
   app.use(parts.analytics);
   app.put('/v1/titles/:id/source', parts.sourcePut);
+  app.post('/v1/titles/:id/source/upload-url', parts.sourceUploadUrl);
+  app.post('/v1/titles/:id/source/uploaded', parts.sourceUploaded);
   app.use(parts.titles);
   app.use(parts.streams);
 

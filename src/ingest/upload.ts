@@ -89,6 +89,67 @@ export function createSourcePutHandler(deps: UploadDeps) {
   };
 }
 
+/** What uploads straight to the bucket need of it (declared here; storage/objects.ts provides it). */
+export type UploadBucket = {
+  signedPutUrl(key: string, seconds: number): Promise<string>;
+  size(key: string): Promise<number | null>;
+  download(key: string, path: string): Promise<void>;
+  remove(key: string): Promise<void>;
+};
+
+/** Where a title's source waits in the bucket: the key is built from the title's own id. */
+const bucketSourceKey = (titleId: string) => `uploads/${titleId}/source`;
+
+/**
+ * Uploads that skip this node: POST /v1/titles/:id/source/upload-url gives a signed URL the
+ * client PUTs the file to; POST /v1/titles/:id/source/uploaded then fetches it from the bucket
+ * (checked against the size limit first), makes it the title's source and removes it there.
+ */
+export function createBucketUploadHandlers(deps: UploadDeps & { bucket: UploadBucket | null; signedSeconds: number }) {
+  const bucketOf = (): UploadBucket => {
+    if (!deps.bucket) throw new WeirError('DIRECT_UPLOAD_UNAVAILABLE', 'This server keeps media on local disk (storage.kind = local): upload with PUT /v1/titles/{id}/source or tus at /v1/uploads.');
+    return deps.bucket;
+  };
+  const inFlight = new Set<string>();
+  return {
+    uploadUrl: async (req: Request, res: Response): Promise<void> => {
+      const bucket = bucketOf();
+      const titleId = String(req.params.id);
+      deps.target.assertAwaitingUpload(titleId);
+      const url = await bucket.signedPutUrl(bucketSourceKey(titleId), deps.signedSeconds);
+      res.json({ method: 'PUT', url, expiresAt: new Date(Date.now() + deps.signedSeconds * 1000).toISOString(), maxBytes: deps.maxBytes });
+    },
+    uploaded: async (req: Request, res: Response): Promise<void> => {
+      const bucket = bucketOf();
+      const titleId = String(req.params.id);
+      deps.target.assertAwaitingUpload(titleId);
+      if (inFlight.has(titleId)) throw new WeirError('UPLOAD_NOT_EXPECTED', `The source of title ${titleId} is already being fetched from the bucket.`);
+      inFlight.add(titleId);
+      const key = bucketSourceKey(titleId);
+      const tempPath = join(titlePaths(deps.dataDir, titleId).root, `source.upload-${randomUUID()}`);
+      try {
+        const bytes = await bucket.size(key);
+        if (bytes === null) throw new WeirError('SOURCE_NOT_IN_BUCKET', `Nothing was uploaded for title ${titleId}: PUT the file to the URL from POST /v1/titles/${titleId}/source/upload-url first.`);
+        if (bytes > deps.maxBytes) {
+          await bucket.remove(key);
+          throw new WeirError('UPLOAD_TOO_LARGE', `The file in the bucket has ${bytes} bytes; the limit is ${deps.maxBytes} bytes. It was removed.`);
+        }
+        if (bytes === 0) throw new WeirError('SOURCE_EMPTY', 'The file in the bucket is empty.');
+        await mkdir(dirname(tempPath), { recursive: true });
+        await bucket.download(key, tempPath);
+        deps.target.assertAwaitingUpload(titleId);
+        await acceptSource(deps, titleId, tempPath);
+        await bucket.remove(key);
+        req.log.info({ titleId, bytes }, 'source fetched from the bucket');
+        res.status(202);
+      } finally {
+        inFlight.delete(titleId);
+        await rm(tempPath, { force: true });
+      }
+    },
+  };
+}
+
 /** tus hooks throw plain objects with these fields; the server turns them into responses. */
 function tusRefusal(error: WeirError): { status_code: number; body: string } {
   return { status_code: error.status, body: JSON.stringify({ error: error.toJSON() }) };

@@ -1,6 +1,7 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export type S3Settings = {
   /** An S3-compatible endpoint (MinIO, Garage, Ceph, a test server); null for AWS itself. */
@@ -34,6 +35,13 @@ export type ObjectStore = {
   removePrefix(prefix: string): Promise<number>;
   /** A URL that reads the object without credentials until it expires. */
   signedUrl(key: string, seconds: number): Promise<string>;
+  /** A URL that writes the object (one PUT of the whole body) until it expires. */
+  signedPutUrl(key: string, seconds: number): Promise<string>;
+  /** The object's size, or null when there is none. */
+  size(key: string): Promise<number | null>;
+  /** Streams the object into a new file at `path`. */
+  download(key: string, path: string): Promise<void>;
+  remove(key: string): Promise<void>;
 };
 
 /**
@@ -122,5 +130,21 @@ export async function openS3Store(settings: S3Settings, env: NodeJS.ProcessEnv):
       return keys.length;
     },
     signedUrl: (key, seconds) => getSignedUrl(client, new s3.GetObjectCommand({ Bucket, Key: full(key) }), { expiresIn: seconds }),
+    signedPutUrl: (key, seconds) => getSignedUrl(client, new s3.PutObjectCommand({ Bucket, Key: full(key) }), { expiresIn: seconds }),
+    size: async (key) => {
+      try {
+        return (await client.send(new s3.HeadObjectCommand({ Bucket, Key: full(key) }))).ContentLength ?? 0;
+      } catch (error) {
+        if (missing(error)) return null;
+        throw error;
+      }
+    },
+    download: async (key, path) => {
+      const answer = await client.send(new s3.GetObjectCommand({ Bucket, Key: full(key) }));
+      await pipeline(answer.Body as Readable, createWriteStream(path, { flags: 'wx' }));
+    },
+    remove: async (key) => {
+      await client.send(new s3.DeleteObjectCommand({ Bucket, Key: full(key) }));
+    },
   };
 }

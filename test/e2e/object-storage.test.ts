@@ -43,7 +43,7 @@ else {
     schema = freshPostgresSchema();
     encoder = await startTestServer({ database: { url: schema.url }, storage: storage('proxy') }, { ...shared, ...bucket.env });
     other = await startTestServer({ database: { url: schema.url }, storage: storage('proxy') }, { ...shared, ...bucket.env });
-    redirecting = await startTestServer({ database: { url: schema.url }, storage: storage('redirect') }, { ...shared, ...bucket.env });
+    redirecting = await startTestServer({ database: { url: schema.url }, storage: storage('redirect'), upload: { maxBytes: 100_000 } }, { ...shared, ...bucket.env });
     const ingested = await encoder.ingest(makeSource({ width: 320, height: 180, seconds: 2 }), 'In the bucket');
     if (ingested.view.state !== 'ready') throw new Error(`title failed: ${JSON.stringify(ingested.view.error)}`);
     title = ingested.id;
@@ -103,6 +103,32 @@ else {
     t.ok(location.startsWith(bucket.endpoint) && /X-Amz-Signature=/.test(location), 'to a signed URL of the bucket');
     t.match(redirect.headers.get('cache-control'), /no-store/);
     t.same(Buffer.from(await (await fetchOk(location)).arrayBuffer()), video.segments[0], 'which gives the same bytes');
+  });
+
+  t.test('a source PUT straight to the bucket with a signed URL becomes a title, and nothing of the upload is left there', async (t) => {
+    const created = (await (await other.api('/v1/titles', { method: 'POST', json: { title: 'Uploaded to the bucket' } })).json()) as { id: string };
+    const early = await other.api(`/v1/titles/${created.id}/source/uploaded`, { method: 'POST' });
+    t.same([early.status, ((await early.json()) as { error: { code: string } }).error.code], [409, 'SOURCE_NOT_IN_BUCKET'], 'nothing is taken before the file is there');
+    const signed = (await (await other.api(`/v1/titles/${created.id}/source/upload-url`, { method: 'POST' })).json()) as { method: string; url: string; maxBytes: number };
+    t.ok(signed.url.startsWith(bucket.endpoint) && /X-Amz-Signature=/.test(signed.url), 'a signed URL of the bucket');
+    const put = await fetch(signed.url, { method: 'PUT', body: readFileSync(makeSource({ width: 320, height: 180, seconds: 2 })) });
+    t.equal(put.status, 200, 'the client PUTs the file there, past the node');
+    t.equal((await other.api(`/v1/titles/${created.id}/source/uploaded`, { method: 'POST' })).status, 202);
+    const view = await other.waitForTitle(created.id, (v) => v.state === 'ready' || v.state === 'failed', 60_000);
+    t.equal(view.state, 'ready');
+    t.same(await keysUnder(`weir/uploads/${created.id}/`), [], 'the uploaded file was removed from the bucket');
+    const again = await other.api(`/v1/titles/${created.id}/source/uploaded`, { method: 'POST' });
+    t.same([again.status, ((await again.json()) as { error: { code: string } }).error.code], [409, 'UPLOAD_NOT_EXPECTED']);
+
+    // Past the size limit (the redirecting node allows 100 kB): refused, and removed from the bucket.
+    const big = (await (await redirecting.api('/v1/titles', { method: 'POST', json: { title: 'Too big' } })).json()) as { id: string };
+    const bigUrl = ((await (await redirecting.api(`/v1/titles/${big.id}/source/upload-url`, { method: 'POST' })).json()) as { url: string; maxBytes: number });
+    t.equal(bigUrl.maxBytes, 100_000, 'the answer names the limit');
+    t.equal((await fetch(bigUrl.url, { method: 'PUT', body: Buffer.alloc(200_000, 1) })).status, 200);
+    const refused = await redirecting.api(`/v1/titles/${big.id}/source/uploaded`, { method: 'POST' });
+    t.equal(refused.status, 413);
+    t.match(await refused.json(), { error: { code: 'UPLOAD_TOO_LARGE', message: /200000 bytes; the limit is 100000/ } });
+    t.same(await keysUnder(`weir/uploads/${big.id}/`), [], 'and removed');
   });
 
   t.test('deleting the title removes it from the bucket', async (t) => {

@@ -125,3 +125,12 @@ t.test('a source without audio produces video-only output', async (t) => {
   t.same(title.renditions.map((r) => r.kind), ['video']);
   await checkPlayback(t, id, { videoRenditions: 1, audio: false, seconds: 4, fps: 25 });
 });
+
+t.test('a server keeping media on local disk refuses uploads straight to a bucket, saying how to upload instead', async (t) => {
+  const created = (await (await server.api('/v1/titles', { method: 'POST', json: { title: 'No bucket' } })).json()) as { id: string };
+  for (const step of ['upload-url', 'uploaded']) {
+    const refused = await server.api(`/v1/titles/${created.id}/source/${step}`, { method: 'POST' });
+    t.equal(refused.status, 409);
+    t.match(await refused.json(), { error: { code: 'DIRECT_UPLOAD_UNAVAILABLE', message: /PUT \/v1\/titles\/\{id\}\/source or tus/ } });
+  }
+});

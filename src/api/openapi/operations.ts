@@ -85,6 +85,24 @@ export function operations(): Operation[] {
       responses: { 202: { description: 'Received; encoding starts.', schema: r.titleResponse } },
       errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'UPLOAD_INCOMPLETE', 'SOURCE_EMPTY', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
     },
+    {
+      method: 'post',
+      path: '/v1/titles/{id}/source/upload-url',
+      summary: 'A signed URL to PUT the source to, straight into the bucket (storage.kind = s3).',
+      tag: 'titles',
+      auth: 'admin',
+      responses: ok('Where to PUT the file, until when, and the size limit.', r.uploadUrlResponse),
+      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'DIRECT_UPLOAD_UNAVAILABLE', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
+    },
+    {
+      method: 'post',
+      path: '/v1/titles/{id}/source/uploaded',
+      summary: 'Takes the file PUT to the signed URL as the source: fetched from the bucket, then removed there.',
+      tag: 'titles',
+      auth: 'admin',
+      responses: { 202: { description: 'Received; encoding starts.', schema: r.titleResponse } },
+      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'SOURCE_EMPTY', 'SOURCE_NOT_IN_BUCKET', 'DIRECT_UPLOAD_UNAVAILABLE', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
+    },
     ...(['post', 'options'] as const).map(
       (method): Operation => ({
         method,

@@ -31,6 +31,7 @@ export const titleResponse = z.object({
   upload: z.object({ url: z.string(), method: z.literal('PUT'), tusEndpoint: z.string(), tusMetadata: z.object({ titleId: z.string() }) }).nullable(),
 });
 export const titlePage = page(titleResponse);
+export const uploadUrlResponse = z.object({ method: z.literal('PUT'), url: z.string(), expiresAt: time, maxBytes: z.number().int() });
 
 export const streamResponse = z.object({
   id: z.string(),
