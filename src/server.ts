@@ -68,6 +68,7 @@ import { listenForChanges } from './catalog/postgres/changes.js';
 import { ActorOwners } from './catalog/actor-owners.js';
 import { openS3Store } from './storage/objects.js';
 import { bucketTitleFiles, removeTitleMedia, uploadTitleMedia } from './storage/title-media.js';
+import { liveWriteThrough } from './storage/live-segments.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
 import type { Config } from './config.js';
@@ -324,8 +325,10 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
 
   secrets.add(masterKey.toString('base64url'));
   const streamCatalog = new StreamCatalog(db, textSealer(masterKey), secrets);
+  const liveCopies = objects ? liveWriteThrough(objects, log) : null;
   const streams = new StreamRegistry({
     ownership: owners,
+    segmentSink: liveCopies?.sink,
     catalog: streamCatalog,
     snapshots,
     dataDir: config.dataDir,

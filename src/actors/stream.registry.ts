@@ -7,7 +7,7 @@ import type { SnapshotStore } from '../catalog/snapshots.js';
 import type { StreamCatalog, StreamRecord, StreamView } from '../catalog/streams.js';
 import type { PublishAuthority, PublishHandler, PublishRefusal, PublishRequest } from '../ingest/contract.js';
 import type { Logger } from '../logger.js';
-import { LiveBroadcast } from '../pipeline/live/broadcast.js';
+import { LiveBroadcast, type CompletedLiveSegment } from '../pipeline/live/broadcast.js';
 import type { KeyStore } from '../catalog/keys.js';
 import type { KeySource } from '../drm/keys.js';
 import type { SourcedKey } from '../pipeline/cmaf/encrypt.js';
@@ -40,6 +40,8 @@ export type StreamRegistryDeps = {
   keySource: KeySource;
   /** With several nodes on one catalog: which one runs each stream. */
   ownership?: ActorOwnership | null;
+  /** Completed segments of each broadcast, to write through to object storage; absent on local disk only. */
+  segmentSink?: (streamId: string, broadcast: number) => (segment: CompletedLiveSegment) => void;
 };
 
 /** Key periods are scoped to a broadcast, so no two broadcasts of a stream share a key. */
@@ -221,6 +223,7 @@ export class StreamRegistry implements PublishAuthority {
         thumbnails: this.deps.thumbnails,
         log,
         recordDir: stream.archive ? streamPaths(this.deps.dataDir, streamId).recording(number) : null,
+        onSegment: this.deps.segmentSink?.(streamId, number),
         onPlayable: () => this.send(streamId, { type: 'MEDIA_READY' }),
         onUnsupported: (reason) => {
           log.warn({ reason }, 'publisher sends media Weir cannot package; disconnecting');

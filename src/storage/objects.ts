@@ -27,6 +27,7 @@ export type StoredObject = {
 /** What Weir asks of object storage (the S3 protocol, through the AWS SDK). */
 export type ObjectStore = {
   putFile(key: string, path: string, contentType: string): Promise<void>;
+  putBytes(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
   /** The object, or the byte range of it (an HTTP Range value); null when there is none. */
   get(key: string, range?: string): Promise<StoredObject | null>;
   getText(key: string): Promise<string | null>;
@@ -92,6 +93,9 @@ export async function openS3Store(settings: S3Settings, env: NodeJS.ProcessEnv):
     putFile: async (key, path, contentType) => {
       const { size } = await stat(path);
       await client.send(new s3.PutObjectCommand({ Bucket, Key: full(key), Body: createReadStream(path), ContentLength: size, ContentType: contentType }));
+    },
+    putBytes: async (key, bytes, contentType) => {
+      await client.send(new s3.PutObjectCommand({ Bucket, Key: full(key), Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType }));
     },
     get: async (key, range) => {
       try {

@@ -3,11 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { freshPostgresSchema, postgresUnavailable } from '../helpers/catalog.js';
 import { makeSource } from '../helpers/media.js';
 import { fetchHlsTree, fetchOk, joinSegments } from '../helpers/playback.js';
 import { debianFfmpegMissing, readWithFfmpeg } from '../helpers/players.js';
+import { publishRtmp } from '../helpers/publisher.js';
 import { startTestBucket, type TestBucket } from '../helpers/s3.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -129,6 +130,27 @@ else {
     t.equal(refused.status, 413);
     t.match(await refused.json(), { error: { code: 'UPLOAD_TOO_LARGE', message: /200000 bytes; the limit is 100000/ } });
     t.same(await keysUnder(`weir/uploads/${big.id}/`), [], 'and removed');
+  });
+
+  t.test('completed live segments and their init segments are written through to the bucket, byte for byte what viewers get', async (t) => {
+    const stream = await other.createStream({ name: 'written through' });
+    const publisher = publishRtmp({ url: stream.ingest.rtmp, seconds: 30 });
+    t.teardown(() => publisher.stop());
+    await other.waitForStream(stream.id, (view) => view.state === 'live');
+    const prefix = `weir/streams/${stream.id}/broadcasts/`;
+    await waitUntil(async () => (await keysUnder(prefix)).filter((key) => key.endsWith('.m4s')).length >= 4, 'segments in the bucket', 30_000);
+    const keys = await keysUnder(prefix);
+    const segment = keys.find((key) => /^1\/[^/]+\/seg-\d+\.m4s$/.test(key))!;
+    t.ok(segment, `segments of broadcast 1 by rendition (${segment})`);
+    t.ok(keys.includes(segment.replace(/seg-\d+\.m4s$/, 'init-0.mp4')), 'with its init segment');
+    const answer = await other.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: stream.id } });
+    const master = ((await answer.json()) as { sources: { protocol: string; url: string }[] }).sources.find((source) => source.protocol === 'hls')!.url.replace('localhost', '127.0.0.1');
+    const [, rendition, file] = segment.split('/');
+    const live = Buffer.from(await (await fetchOk(new URL(`${rendition}/${file}`, master).href)).arrayBuffer());
+    const client = new S3Client({ endpoint: bucket.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: bucket.env.AWS_ACCESS_KEY_ID, secretAccessKey: bucket.env.AWS_SECRET_ACCESS_KEY } });
+    const stored = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket.bucket, Key: `${prefix}${segment}` }))).Body!.transformToByteArray());
+    client.destroy();
+    t.ok(live.length > 0 && stored.equals(live), `the bucket's ${file} is the one the node serves (${stored.length} bytes)`);
   });
 
   t.test('deleting the title removes it from the bucket', async (t) => {

@@ -22,6 +22,8 @@ const ticksPerMs = ticksPerSecond / 1000;
 /** How video reaches the players: as the publisher sent it, or re-encoded into a ladder. */
 export type BroadcastVideo = { mode: 'passthrough' } | { mode: 'ladder'; ffmpeg: string; preset: string };
 
+export type CompletedLiveSegment = { renditionId: string; msn: number; bytes: Uint8Array; initVersion: number; init: Uint8Array | null };
+
 export type BroadcastOptions = {
   video: BroadcastVideo;
   /** Encrypts every part (cenc or cbcs) with keys rotating by period; null for clear streams. */
@@ -37,6 +39,8 @@ export type BroadcastOptions = {
   log: Logger;
   /** When set, every completed segment is also appended to `<dir>/<rendition>.mp4` (for live-to-VOD). */
   recordDir: string | null;
+  /** Told of every completed segment with its init segment (to write it through to object storage); must not block. */
+  onSegment?: (segment: CompletedLiveSegment) => void;
   /** Scrubbing thumbnails at the live edge: one `tileWidth`-wide tile every `intervalMs`; null for none. */
   thumbnails: { intervalMs: number; tileWidth: number; cut: ThumbnailCutter } | null;
   /** Called once, when every rendition has a complete segment: the stream can be offered. */
@@ -525,6 +529,7 @@ export class LiveBroadcast {
       this.options.log.warn({ renditionId: rendition.id, targetSeconds: rendition.targetSeconds }, 'the publisher lengthened its keyframe interval after going live: segments now exceed TARGETDURATION, which cannot change');
     }
     this.record(rendition, segment.bytes!);
+    this.options.onSegment?.({ renditionId: rendition.id, msn: segment.msn, bytes: segment.bytes!, initVersion: segment.initVersion, init: rendition.init(segment.initVersion) ?? null });
   }
 
   /** Appends to the recording in order, off the ingest path. */
