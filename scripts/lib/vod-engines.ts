@@ -39,7 +39,7 @@ export async function compareCatalogEngines(options: { seconds: number; clients:
   process.env.WEIR_VIEWER_TOKEN_SECRET = secret; // both servers sign and check viewer tokens with it
   const configFile = join(root, 'config.json');
   // Sessions are never stopped: short heartbeats let them lapse. One address starts them all.
-  writeFileSync(configFile, JSON.stringify({ playback: { sessionsPerMinutePerAddress: 1_000_000, heartbeatSeconds: 5 }, log: { level: 'warn' } }));
+  writeFileSync(configFile, JSON.stringify({ playback: { sessionsPerMinutePerAddress: 100_000, heartbeatSeconds: 5 }, log: { level: 'warn' } }));
   const engines: Engine[] = [
     { name: 'SQLite', url: null, dataDir: join(root, 'sqlite'), tokens: [] },
     { name: 'PostgreSQL', url: pgUrl.toString(), dataDir: join(root, 'postgres'), tokens: [] },
