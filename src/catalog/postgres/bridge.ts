@@ -19,6 +19,8 @@ export type BridgeOptions = {
   url: string;
   /** The server cancels a statement running longer (statement_timeout). */
   statementTimeoutMs: number;
+  /** A new connection that is not up within this is an error (an unreachable host fails fast). */
+  connectTimeoutMs?: number;
   applicationName: string;
 };
 
@@ -27,39 +29,64 @@ type Reply = { rows: Record<string, unknown>[]; rowCount: number } | { error: { 
 /*
  * Runs in the worker thread, which holds the connection (node-postgres, the maintained driver).
  * int8 and numeric come back as numbers: Weir keeps milliseconds and counts in them, all far
- * below 2^53. Statements run with a name are prepared once per connection.
+ * below 2^53. Statements run with a name are prepared once per connection. A connection that
+ * breaks is made again on the next statement, except inside a transaction: the server rolled it
+ * back, so everything up to the caller's ROLLBACK is refused rather than run outside of it.
  */
 const workerSource = `
 const { workerData } = require('node:worker_threads');
 const signal = new Int32Array(workerData.signal);
 const port = workerData.port;
-let broken = null;
+let pg = null;
+let loadError = null;
+try { pg = require(workerData.pgPath); } catch (error) { loadError = error; }
+const types = { getTypeParser: (oid, format) => (oid === 20 || oid === 1700) && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format) };
 let client = null;
-let connected = Promise.resolve();
-try {
-  const pg = require(workerData.pgPath);
-  const types = { getTypeParser: (oid, format) => (oid === 20 || oid === 1700) && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format) };
-  client = new pg.Client({ connectionString: workerData.url, types, statement_timeout: workerData.statementTimeoutMs, application_name: workerData.applicationName });
-  client.on('error', (error) => { broken = error; });
-  connected = client.connect().catch((error) => { broken = error; });
-} catch (error) {
-  broken = error; // every query is answered with it, instead of leaving the caller to wait out its timeout
+let names = new Map();
+let inTransaction = false;
+let lostTransaction = workerData.lostTransaction;
+const drop = (which) => {
+  if (client !== which) return;
+  client = null;
+  if (inTransaction) lostTransaction = true;
+};
+async function connection() {
+  if (loadError) throw loadError;
+  if (client) return client;
+  const next = new pg.Client({ connectionString: workerData.url, types, statement_timeout: workerData.statementTimeoutMs, connectionTimeoutMillis: workerData.connectTimeoutMs, application_name: workerData.applicationName });
+  next.on('error', () => drop(next));
+  next.on('end', () => drop(next));
+  await next.connect();
+  client = next;
+  names = new Map();
+  return next;
 }
-const names = new Map();
+const topLevelEnd = (text) => /^\\s*(COMMIT|ROLLBACK)\\s*$/i.test(text);
 port.on('message', async (request) => {
   let reply;
   try {
-    await connected;
-    if (broken) throw broken;
-    if (request.close) { await client.end(); reply = { rows: [], rowCount: 0 }; }
-    else {
+    if (request.close) {
+      const open = client;
+      client = null;
+      if (open) await open.end();
+      reply = { rows: [], rowCount: 0 };
+    } else if (lostTransaction) {
+      if (!/^\\s*ROLLBACK\\s*$/i.test(request.text)) throw new Error('The connection to PostgreSQL was lost inside a transaction, which the server rolled back; roll back and try again.');
+      lostTransaction = false;
+      inTransaction = false;
+      reply = { rows: [], rowCount: 0 };
+    } else {
+      const open = await connection();
       let name;
       if (request.prepare) { name = names.get(request.text); if (!name) names.set(request.text, (name = 'weir' + names.size)); }
-      const result = await client.query({ text: request.text, values: request.values, name });
+      const result = await open.query({ text: request.text, values: request.values, name });
+      if (/^\\s*BEGIN\\s*$/i.test(request.text)) inTransaction = true;
+      else if (topLevelEnd(request.text)) inTransaction = false;
       const last = Array.isArray(result) ? result[result.length - 1] : result;
       reply = { rows: last && last.rows ? last.rows : [], rowCount: last && last.rowCount ? last.rowCount : 0 };
     }
   } catch (error) {
+    if (topLevelEnd(request.text || '')) inTransaction = false;
     reply = { error: { message: String(error && error.message), code: error && error.code, detail: error && error.detail } };
   }
   port.postMessage(reply);
@@ -75,12 +102,18 @@ port.on('message', async (request) => {
  * to the server, and only the write path and cold reads pay it: media requests never query.
  */
 export class PostgresBridge {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
+  private worker: Worker | null = null;
+  private port: MessagePort | null = null;
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
   private closed = false;
+  /** Whether a transaction is open, as this side sees it (a new worker must not run its rest outside one). */
+  private inTransaction = false;
 
   constructor(private readonly options: BridgeOptions) {
+    this.start(false);
+  }
+
+  private start(lostTransaction: boolean): void {
     const channel = new MessageChannel();
     this.port = channel.port1;
     this.worker = new Worker(workerSource, {
@@ -89,9 +122,11 @@ export class PostgresBridge {
         pgPath: createRequire(import.meta.url).resolve('pg'),
         signal: this.signal.buffer,
         port: channel.port2,
-        url: options.url,
-        statementTimeoutMs: options.statementTimeoutMs,
-        applicationName: options.applicationName,
+        url: this.options.url,
+        statementTimeoutMs: this.options.statementTimeoutMs,
+        connectTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
+        applicationName: this.options.applicationName,
+        lostTransaction,
       },
       transferList: [channel.port2],
       // The source above is CommonJS: flags such as --input-type=module must not reach it.
@@ -104,34 +139,44 @@ export class PostgresBridge {
   /** Runs one statement (or, without values, several separated by semicolons) and waits for it. */
   query(text: string, values?: readonly unknown[], prepare = false): QueryResult {
     if (this.closed) throw new Error('The PostgreSQL connection is closed.');
-    return this.call({ text, values: values ? values.map(toWire) : undefined, prepare });
+    if (!this.worker) this.start(this.inTransaction);
+    const result = this.call({ text, values: values ? values.map(toWire) : undefined, prepare });
+    if (/^\s*BEGIN\s*$/i.test(text)) this.inTransaction = true;
+    else if (/^\s*(COMMIT|ROLLBACK)\s*$/i.test(text)) this.inTransaction = false;
+    return result;
   }
 
   close(): void {
     if (this.closed) return;
     try {
-      this.call({ close: true });
+      if (this.worker) this.call({ close: true });
     } catch {
       // Closing a connection that already broke: nothing left to end.
     }
     this.closed = true;
-    void this.worker.terminate();
+    void this.worker?.terminate();
   }
 
-  private call(request: object): QueryResult {
+  private call(request: { text?: string; close?: boolean; values?: unknown[]; prepare?: boolean }): QueryResult {
     Atomics.store(this.signal, 0, 0);
-    this.port.postMessage(request);
+    this.port!.postMessage(request);
     // A little longer than the server's own limit, so its clear error normally arrives first.
     const waitMs = this.options.statementTimeoutMs + 5_000;
     if (Atomics.wait(this.signal, 0, 0, waitMs) === 'timed-out') {
-      this.closed = true;
-      void this.worker.terminate();
-      throw new Error(`PostgreSQL did not answer within ${waitMs} ms; the connection was dropped.`);
+      // The connection hangs (a server gone without closing it): drop this worker; the next
+      // statement starts another, which refuses the rest of an open transaction.
+      void this.worker!.terminate();
+      this.worker = null;
+      if (request.text && /^\s*(COMMIT|ROLLBACK)\s*$/i.test(request.text)) this.inTransaction = false;
+      throw new Error(`PostgreSQL did not answer within ${waitMs} ms; the connection was dropped and will be made again.`);
     }
-    const message = receiveMessageOnPort(this.port);
+    const message = receiveMessageOnPort(this.port!);
     if (!message) throw new Error('PostgreSQL answered nothing.');
     const reply = message.message as Reply;
-    if ('error' in reply) throw new PostgresError(reply.error.message, reply.error.code, reply.error.detail);
+    if ('error' in reply) {
+      if (request.text && /^\s*(COMMIT|ROLLBACK)\s*$/i.test(request.text)) this.inTransaction = false;
+      throw new PostgresError(reply.error.message, reply.error.code, reply.error.detail);
+    }
     for (const row of reply.rows) {
       for (const key in row) {
         const value = row[key];
