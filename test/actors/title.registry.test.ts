@@ -37,8 +37,10 @@ t.test('a server killed with SIGKILL mid-encode resumes the title on restart wit
   t.ok(isRunning(orphanPid), 'SIGKILL left the ffmpeg child orphaned, as a real crash would');
 
   const second = await spawnWeir(args, env);
-  t.teardown(() => {
+  // Stopped (and gone) before its data dir is removed: a server still stopping writes into it.
+  t.teardown(async () => {
     second.child.kill('SIGTERM');
+    await second.exited;
   });
   await second.waitForLog((l) => l.msg === 'stopped an ffmpeg left over from before a restart');
   t.notOk(isRunning(orphanPid), 'the orphaned encode was stopped before encoding again');
@@ -58,8 +60,10 @@ t.test('a server killed with SIGKILL mid-encode resumes the title on restart wit
   second.child.kill('SIGTERM');
   t.equal((await second.exited).code, 0, 'SIGTERM stops the server cleanly');
   const third = await spawnWeir(args, env);
-  t.teardown(() => {
+  // Stopped (and gone) before its data dir is removed: a server still stopping writes into it.
+  t.teardown(async () => {
     third.child.kill('SIGTERM');
+    await third.exited;
   });
   const session = await fetch(`${third.url}/v1/playback-sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ contentId: id }) });
   t.equal(session.status, 201, 'the ready title plays after the restart');
@@ -110,8 +114,10 @@ t.test('SIGTERM mid-encode reports progress first, then stops ffmpeg, exits 0, a
   t.notOk(isRunning(pid), 'its ffmpeg was stopped with it');
 
   const second = await spawnWeir(args, env);
-  t.teardown(() => {
+  // Stopped (and gone) before its data dir is removed: a server still stopping writes into it.
+  t.teardown(async () => {
     second.child.kill('SIGTERM');
+    await second.exited;
   });
   await second.waitForLog((l) => l.msg === 'title state' && l.titleId === id && (l.state === 'ready' || l.state === 'failed'), 180_000);
   t.same(stateLines(second, id), ['encoding', 'keying', 'packaging', 'publishing', 'ready']);

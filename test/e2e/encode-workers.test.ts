@@ -17,7 +17,11 @@ t.test('with external encode workers, a worker killed mid-encode loses its job t
   writeFileSync(configFile, JSON.stringify({ encode: { workers: 'external', leaseSeconds: 2, workerPollMs: 100, preset: 'medium', threads: 1 } }));
   const args = ['--data-dir', dataDir, '--config', configFile];
   const server = await spawnWeir(args, { WEIR_ADMIN_TOKEN: 'workers', WEIR_LOG_LEVEL: 'info' });
-  t.teardown(() => server.child.kill('SIGTERM'));
+  // Stopped (and gone) before its data dir is removed: a server still stopping writes into it.
+  t.teardown(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  });
   const workers = [spawnWorker(args), spawnWorker(args)];
   t.teardown(() => workers.forEach((w) => w.child.kill('SIGKILL')));
   const api = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, { ...init, headers: { authorization: 'Bearer workers', ...(init.headers ?? {}) } });

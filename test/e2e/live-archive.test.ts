@@ -54,8 +54,10 @@ t.test('a server restart during a broadcast ends it cleanly, archives what was r
   t.not(await publisher.exited, 0, 'the publisher lost its connection with the server');
 
   const second = await spawnWeir(args, env);
-  t.teardown(() => {
+  // Stopped (and gone) before its data dir is removed: a server still stopping writes into it.
+  t.teardown(async () => {
     second.child.kill('SIGTERM');
+    await second.exited;
   });
   await second.waitForLog((l) => l.msg === 'archived broadcast as a title', 30_000);
   await second.waitForLog((l) => l.msg === 'stream state' && l.streamId === created.id && l.state === 'idle', 30_000);
