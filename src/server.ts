@@ -303,6 +303,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   // Several nodes on one PostgreSQL catalog: each actor runs on one node, which renews its hold.
   const nodeId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const owners = db.engine === 'postgres' ? new ActorOwners(db, nodeId, config.database.nodeLeaseSeconds * 1000) : null;
+  owners?.renew(Date.now()); // alive before its first claim, so no other node takes what it restores
   const registry = new TitleRegistry({
     ownership: owners,
     machine: titleMachine.provide({ actors: stages }),

@@ -3,8 +3,8 @@
  * SQLite schema as it stood when PostgreSQL came, with the types PostgreSQL wants (BIGINT for
  * milliseconds, BYTEA for sealed keys), plus what only several nodes need: search as tsvector
  * columns (FTS5 is SQLite's), an index to count a viewer's open sessions across nodes, and the
- * table that says which node runs which actor. A later change to the catalog adds a version to
- * both lists.
+ * tables that say which nodes are alive and which node runs which actor. A later change to the
+ * catalog adds a version to both lists.
  */
 export const postgresMigrations: readonly string[] = [
   `CREATE TABLE titles (
@@ -275,10 +275,13 @@ export const postgresMigrations: readonly string[] = [
    );
    CREATE INDEX encode_jobs_claimable ON encode_jobs (state, created_at);
    CREATE INDEX playback_sessions_open ON playback_sessions (viewer_id) WHERE ended_at IS NULL;
+   CREATE TABLE weir_nodes (
+     node_id TEXT PRIMARY KEY,
+     lease_until BIGINT NOT NULL
+   );
    CREATE TABLE actor_owners (
      actor_id TEXT PRIMARY KEY,
-     node_id TEXT NOT NULL,
-     lease_until BIGINT NOT NULL
+     node_id TEXT NOT NULL
    );
    CREATE INDEX actor_owners_node ON actor_owners (node_id);`,
   // Nodes keep what they read often in memory; each committed change to those tables is announced
