@@ -104,7 +104,8 @@ port.on('message', async (request) => {
 export class PostgresBridge {
   private worker: Worker | null = null;
   private port: MessagePort | null = null;
-  private readonly signal = new Int32Array(new SharedArrayBuffer(4));
+  /** Each worker gets a flag of its own: one being replaced must not signal its successor's caller. */
+  private signal = new Int32Array(new SharedArrayBuffer(4));
   private closed = false;
   /** Whether a transaction is open, as this side sees it (a new worker must not run its rest outside one). */
   private inTransaction = false;
@@ -114,6 +115,7 @@ export class PostgresBridge {
   }
 
   private start(lostTransaction: boolean): void {
+    this.signal = new Int32Array(new SharedArrayBuffer(4));
     const channel = new MessageChannel();
     this.port = channel.port1;
     this.worker = new Worker(workerSource, {
@@ -162,7 +164,19 @@ export class PostgresBridge {
     this.port!.postMessage(request);
     // A little longer than the server's own limit, so its clear error normally arrives first.
     const waitMs = this.options.statementTimeoutMs + 5_000;
-    if (Atomics.wait(this.signal, 0, 0, waitMs) === 'timed-out') {
+    const deadline = performance.now() + waitMs;
+    // Wait for the flag itself, not for any wake-up: the worker notifies after it sets the flag,
+    // so the notify of the previous answer can arrive late, while this call already waits.
+    let timedOut = false;
+    while (Atomics.load(this.signal, 0) === 0) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) {
+        timedOut = true;
+        break;
+      }
+      Atomics.wait(this.signal, 0, 0, remaining);
+    }
+    if (timedOut) {
       // The connection hangs (a server gone without closing it): drop this worker; the next
       // statement starts another, which refuses the rest of an open transaction.
       void this.worker!.terminate();
@@ -171,7 +185,13 @@ export class PostgresBridge {
       throw new Error(`PostgreSQL did not answer within ${waitMs} ms; the connection was dropped and will be made again.`);
     }
     const message = receiveMessageOnPort(this.port!);
-    if (!message) throw new Error('PostgreSQL answered nothing.');
+    if (!message) {
+      // Cannot happen with the flag set after the answer; if it did, a late answer could be read
+      // as the next statement's, so this worker is replaced.
+      void this.worker!.terminate();
+      this.worker = null;
+      throw new Error('PostgreSQL answered nothing; the connection was dropped and will be made again.');
+    }
     const reply = message.message as Reply;
     if ('error' in reply) {
       if (request.text && /^\s*(COMMIT|ROLLBACK)\s*$/i.test(request.text)) this.inTransaction = false;
