@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
@@ -101,8 +102,8 @@ async function fromBucket(bucket: BucketTitleFiles, req: Request, res: Response,
     res.end();
     return;
   }
-  object.body.on('error', () => res.destroy());
-  object.body.pipe(res);
+  // Either side ending early ends both: a player that goes away must not leave the bucket's answer open.
+  await pipeline(object.body, res).catch(() => undefined);
 }
 
 /**

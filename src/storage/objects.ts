@@ -63,6 +63,8 @@ export async function openS3Store(settings: S3Settings, env: NodeJS.ProcessEnv):
     // aws-chunked framing that not every S3-compatible server unwraps (some store it as content).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Bounded: a bucket that stops answering fails the request (a player retries) instead of holding it.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
   });
   const Bucket = settings.bucket;
   const full = (key: string) => `${settings.prefix}${key}`;

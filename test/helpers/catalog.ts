@@ -85,11 +85,6 @@ export function openTestCatalog(t: Test, engine: CatalogEngine = 'sqlite'): Test
   return { engine, db: reopen(), reopen, dir, url };
 }
 
-/** A fresh SQLite catalog in its own data dir, closed and removed when the test ends. */
-export function freshCatalog(t: Test): Db {
-  return openTestCatalog(t).db;
-}
-
 /**
  * Runs `body` once on SQLite and once on PostgreSQL, each as a subtest with a fresh catalog. The
  * PostgreSQL run is skipped, naming the command that installs it, when no server answers.
