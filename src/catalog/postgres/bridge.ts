@@ -86,7 +86,9 @@ port.on('message', async (request) => {
       reply = { rows: last && last.rows ? last.rows : [], rowCount: last && last.rowCount ? last.rowCount : 0 };
     }
   } catch (error) {
-    if (topLevelEnd(request.text || '')) inTransaction = false;
+    // A COMMIT or ROLLBACK that fails still ends the transaction. The driver may have reported the
+    // broken socket before this failure (marking the transaction lost), so that mark ends here too.
+    if (topLevelEnd(request.text || '')) { inTransaction = false; lostTransaction = false; }
     reply = { error: { message: String(error && error.message), code: error && error.code, detail: error && error.detail } };
   }
   port.postMessage(reply);

@@ -95,7 +95,11 @@ export class PostgresDb implements SqlDb {
         result = work(...args);
       } catch (error) {
         this.depth--;
-        this.bridge.query(savepoint ? `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}` : 'ROLLBACK');
+        try {
+          this.bridge.query(savepoint ? `ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}` : 'ROLLBACK');
+        } catch {
+          // The connection broke: the server rolled back already, and the work's error is the one to report.
+        }
         throw error;
       }
       this.depth--;

@@ -50,3 +50,18 @@ t.test('a connection lost inside a transaction takes the transaction with it: no
   insert.run('later');
   t.same(catalog.db.prepare('SELECT id FROM plans').all(), [{ id: 'later' }], 'and the next statement works');
 });
+
+t.test('a connection that dies under a statement inside a transaction is usable again once that transaction is rolled back', { skip }, async (t) => {
+  const catalog = openTestCatalog(t, 'postgres');
+  const db = connectionTo(t, catalog.url!, `weir bridge ${Math.random().toString(36).slice(2)}`);
+  const insert = db.prepare(`INSERT INTO plans (id, name, max_streams, max_devices, max_height, packages, updated_at) VALUES (?, 'P', 1, 1, 720, '[]', 1)`);
+  // The backend ends itself, so the server's goodbye is the answer to the running statement
+  // (not news between statements): the driver learns the socket closed only afterwards.
+  const cut = db.transaction(() => {
+    insert.run('first');
+    db.prepare('SELECT pg_terminate_backend(pg_backend_pid())').get();
+  });
+  t.throws(() => cut(), { code: '57P01' }, 'the transaction fails with the reason the server gave, not with its rollback');
+  t.ok(answers(db), 'the next statement is answered, on a new connection');
+  t.same(catalog.db.prepare('SELECT id FROM plans').all(), [], 'and nothing of the transaction was kept');
+});
