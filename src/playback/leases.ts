@@ -159,8 +159,12 @@ export class LeaseTable {
 
   /** Whether the viewer holds `limit` slots now (counting stops there). */
   private holdsAtLeast(viewerId: string, limit: number, now: number): boolean {
+    const ids = this.byViewer.get(viewerId);
+    // The index holds every open lease of the viewer, expired ones until the next sweep: fewer
+    // than the limit cannot reach it, which spares the count on nearly every start.
+    if (!ids || ids.size < limit) return false;
     let holding = 0;
-    for (const id of this.byViewer.get(viewerId) ?? []) {
+    for (const id of ids) {
       const lease = this.leases.get(id)!;
       if (lease.counted && this.isAlive(lease, now) && ++holding >= limit) return true;
     }
