@@ -2,6 +2,7 @@ import t from 'tap';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { makeSource } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -123,6 +124,29 @@ t.test('JSON routes say what is wrong with a body: content type, size, unknown f
   const badJson = await server.api('/v1/titles', { method: 'POST', body: '{"title":', headers: { 'content-type': 'application/json' } });
   t.equal(badJson.status, 400);
   t.match(await errorOf(badJson), { code: 'VALIDATION_FAILED', message: /not valid JSON/ });
+});
+
+t.test('a JSON body is read alike however it arrives: with a charset and a byte-order mark, compressed, or chunked; a bare string is not a body', async (t) => {
+  const titleOf = async (response: Response) => ((await response.json()) as { title: string }).title;
+  const withCharset = await server.api('/v1/titles', { method: 'POST', body: '\uFEFF{"title":"Ünïcode"}', headers: { 'content-type': 'application/json; charset=UTF-8' } });
+  t.equal(withCharset.status, 201);
+  t.equal(await titleOf(withCharset), 'Ünïcode', 'UTF-8 with a byte-order mark and an explicit charset');
+
+  const compressed = await server.api('/v1/titles', { method: 'POST', body: gzipSync('{"title":"squeezed"}'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+  t.equal(compressed.status, 201);
+  t.equal(await titleOf(compressed), 'squeezed', 'gzip-encoded');
+
+  const { socket, received, closed } = await rawConnection();
+  const body = '{"title":"in pieces"}';
+  socket.write(`POST /v1/titles HTTP/1.1\r\nHost: x\r\nauthorization: Bearer ${server.adminToken}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n`);
+  for (const piece of [body.slice(0, 7), body.slice(7)]) socket.write(`${Buffer.byteLength(piece).toString(16)}\r\n${piece}\r\n`);
+  socket.write('0\r\n\r\n');
+  await closed;
+  t.match(received(), /^HTTP\/1\.1 201[^]*"title":"in pieces"/, 'chunked, without a declared length');
+
+  const bare = await server.api('/v1/titles', { method: 'POST', body: '"just a string"', headers: { 'content-type': 'application/json' } });
+  t.equal(bare.status, 400);
+  t.match(await errorOf(bare), { code: 'VALIDATION_FAILED', message: /not valid JSON: a JSON object or array was expected/ });
 });
 
 t.test('playback sessions are rate-limited per address with a coded 429 and Retry-After', async (t) => {
