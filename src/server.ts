@@ -67,7 +67,8 @@ import { databaseSecrets, openDatabase } from './catalog/database.js';
 import { listenForChanges } from './catalog/postgres/changes.js';
 import { ActorOwners } from './catalog/actor-owners.js';
 import { openS3Store } from './storage/objects.js';
-import { bucketTitleFiles, removeTitleMedia, uploadTitleMedia } from './storage/title-media.js';
+import { bucketImages } from './storage/images.js';
+import { bucketTitleFiles, removeTitleMedia, titleMediaKey, uploadTitleMedia } from './storage/title-media.js';
 import { liveWriteThrough } from './storage/live-segments.js';
 import { SnapshotStore } from './catalog/snapshots.js';
 import { TitleCatalog, type TitleProgressView } from './catalog/titles.js';
@@ -219,12 +220,16 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const countries = new CountryResolver({ countryHeader: config.playback.geo.countryHeader, trustedProxies: config.playback.geo.trustedProxies, ranges: config.playback.geo.ranges });
   const licenseSystems = proxiedSystems.filter((system) => config.drm.licenseServers[system] !== '');
   const metadata = new MetadataStore(db);
+  // Object storage: every ready title's set and all catalog art are copied to the bucket, and any node serves them from there.
+  const objects = config.storage.kind === 's3' ? await openS3Store(config.storage.s3, env) : null;
+  const sharedImages = objects ? bucketImages(objects, config.storage.s3.delivery, config.storage.s3.signedUrlSeconds) : null;
   // Catalog art in every size some device profile names.
   const artwork = new ArtworkStore(db, {
     dir: join(config.dataDir, 'artwork'),
     ffmpeg: tools.ffmpeg,
     log: log.child({ component: 'artwork' }),
     sizes: Object.fromEntries(artworkKinds.map((kind) => [kind, [...new Set(Object.values(profiles).map((profile) => profile.artwork[kind]))]])) as Record<ArtworkKind, string[]>,
+    shared: sharedImages,
   });
   const watchHistory = new WatchHistory(db, { now: () => clock.now(), heartbeatSeconds: config.playback.heartbeatSeconds });
 
@@ -281,8 +286,6 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
         return stats ? [{ streamId: stream.id, ...stats }] : [];
       }),
   });
-  // Object storage: every ready title's set is copied to the bucket, and any node serves it from there.
-  const objects = config.storage.kind === 's3' ? await openS3Store(config.storage.s3, env) : null;
   const stages = createTitleStages({
     publishMedia: objects
       ? async (titleId, mediaDir) => {
@@ -429,8 +432,16 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   streams.events.on('change', (id: string, view: { state: string } | null) => {
     liveArtFor(id);
     discovery.changed(id);
-    if (view) events.publish('streams', 'stream.changed', { id, state: view.state });
-    else events.publish('streams', 'stream.removed', { id });
+    if (view) {
+      events.publish('streams', 'stream.changed', { id, state: view.state });
+      return;
+    }
+    events.publish('streams', 'stream.removed', { id });
+    // What other stores hold of a deleted stream goes with it, as a title's does (onDeleted above).
+    contentAccess.remove(id);
+    metadata.remove(id);
+    artwork.remove(id);
+    liveCopies?.remove(id).catch((error: unknown) => log.warn({ streamId: id, err: error }, 'could not remove the stream from the bucket; its objects stay'));
   });
   registry.events.on('change', (id: string, view: TitleProgressView | null) => {
     if (view) events.publish('titles', 'title.changed', { id, state: view.state, progress: view.progress, error: view.error });
@@ -479,12 +490,16 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
           } else if (table === 'titles') {
             registry.followCatalog(key);
             discovery.changed(key);
+          } else if (table === 'artwork') {
+            artwork.forget(key);
+            discovery.changed(key);
           } else if (table === 'live_streams') discovery.changed(key);
         },
         onResync: () => {
           viewerStore.forgetAll();
           contentAccess.forget();
           metadata.forget('all');
+          artwork.forget();
           for (const id of new Set([...catalog.readyIds(), ...registry.ready])) registry.followCatalog(id);
         },
       })
@@ -573,13 +588,21 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
         },
       },
       hasThumbnails: (id) => {
-        let known = titleThumbnails.get(id);
-        if (known === undefined) {
-          known = existsSync(join(titlePaths(config.dataDir, id).media, trickPlayDir, thumbnailsVttName));
+        const known = titleThumbnails.get(id);
+        if (known !== undefined) return known;
+        const remember = (has: boolean) => {
           if (titleThumbnails.size >= 100_000) titleThumbnails.clear();
-          titleThumbnails.set(id, known);
-        }
-        return known;
+          titleThumbnails.set(id, has);
+          return has;
+        };
+        const local = existsSync(join(titlePaths(config.dataDir, id).media, trickPlayDir, thumbnailsVttName));
+        if (local || !objects) return remember(local);
+        // Published by another node: the bucket holds every ready title's set. Asked once per title;
+        // a bucket that does not answer leaves the question open for the next session.
+        return objects.size(titleMediaKey(id, `${trickPlayDir}/${thumbnailsVttName}`)).then(
+          (size) => remember(size !== null),
+          () => false,
+        );
       },
       resumeAt: (viewerId, contentId) => {
         const entry = watchHistory.entry(viewerId, contentId);
@@ -611,6 +634,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       kindOf: (id) => (catalog.get(id) ? 'title' : streamCatalog.get(id) ? 'live-stream' : null),
       clock,
       artwork,
+      bucketImages: sharedImages,
       profiles,
     }),
     access: accessRoutes({

@@ -1,8 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { withAbsoluteLicenseUrls } from '../pipeline/manifest/dash.js';
 import { WeirError } from '../errors.js';
 import type { LiveBroadcast } from '../pipeline/live/broadcast.js';
@@ -12,6 +10,7 @@ import { dashManifestName, multivariantName } from '../layout.js';
 import { allowedHeight, capMpd, capMultivariant } from '../pipeline/manifest/cap.js';
 import { assertWithinCap } from './rendition-cap.js';
 import { cmcdOf, type CmcdReport } from './cmcd.js';
+import { sendBucketObject, type BucketObject } from './bucket-object.js';
 
 /** The playback session behind a media request, as delivery needs it (declared by its user). */
 export type MediaSession = { id: string; maxHeight: number | null };
@@ -38,7 +37,7 @@ export type MediaRoutesDeps = {
 export type BucketTitleFiles = {
   readText(contentId: string, file: string): Promise<string | null>;
   /** The file, or the byte range of it (an HTTP Range value); null when the bucket has none. */
-  get(contentId: string, file: string, range?: string): Promise<{ body: Readable; length: number; contentRange: string | null; etag: string | null } | null>;
+  get(contentId: string, file: string, range?: string): Promise<BucketObject | null>;
   /** Where the deployment prefers it: a signed URL players are sent to for media files (manifests stay here); null streams them through. */
   signedUrl: ((contentId: string, file: string) => Promise<string>) | null;
 };
@@ -88,22 +87,9 @@ async function fromBucket(bucket: BucketTitleFiles, req: Request, res: Response,
     res.redirect(302, await bucket.signedUrl(contentId, relative));
     return;
   }
-  const range = req.header('range');
-  const object = await bucket.get(contentId, relative, range);
+  const object = await bucket.get(contentId, relative, req.header('range'));
   if (!object) throw new WeirError('NOT_FOUND', `No media file ${relative} for content ${contentId}.`);
-  res.status(object.contentRange ? 206 : 200);
-  res.type(relative);
-  res.setHeader('content-length', String(object.length));
-  res.setHeader('accept-ranges', 'bytes');
-  if (object.contentRange) res.setHeader('content-range', object.contentRange);
-  if (object.etag) res.setHeader('etag', object.etag);
-  if (req.method === 'HEAD') {
-    object.body.destroy();
-    res.end();
-    return;
-  }
-  // Either side ending early ends both: a player that goes away must not leave the bucket's answer open.
-  await pipeline(object.body, res).catch(() => undefined);
+  await sendBucketObject(req, res, object, relative);
 }
 
 /**

@@ -35,7 +35,14 @@ export class ArtworkStore {
 
   constructor(
     db: Db,
-    private readonly options: { dir: string; ffmpeg: string; log: Logger; sizes: Record<ArtworkKind, readonly string[]> },
+    private readonly options: {
+      dir: string;
+      ffmpeg: string;
+      log: Logger;
+      sizes: Record<ArtworkKind, readonly string[]>;
+      /** Where every node reads art from (a bucket), written before an image is listed; null: this node's disk only. */
+      shared?: { put(file: string, path: string): Promise<void> } | null;
+    },
   ) {
     this.s = {
       of: db.prepare(`SELECT * FROM artwork WHERE content_id = ?`),
@@ -101,6 +108,8 @@ export class ArtworkStore {
         if (!existsSync(this.path(file))) await rename(join(temp, `${i}.${extensions[job.format]}`), this.path(file));
         stored.push({ ...job, file, source });
       }
+      const shared = this.options.shared;
+      if (shared) await Promise.all(stored.map((image) => shared.put(image.file, this.path(image.file))));
       this.s.transaction(() => {
         for (const image of stored) this.s.put.run({ contentId, ...image });
       });
@@ -117,6 +126,13 @@ export class ArtworkStore {
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.queue;
+  }
+
+  /** Drops what memory holds of a content's art (all content's without one), to read it again: another node changed it. */
+  forget(contentId?: string): void {
+    if (contentId === undefined) this.byContent.clear();
+    else this.byContent.delete(contentId);
+    this.version++;
   }
 
   /** Forgets a content's art (its files stay while other content may share them). */

@@ -9,6 +9,8 @@ export function liveSegmentKey(streamId: string, broadcast: number, renditionId:
   return `streams/${streamId}/broadcasts/${broadcast}/${renditionId}/${file}`;
 }
 
+const streamPrefix = (streamId: string) => `streams/${streamId}/`;
+
 /**
  * Writes each completed live segment (and, once per version, its init segment) through to the
  * bucket, for DVR and archive beyond the ingest node. Off the live path: the broadcast only
@@ -17,15 +19,17 @@ export function liveSegmentKey(streamId: string, broadcast: number, renditionId:
  */
 export function liveWriteThrough(store: ObjectStore, log: Logger, options: { maxPending: number; concurrency: number } = { maxPending: 200, concurrency: 4 }) {
   const queue: { key: string; bytes: Uint8Array; contentType: string }[] = [];
-  let running = 0;
+  /** Writes under way, by key: a deleted stream's are waited for before its objects are removed. */
+  const running = new Map<string, Promise<void>>();
+  /** Streams deleted here: what their broadcasts still hand over is not written. */
+  const removed = new Set<string>();
   let dropped = 0;
   let lastWarning = 0;
   const written = new Set<string>();
   const pump = () => {
-    while (running < options.concurrency && queue.length > 0) {
+    while (running.size < options.concurrency && queue.length > 0) {
       const next = queue.shift()!;
-      running++;
-      store
+      const write = store
         .putBytes(next.key, next.bytes, next.contentType)
         .catch((error: unknown) => {
           if (Date.now() - lastWarning > 60_000) {
@@ -34,9 +38,10 @@ export function liveWriteThrough(store: ObjectStore, log: Logger, options: { max
           }
         })
         .finally(() => {
-          running--;
+          running.delete(next.key);
           pump();
         });
+      running.set(next.key, write);
     }
   };
   const enqueue = (key: string, bytes: Uint8Array, contentType: string) => {
@@ -55,6 +60,7 @@ export function liveWriteThrough(store: ObjectStore, log: Logger, options: { max
     sink:
       (streamId: string, broadcast: number) =>
       (segment: LiveSegmentCopy): void => {
+        if (removed.has(streamId)) return;
         const initKey = liveSegmentKey(streamId, broadcast, segment.renditionId, liveInitName(segment.initVersion));
         if (segment.init && !written.has(initKey)) {
           if (written.size >= 10_000) written.clear();
@@ -63,8 +69,21 @@ export function liveWriteThrough(store: ObjectStore, log: Logger, options: { max
         }
         enqueue(liveSegmentKey(streamId, broadcast, segment.renditionId, liveSegmentName(segment.msn)), segment.bytes, 'video/iso.segment');
       },
+    /**
+     * A deleted stream: its queued segments are dropped, later ones refused, and once the writes
+     * under way have landed (a removal before them would leave them behind) every broadcast of it
+     * is removed from the bucket. Returns how many objects.
+     */
+    async remove(streamId: string): Promise<number> {
+      if (removed.size >= 10_000) removed.clear();
+      removed.add(streamId);
+      const prefix = streamPrefix(streamId);
+      for (let i = queue.length - 1; i >= 0; i--) if (queue[i]!.key.startsWith(prefix)) queue.splice(i, 1);
+      await Promise.all([...running].filter(([key]) => key.startsWith(prefix)).map(([, write]) => write));
+      return store.removePrefix(prefix);
+    },
     /** Segments dropped because the bucket fell behind. */
     dropped: () => dropped,
-    pending: () => queue.length + running,
+    pending: () => queue.length + running.size,
   };
 }

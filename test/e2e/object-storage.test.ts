@@ -1,9 +1,12 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { locateMediaTools } from '../../src/pipeline/encode/ffmpeg.js';
+import { PostgresDb } from '../../src/catalog/postgres/database.js';
 import { freshPostgresSchema, postgresUnavailable } from '../helpers/catalog.js';
 import { makeSource } from '../helpers/media.js';
 import { fetchHlsTree, fetchOk, joinSegments } from '../helpers/playback.js';
@@ -151,6 +154,43 @@ else {
     const stored = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket.bucket, Key: `${prefix}${segment}` }))).Body!.transformToByteArray());
     client.destroy();
     t.ok(live.length > 0 && stored.equals(live), `the bucket's ${file} is the one the node serves (${stored.length} bytes)`);
+
+    t.equal((await other.api(`/v1/live-streams/${stream.id}/access`, { method: 'PUT', json: { packages: ['premium'] } })).status, 200);
+    await publisher.stop();
+    t.equal((await other.api(`/v1/live-streams/${stream.id}`, { method: 'DELETE' })).status, 204);
+    await waitUntil(async () => (await keysUnder(`weir/streams/${stream.id}/`)).length === 0, "the deleted stream's objects removed", 30_000);
+    const catalog = new PostgresDb({ url: schema.url });
+    t.teardown(() => catalog.close());
+    t.same(catalog.prepare('SELECT content_id FROM content_access WHERE content_id = ?').all(stream.id), [], 'and its access rule');
+  });
+
+  t.test('catalog art is served by nodes that did not cut it, from the bucket, and a new poster reaches the nodes that had read the old one', async (t) => {
+    type Images = { poster?: { jpeg?: string } };
+    const posterOn = async (node: TestServer) => ((await (await node.api(`/v1/catalog/items/${title}`, { admin: false })).json()) as { images: Images }).images.poster?.jpeg ?? null;
+    const bytesOn = async (node: TestServer, url: string) => {
+      const answer = await node.api(url, { admin: false });
+      t.equal(answer.status, 200, `${url} on ${node === encoder ? 'the node that cut it' : 'another node'}`);
+      return Buffer.from(await answer.arrayBuffer());
+    };
+    await waitUntil(async () => (await posterOn(other)) !== null, 'the generated poster listed on the other node', 60_000);
+    const generated = (await posterOn(other))!;
+    t.same(await bytesOn(other, generated), readFileSync(join(encoder.dataDir, 'artwork', generated.split('/').pop()!)), "byte for byte the cutting node's file");
+    const redirected = await redirecting.api(generated, { admin: false, redirect: 'manual' });
+    t.equal(redirected.status, 302, 'where the deployment prefers, a redirect to the bucket');
+    t.match(redirected.headers.get('cache-control'), /no-store/, 'never cached: the signed URL expires, the image URL does not');
+
+    const png = join(scratch, 'poster.png');
+    execFileSync(locateMediaTools().ffmpeg, ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=blue:s=1000x1500', '-frames:v', '1', png]);
+    const uploaded = await encoder.api(`/v1/titles/${title}/artwork/poster`, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: readFileSync(png) });
+    t.equal(uploaded.status, 200);
+    await waitUntil(async () => (await posterOn(other)) !== generated, 'the other node listing the new poster');
+    const replaced = (await posterOn(other))!;
+    t.notOk(existsSync(join(other.dataDir, 'artwork', replaced.split('/').pop()!)), 'which the other node does not have on its disk');
+    t.same(await bytesOn(other, replaced), await bytesOn(encoder, replaced), 'yet serves');
+
+    const session = (await (await other.api('/v1/playback-sessions', { method: 'POST', admin: false, json: { contentId: title } })).json()) as { thumbnailsUrl: string | null };
+    t.ok(session.thumbnailsUrl, 'a session on the other node names the trick-play thumbnails it finds in the bucket');
+    t.match(await (await fetchOk(session.thumbnailsUrl!.replace('localhost', '127.0.0.1'))).text(), /^WEBVTT/, 'and serves them');
   });
 
   t.test('deleting the title removes it from the bucket', async (t) => {

@@ -16,6 +16,7 @@ import type { ViewerAccounts } from '../../viewers/accounts.js';
 import { adminCheck, jsonBody, parseInput, requireAdmin, sendRevalidated, sendRevalidatedText } from '../http.js';
 import { queryWords } from '../../discovery/search.js';
 import { requesterOf } from '../requester.js';
+import { sendBucketObject, type BucketObject } from '../../delivery/bucket-object.js';
 
 const credit = z.strictObject({ name: z.string().trim().min(1).max(200), role: z.string().trim().min(1).max(100) });
 const genres = z.array(z.string().trim().min(1).max(60)).max(20).default([]);
@@ -50,6 +51,8 @@ export type DiscoveryRoutesDeps = {
   kindOf: (contentId: string) => 'title' | 'live-stream' | null;
   clock: Clock;
   artwork: ArtworkStore;
+  /** Art this node did not cut, from the bucket every node writes its art to (null: local disk only). */
+  bucketImages?: { get(file: string, range?: string): Promise<BucketObject | null>; signedUrl: ((file: string) => Promise<string>) | null } | null;
   /** Each family's screens (their artwork sizes); anonymous callers get the web family's. */
   profiles: Record<DeviceFamily, DeviceProfile>;
   /** Where an uploaded image waits while it is cut (a private temp dir by default). */
@@ -148,8 +151,24 @@ export function discoveryRoutes(deps: DiscoveryRoutesDeps): Router {
   router.get('/images/:file', (req, res, next) => {
     const file = String(req.params.file);
     if (!imageFilePattern.test(file)) throw new WeirError('NOT_FOUND', 'No image with that name.');
-    res.sendFile(deps.artwork.path(file), { headers: { 'cache-control': 'public, max-age=31536000, immutable' } }, (error?: Error & { status?: number }) => {
-      if (error && !res.headersSent) next(error.status === 404 ? new WeirError('NOT_FOUND', 'No image with that name.') : error);
+    const immutable = 'public, max-age=31536000, immutable';
+    res.sendFile(deps.artwork.path(file), { headers: { 'cache-control': immutable } }, (error?: Error & { status?: number }) => {
+      if (!error || res.headersSent) return;
+      const bucket = deps.bucketImages;
+      if (error.status !== 404 || !bucket) return next(error.status === 404 ? new WeirError('NOT_FOUND', 'No image with that name.') : error);
+      // Cut on another node: every node writes its art to the bucket before listing it.
+      const fromBucket = async () => {
+        if (bucket.signedUrl) {
+          res.setHeader('cache-control', 'no-store'); // the signed URL expires; the image's own URL never does
+          res.redirect(302, await bucket.signedUrl(file));
+          return;
+        }
+        const object = await bucket.get(file, req.header('range'));
+        if (!object) throw new WeirError('NOT_FOUND', 'No image with that name.');
+        res.setHeader('cache-control', immutable);
+        await sendBucketObject(req, res, object, file);
+      };
+      fromBucket().catch(next);
     });
   });
 

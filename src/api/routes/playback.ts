@@ -66,7 +66,7 @@ export type PlaybackRoutesDeps = {
   liveTiming: (contentId: string) => LiveTiming | null;
   observer: SessionObserver;
   /** Whether a title published trick-play thumbnails (titles from before them did not). */
-  hasThumbnails: (contentId: string) => boolean;
+  hasThumbnails: (contentId: string) => boolean | Promise<boolean>;
   /** Where this viewer left this title (ms), if part-way through it. */
   resumeAt: (viewerId: string, contentId: string) => number | null;
 };
@@ -171,6 +171,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
     const timing = deps.liveTiming(contentId);
     const heartbeatSeconds = deps.service.leases.heartbeatSeconds;
     const resumeMs = position === undefined && lease.viewerId !== null && !timing ? deps.resumeAt(lease.viewerId, contentId) : null;
+    const thumbnails = !timing && (await deps.hasThumbnails(contentId));
     sendNoStoreJson(res, 201, {
       id: lease.id,
       contentId,
@@ -185,7 +186,7 @@ export function playbackRoutes(deps: PlaybackRoutesDeps): Router {
       // Where the player should start: the position asked for, else where this viewer left off.
       resumeFrom: position ?? (resumeMs === null ? null : resumeMs / 1000),
       // Scrubbing thumbnails as a WebVTT track of sprite tiles (the manifests name them too).
-      thumbnailsUrl: !timing && deps.hasThumbnails(contentId) ? `${media}/${trickPlayDir}/${thumbnailsVttName}` : null,
+      thumbnailsUrl: thumbnails ? `${media}/${trickPlayDir}/${thumbnailsVttName}` : null,
     });
   });
 

@@ -305,4 +305,7 @@ export const postgresMigrations: readonly string[] = [
    CREATE TRIGGER viewer_devices_announced AFTER INSERT OR UPDATE OR DELETE ON viewer_devices FOR EACH ROW EXECUTE FUNCTION weir_announce_change('viewer_id', 'device_id');
    CREATE TRIGGER rentals_announced AFTER INSERT OR UPDATE OR DELETE ON rentals FOR EACH ROW EXECUTE FUNCTION weir_announce_change('viewer_id');
    CREATE TRIGGER plans_announced AFTER INSERT OR UPDATE OR DELETE ON plans FOR EACH ROW EXECUTE FUNCTION weir_announce_change('id');`,
+  // Catalog art is cut by one node and listed by all: a node that read a title's art before it was
+  // cut must read it again. (A cut writes a dozen rows; PostgreSQL sends one notice per transaction.)
+  `CREATE TRIGGER artwork_announced AFTER INSERT OR UPDATE OR DELETE ON artwork FOR EACH ROW EXECUTE FUNCTION weir_announce_change('content_id');`,
 ];
