@@ -26,6 +26,8 @@ export type StoredActor = { id: string; machineVersion: number; snapshot: unknow
 /** With several nodes on one catalog: which node runs an actor (catalog/actor-owners.ts). */
 export type ActorOwnership = {
   claim(id: string, now: number): boolean;
+  /** Claims many at once: the ones this node holds now. */
+  claimAll(ids: readonly string[], now: number): ReadonlySet<string>;
   owner(id: string, now: number): string | null;
   release(id: string): void;
 };
@@ -69,13 +71,16 @@ export class ActorRegistry<M extends AnyStateMachine, V extends { state: string 
   }
 
   /** Starts an actor, fresh from `input` or from a stored `snapshot` of the current machine version. */
-  start(id: string, options: { input: InputFrom<M>; snapshot?: unknown }): Actor<M> {
+  start(id: string, options: { input: InputFrom<M>; snapshot?: unknown; claimed?: boolean }): Actor<M> {
     const { type } = this;
-    this.ownership?.claim(id, Date.now()); // a new actor's row is free; a restored one was claimed before
+    if (!options.claimed) this.ownership?.claim(id, Date.now()); // a new actor's row is free
     const actor = createActor(type.machine, options.snapshot === undefined ? { input: options.input } : { input: options.input, snapshot: options.snapshot as SnapshotFrom<M> }) as Actor<M>;
     const log = this.log.child({ [`${type.kind}Id`]: id, actor: type.kind });
     let lastState = '';
     let lastSaved = '';
+    // A restored actor's first snapshot is the stored one, written already with its view: not
+    // written again (a restore of 100 000 titles was a transaction each).
+    let stored = options.snapshot === undefined ? null : JSON.stringify(options.snapshot);
     const subscription = actor.subscribe({
       next: (snapshot) => {
         if (this.stopping) return;
@@ -89,13 +94,17 @@ export class ActorRegistry<M extends AnyStateMachine, V extends { state: string 
         const persisted = actor.getPersistedSnapshot();
         const serialized = JSON.stringify(persisted);
         if (serialized === lastSaved) return;
-        try {
-          this.snapshots.save({ actorId: id, kind: type.kind, machineVersion: type.machineVersion, snapshot: persisted }, () => type.saveView(id, view));
-        } catch (error) {
-          // Nothing was written (one transaction); the actor goes on in memory and the next change
-          // writes its state again. Throwing here would take the whole process down.
-          log.error({ err: error }, `persisting the ${type.kind} failed; the next change will try again`);
-          return;
+        const alreadyStored = serialized === stored;
+        stored = null;
+        if (!alreadyStored) {
+          try {
+            this.snapshots.save({ actorId: id, kind: type.kind, machineVersion: type.machineVersion, snapshot: persisted }, () => type.saveView(id, view));
+          } catch (error) {
+            // Nothing was written (one transaction); the actor goes on in memory and the next change
+            // writes its state again. Throwing here would take the whole process down.
+            log.error({ err: error }, `persisting the ${type.kind} failed; the next change will try again`);
+            return;
+          }
         }
         lastSaved = serialized;
         type.onChange?.(id, view);
@@ -114,6 +123,17 @@ export class ActorRegistry<M extends AnyStateMachine, V extends { state: string 
   private logged(view: V): Record<string, unknown> {
     const error = (view as { error?: unknown }).error;
     return error ? { error } : {};
+  }
+
+  /**
+   * The stored actors to bring back here (start them with `claimed`): not running on this node,
+   * and not run by another live node, in one claim for all of them.
+   */
+  restorable(now = Date.now()): StoredActor[] {
+    const candidates = this.stored().filter((stored) => !this.actors.has(stored.id));
+    if (!this.ownership) return candidates;
+    const held = this.ownership.claimAll(candidates.map((stored) => stored.id), now);
+    return candidates.filter((stored) => held.has(stored.id));
   }
 
   /** The stored snapshots of this kind: the caller decides, per actor, how to bring it back. */

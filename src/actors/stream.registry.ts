@@ -137,9 +137,8 @@ export class StreamRegistry implements PublishAuthority {
   /** Restores every stream; a broadcast cut short by the restart is finished (and archived). */
   restoreAll(): number {
     let restored = 0;
-    for (const stored of this.actors.stored()) {
-      // Running already (a takeover pass), or run by another live node.
-      if (this.actors.has(stored.id) || !this.actors.claim(stored.id)) continue;
+    // Not those running already (a takeover pass), nor those another live node runs.
+    for (const stored of this.actors.restorable()) {
       const stream = this.deps.catalog.get(stored.id);
       if (!stream) {
         this.actors.forget(stored.id);
@@ -147,7 +146,7 @@ export class StreamRegistry implements PublishAuthority {
       }
       const usable = stored.machineVersion === streamMachineVersion;
       this.byKey.set(stream.streamKey, stream.id);
-      this.actors.start(stream.id, usable ? { input: this.input(stream), snapshot: stored.snapshot } : { input: this.input(stream) });
+      this.actors.start(stream.id, usable ? { input: this.input(stream), snapshot: stored.snapshot, claimed: true } : { input: this.input(stream), claimed: true });
       const state = this.state(stream.id);
       if (state === 'starting' || state === 'live' || state === 'reconnecting') this.send(stream.id, { type: 'SERVER_RESTARTED' });
       restored++;

@@ -77,8 +77,8 @@ export class TitleRegistry {
     this.events = this.actors.events;
   }
 
-  private input(titleId: string): TitleInput {
-    return { titleId, protection: this.deps.catalog.get(titleId)?.protection ?? 'none', ...this.deps.limits };
+  private input(titleId: string, protection = this.deps.catalog.get(titleId)?.protection ?? 'none'): TitleInput {
+    return { titleId, protection, ...this.deps.limits };
   }
 
   /** Starts the actor of a new title (its catalog row must exist). */
@@ -89,21 +89,23 @@ export class TitleRegistry {
   /** Brings back every persisted title actor; unfinished ones carry on where they stopped. */
   restoreAll(): number {
     let restored = 0;
-    for (const stored of this.actors.stored()) {
+    // One read of the catalog for every title, not a read each (each a round trip on PostgreSQL).
+    const protections = this.deps.catalog.protections();
+    // Not those running already (a takeover pass), nor those another live node runs.
+    for (const stored of this.actors.restorable()) {
       const titleId = stored.id;
-      // Running already (a takeover pass), or run by another live node.
-      if (this.actors.has(titleId) || !this.actors.claim(titleId)) continue;
-      if (!this.deps.catalog.get(titleId)) {
+      const protection = protections.get(titleId);
+      if (protection === undefined) {
         this.actors.forget(titleId);
         continue;
       }
       let actor: TitleActor;
       if (stored.machineVersion === titleMachineVersion) {
-        actor = this.actors.start(titleId, { input: this.input(titleId), snapshot: stored.snapshot });
+        actor = this.actors.start(titleId, { input: this.input(titleId, protection), snapshot: stored.snapshot, claimed: true });
       } else {
         // A snapshot from another machine version: start over from the kept source, if any.
         this.deps.log.warn({ titleId, stored: stored.machineVersion, current: titleMachineVersion }, 'title snapshot from another machine version; restarting its pipeline');
-        actor = this.actors.start(titleId, { input: this.input(titleId) });
+        actor = this.actors.start(titleId, { input: this.input(titleId, protection), claimed: true });
         const source = titlePaths(this.deps.dataDir, titleId).source;
         if (existsSync(source)) actor.send({ type: 'SOURCE_UPLOADED', path: source });
       }

@@ -23,6 +23,13 @@ export class ActorOwners {
            WHERE actor_owners.node_id = excluded.node_id OR NOT ${nodeAlive('actor_owners.node_id')}
          RETURNING node_id`,
       ),
+      // The same, for many actors in one statement (a restore or takeover pass over every stored actor).
+      claimMany: db.prepare(
+        `INSERT INTO actor_owners (actor_id, node_id) SELECT id, @nodeId FROM unnest(CAST(@actorIds AS text[])) AS id
+         ON CONFLICT (actor_id) DO UPDATE SET node_id = excluded.node_id
+           WHERE actor_owners.node_id = excluded.node_id OR NOT ${nodeAlive('actor_owners.node_id')}
+         RETURNING actor_id`,
+      ),
       owner: db.prepare(`SELECT o.node_id FROM actor_owners o WHERE o.actor_id = @actorId AND ${nodeAlive('o.node_id')}`),
       renew: db.prepare(
         `INSERT INTO weir_nodes (node_id, lease_until) VALUES (@nodeId, @until)
@@ -42,6 +49,20 @@ export class ActorOwners {
   /** Takes the actor for this node unless another live node holds it; true when this node holds it now. */
   claim(actorId: string, now: number): boolean {
     return this.s.claim.get({ actorId, nodeId: this.nodeId, now }) !== undefined;
+  }
+
+  /**
+   * Takes every actor of the list that no other live node holds: the ones this node holds now.
+   * A statement per thousand actors, where a claim each cost a round trip per actor (100 000
+   * titles took tens of seconds at every start and takeover pass).
+   */
+  claimAll(actorIds: readonly string[], now: number): Set<string> {
+    const held = new Set<string>();
+    for (let i = 0; i < actorIds.length; i += 1000) {
+      const rows = this.s.claimMany.all({ actorIds: [...new Set(actorIds.slice(i, i + 1000))], nodeId: this.nodeId, now }) as { actor_id: string }[];
+      for (const row of rows) held.add(row.actor_id);
+    }
+    return held;
   }
 
   /** The live node holding the actor, or null when none does. */

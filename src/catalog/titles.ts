@@ -97,6 +97,7 @@ export class TitleCatalog {
       ),
       remove: db.prepare(`DELETE FROM titles WHERE id = ?`),
       readyIds: db.prepare(`SELECT id FROM titles WHERE state = 'ready'`),
+      protections: db.prepare(`SELECT id, protection FROM titles`),
       countByState: db.prepare(`SELECT state, count(*) AS n FROM titles GROUP BY state`),
       listReady: db.prepare(`SELECT id, title, protection FROM titles WHERE state = 'ready' ORDER BY created_at DESC, id LIMIT ?`),
       discoverable: db.prepare(`SELECT id, title, created_at, ${db.engine === 'postgres' ? `(facts::json->>'durationMs')::bigint` : `json_extract(facts, '$.durationMs')`} AS duration_ms FROM titles WHERE state = 'ready'`),
@@ -148,6 +149,11 @@ export class TitleCatalog {
       createdAt: row.created_at,
       durationMs: row.duration_ms,
     }));
+  }
+
+  /** Every title's protection, by id, in one read (a restore asks for all of them at once). */
+  protections(): Map<string, Protection> {
+    return new Map((this.statements.protections.all() as { id: string; protection: Protection }[]).map((row) => [row.id, row.protection]));
   }
 
   readyIds(): string[] {

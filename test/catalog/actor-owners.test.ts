@@ -61,3 +61,23 @@ t.test('a registry refuses to change an actor another live node runs, naming tha
   onA.remove('thing-1', () => undefined);
   t.ok(onB.claim('thing-1'), 'a removed actor is released');
 });
+
+t.test('claiming many actors at once takes the free and the lapsed ones, never those of a live node, over chunks of a thousand', { skip }, async (t) => {
+  const catalog = openTestCatalog(t, 'postgres');
+  const nodeA = new ActorOwners(catalog.db, 'node-a', 1000);
+  const nodeB = new ActorOwners(catalog.reopen(), 'node-b', 1000);
+  const nodeC = new ActorOwners(catalog.reopen(), 'node-c', 1000);
+  nodeA.renew(0);
+  nodeB.renew(0);
+  nodeC.renew(0);
+  const ids = Array.from({ length: 2500 }, (_, i) => `title-${i}`);
+  t.equal(nodeA.claimAll(ids.slice(0, 1000), 0).size, 1000, 'A takes a thousand free actors');
+  t.ok(nodeB.claim('title-1500', 0), 'B takes one more');
+  nodeB.renew(900); // B alive until 1900; A lapses at 1000
+  nodeC.renew(900);
+  const held = nodeC.claimAll([...ids, 'title-7'], 1500);
+  t.equal(held.size, 2499, 'C holds every actor but the one live B runs (a repeated id is claimed once)');
+  t.notOk(held.has('title-1500'));
+  t.equal(nodeC.owner('title-7', 1500), 'node-c', "including A's, lapsed");
+  t.same(nodeA.claimAll(['title-7', 'title-2600'], 1500), new Set(['title-2600']), 'and A, back, gets only what is free');
+});
