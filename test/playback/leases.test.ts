@@ -175,6 +175,39 @@ t.test('with several nodes on PostgreSQL, starts racing from separate processes 
   t.equal((holder.prepare(`SELECT count(*) AS n FROM playback_sessions WHERE viewer_id = 'viewer-1' AND ended_at IS NULL`).get() as { n: number }).n, limit, 'and exactly that many are recorded');
 });
 
+t.test('with several nodes on PostgreSQL, a start waits for a start of the same viewer under way elsewhere, then counts what that one wrote', { skip: postgresUnavailable() ?? false }, async (t) => {
+  const catalog = openTestCatalog(t, 'postgres');
+  const elsewhere = catalog.reopen();
+  const name = `weir lease wait ${Math.random().toString(36).slice(2)}`;
+  // Another node's start, half done: it holds the viewer's lock and has written its session, not yet committed.
+  elsewhere.exec('BEGIN');
+  elsewhere.prepare('SELECT pg_advisory_xact_lock(hashtext(?)) IS NULL AS locked').get('viewer-2');
+  elsewhere.prepare(`INSERT INTO playback_sessions (id, content_id, created_at, expires_at, viewer_id, counted, renewed_at) VALUES ('elsewhere', 'film', 1, ?, 'viewer-2', 1, 1)`).run(Date.now() + 3_600_000);
+  const leasesModule = new URL('../../dist/src/playback/leases.js', import.meta.url).href;
+  const databaseModule = new URL('../../dist/src/catalog/database.js', import.meta.url).href;
+  const script = `
+    const { LeaseTable } = await import(${JSON.stringify(leasesModule)});
+    const { openDatabase } = await import(${JSON.stringify(databaseModule)});
+    const db = openDatabase('/nonexistent', { url: process.env.URL, applicationName: process.env.NAME });
+    const leases = new LeaseTable(db, { clock: { now: Date.now }, heartbeatSeconds: 30 });
+    const outcome = leases.start({ id: 'here', contentId: 'film', viewerId: 'viewer-2', device: null, maxHeight: null, counted: true, startedAt: Date.now() }, 1);
+    db.close();
+    process.stdout.write('holders' in outcome ? outcome.holders.map((lease) => lease.id).join(',') : 'admitted');
+  `;
+  const answer = new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, URL: catalog.url!, NAME: name }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`the start exited ${code}: ${err}`))));
+  });
+  // Asked on a connection of its own: inside a transaction, PostgreSQL keeps showing the activity it first read.
+  await waitUntil(() => (catalog.db.prepare(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'`).get(name) as { n: number }).n === 1, 'the start waiting for the viewer');
+  elsewhere.exec('COMMIT');
+  t.equal(await answer, 'elsewhere', 'then, at a limit of one, it is refused, naming the session the other node recorded');
+});
+
 t.test('with several nodes on PostgreSQL, a session started on one is served by another, and a stop on either reaches the other at its next sweep', { skip: postgresUnavailable() ?? false }, async (t) => {
   const catalog = openTestCatalog(t, 'postgres');
   const clock = manualClock();

@@ -308,4 +308,24 @@ export const postgresMigrations: readonly string[] = [
   // Catalog art is cut by one node and listed by all: a node that read a title's art before it was
   // cut must read it again. (A cut writes a dozen rows; PostgreSQL sends one notice per transaction.)
   `CREATE TRIGGER artwork_announced AFTER INSERT OR UPDATE OR DELETE ON artwork FOR EACH ROW EXECUTE FUNCTION weir_announce_change('content_id');`,
+  // A counted session start in one round trip (it is on the playback-start path): the viewer's
+  // lock, then the count (a function's statements each see what committed before them, so the
+  // count sees every start that held the lock before), then the insert. Returns the viewer's
+  // running sessions when they are at the limit, and nothing when the new one was recorded.
+  `CREATE FUNCTION weir_start_counted(p_id text, p_content_id text, p_now bigint, p_expires_at bigint, p_viewer_id text, p_device text, p_max_height bigint, p_limit bigint)
+   RETURNS SETOF playback_sessions LANGUAGE plpgsql VOLATILE AS $$
+   DECLARE
+     held bigint;
+   BEGIN
+     PERFORM pg_advisory_xact_lock(hashtext(p_viewer_id));
+     SELECT count(*) INTO held FROM playback_sessions
+      WHERE viewer_id = p_viewer_id AND counted = 1 AND ended_at IS NULL AND expires_at > p_now;
+     IF held >= p_limit THEN
+       RETURN QUERY SELECT * FROM playback_sessions
+        WHERE viewer_id = p_viewer_id AND counted = 1 AND ended_at IS NULL AND expires_at > p_now;
+       RETURN;
+     END IF;
+     INSERT INTO playback_sessions (id, content_id, created_at, expires_at, viewer_id, device, max_height, counted, renewed_at)
+     VALUES (p_id, p_content_id, p_now, p_expires_at, p_viewer_id, p_device, p_max_height, 1, p_now);
+   END $$;`,
 ];
