@@ -203,7 +203,7 @@ t.test('with several nodes on PostgreSQL, a start waits for a start of the same 
     child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`the start exited ${code}: ${err}`))));
   });
   // Asked on a connection of its own: inside a transaction, PostgreSQL keeps showing the activity it first read.
-  await waitUntil(() => (catalog.db.prepare(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock'`).get(name) as { n: number }).n === 1, 'the start waiting for the viewer');
+  await waitUntil(() => (catalog.db.prepare(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = ? AND wait_event_type = 'Lock' AND query LIKE '%weir_start_counted%'`).get(name) as { n: number }).n === 1, 'the start waiting for the viewer');
   elsewhere.exec('COMMIT');
   t.equal(await answer, 'elsewhere', 'then, at a limit of one, it is refused, naming the session the other node recorded');
 });
