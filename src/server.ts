@@ -755,13 +755,25 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   }, 3_600_000);
   pruneTimer.unref();
   // Heartbeats are written behind, every few seconds; expired leases are ended each interval.
+  // A catalog that does not answer for a moment (PostgreSQL restarting) fails a write, which the
+  // next pass tries again: logged at most once a minute, never taking the process down.
+  let lastWriteFailure = 0;
+  const retried = (what: string, work: () => unknown) => {
+    try {
+      work();
+    } catch (error) {
+      if (clock.now() - lastWriteFailure < 60_000) return;
+      lastWriteFailure = clock.now();
+      log.error({ err: error }, `${what} failed; trying again at the next pass`);
+    }
+  };
   const leaseTimer = setInterval(() => {
-    leases.flush();
-    watchHistory.flush();
-    qoe.flush();
+    retried('writing session renewals', () => leases.flush());
+    retried('writing watch history', () => watchHistory.flush());
+    retried('writing QoE sessions', () => qoe.flush());
   }, 5_000);
   leaseTimer.unref();
-  const sweepTimer = setInterval(() => leases.sweep(), config.playback.heartbeatSeconds * 1000);
+  const sweepTimer = setInterval(() => retried('ending lapsed sessions', () => leases.sweep()), config.playback.heartbeatSeconds * 1000);
   sweepTimer.unref();
   // This node's hold on its actors, renewed three times a lease; a node that died lets its lapse, and the others take its actors over.
   const ownerTimer = setInterval(() => {

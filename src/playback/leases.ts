@@ -67,6 +67,8 @@ export class LeaseTable {
     startCounted: (lease: Lease, limit: number) => Row[] | null;
     one: SqlStatement;
     states: SqlStatement;
+    renewMany: SqlStatement;
+    endMany: SqlStatement;
   } | null = null;
   /** Session ids another node may know but the database does not: not asked again for a while. */
   private readonly unknown = new Map<string, number>();
@@ -112,6 +114,20 @@ export class LeaseTable {
           }) as Row[];
           return rows.length > 0 ? rows : null;
         },
+        // Renewals and ends a thousand at a time: each statement is a round trip that holds the
+        // event loop, and a flush can carry every running session's heartbeat.
+        renewMany: db.prepare(
+          `UPDATE playback_sessions AS p SET renewed_at = v.renewed_at, expires_at = v.expires_at, position_ms = v.position_ms, player_state = v.state
+             FROM unnest(CAST(@ids AS text[]), CAST(@renewed AS bigint[]), CAST(@expires AS bigint[]), CAST(@positions AS bigint[]), CAST(@states AS text[]))
+               AS v(id, renewed_at, expires_at, position_ms, state)
+            WHERE p.id = v.id AND p.ended_at IS NULL AND (p.renewed_at IS NULL OR p.renewed_at <= v.renewed_at)`,
+        ),
+        endMany: db.prepare(
+          `UPDATE playback_sessions AS p SET ended_at = v.ended_at, expires_at = v.ended_at, position_ms = v.position_ms, player_state = v.state
+             FROM unnest(CAST(@ids AS text[]), CAST(@ended AS bigint[]), CAST(@positions AS bigint[]), CAST(@states AS text[]))
+               AS v(id, ended_at, position_ms, state)
+            WHERE p.id = v.id`,
+        ),
         one: db.prepare(`SELECT ${columns}, ended_at FROM playback_sessions WHERE id = ?`),
         states: db.prepare(`SELECT id, renewed_at, ended_at FROM playback_sessions WHERE id = ANY(?)`),
       };
@@ -298,10 +314,47 @@ export class LeaseTable {
   /** Records the end: now if it was running, or when it lapsed. */
   private finish(lease: Lease, now: number): void {
     if (lease.endedAt !== null) return;
+    this.markEnded(lease, now);
+    this.writeEnds([lease]);
+  }
+
+  private markEnded(lease: Lease, now: number): void {
     lease.endedAt = this.isAlive(lease, now) ? now : lease.renewedAt + this.expiryMs;
-    this.s.end.run({ id: lease.id, endedAt: lease.endedAt, positionMs: lease.positionMs, state: lease.state });
     this.dirty.delete(lease.id);
     this.unindex(lease);
+  }
+
+  private writeEnds(ended: readonly Lease[]): void {
+    if (this.shared) {
+      for (let i = 0; i < ended.length; i += 1000) {
+        const chunk = ended.slice(i, i + 1000);
+        this.shared.endMany.run({ ids: chunk.map((l) => l.id), ended: chunk.map((l) => l.endedAt), positions: chunk.map((l) => l.positionMs), states: chunk.map((l) => l.state) });
+      }
+      return;
+    }
+    // One transaction for all: a commit each would hold the event loop as many times.
+    this.db.transaction(() => {
+      for (const lease of ended) this.s.end.run({ id: lease.id, endedAt: lease.endedAt, positionMs: lease.positionMs, state: lease.state });
+    })();
+  }
+
+  private writeRenewals(renewed: readonly Lease[]): void {
+    if (this.shared) {
+      for (let i = 0; i < renewed.length; i += 1000) {
+        const chunk = renewed.slice(i, i + 1000);
+        this.shared.renewMany.run({
+          ids: chunk.map((l) => l.id),
+          renewed: chunk.map((l) => l.renewedAt),
+          expires: chunk.map((l) => l.renewedAt + this.expiryMs),
+          positions: chunk.map((l) => l.positionMs),
+          states: chunk.map((l) => l.state),
+        });
+      }
+      return;
+    }
+    this.db.transaction(() => {
+      for (const lease of renewed) this.s.renew.run({ id: lease.id, renewedAt: lease.renewedAt, expiresAt: lease.renewedAt + this.expiryMs, positionMs: lease.positionMs, state: lease.state });
+    })();
   }
 
   /**
@@ -352,19 +405,26 @@ export class LeaseTable {
     }
   }
 
-  /** Writes starts not yet written and heartbeats received since the last flush. */
+  /**
+   * Writes starts not yet written and heartbeats received since the last flush. A write that
+   * fails (the database unreachable) throws, and its renewals stay to be written by the next.
+   */
   flush(): number {
     this.writePending();
     if (this.dirty.size === 0) return 0;
     const ids = [...this.dirty];
     this.dirty.clear();
-    this.db.transaction(() => {
-      for (const id of ids) {
-        const lease = this.leases.get(id);
-        if (!lease || lease.endedAt !== null) continue;
-        this.s.renew.run({ id, renewedAt: lease.renewedAt, expiresAt: lease.renewedAt + this.expiryMs, positionMs: lease.positionMs, state: lease.state });
-      }
-    })();
+    const renewed: Lease[] = [];
+    for (const id of ids) {
+      const lease = this.leases.get(id);
+      if (lease && lease.endedAt === null) renewed.push(lease);
+    }
+    try {
+      this.writeRenewals(renewed);
+    } catch (error) {
+      for (const lease of renewed) if (lease.endedAt === null) this.dirty.add(lease.id);
+      throw error;
+    }
     return ids.length;
   }
 
@@ -372,14 +432,17 @@ export class LeaseTable {
   sweep(now = this.options.clock.now()): void {
     this.flush();
     this.readBack(now);
-    // One transaction for every lease that lapsed: a write each would hold the event loop (and
-    // every player waiting on it) for as many commits as there are lapsed sessions.
-    this.db.transaction(() => {
-      for (const lease of this.leases.values()) {
-        if (lease.endedAt === null && !this.isAlive(lease, now)) this.finish(lease, now);
-        if (lease.endedAt !== null && now - lease.endedAt > this.expiryMs) this.forget(lease);
+    const lapsed: Lease[] = [];
+    for (const lease of this.leases.values()) {
+      if (lease.endedAt === null && !this.isAlive(lease, now)) {
+        this.markEnded(lease, now);
+        lapsed.push(lease);
       }
-    })();
+      if (lease.endedAt !== null && now - lease.endedAt > this.expiryMs) this.forget(lease);
+    }
+    // Every lapse in one write. They are ended in memory already (slots free, media refused); a
+    // write that fails leaves their rows expired but not ended, which no stream count includes.
+    this.writeEnds(lapsed);
   }
 
   /** Deletes sessions that ended more than 30 days ago (run hourly: the table is history). */

@@ -92,6 +92,28 @@ onEachEngine(t, 'a restart neither frees nor loses slots: open leases come back 
   t.same(after.active('viewer-1'), [], 'players that do not come back lose their slots one window after the restart');
 });
 
+onEachEngine(t, 'a flush writes every heartbeat since the last and a sweep every lapse, however many there are', async (t, catalog) => {
+  const { db } = openFresh(t, catalog);
+  const clock = manualClock();
+  const leases = new LeaseTable(db, { clock, heartbeatSeconds: 30 });
+  const count = 2500; // more than one batch of a thousand
+  let last: Promise<void> = Promise.resolve();
+  for (let i = 0; i < count; i++) {
+    const started = leases.start(leaseFor(`s${i}`, null, clock.now()), null);
+    if ('persisted' in started) last = started.persisted;
+  }
+  await last;
+  clock.advance(10_000);
+  for (let i = 0; i < count; i++) leases.heartbeat(`s${i}`, null, { positionMs: i, state: 'playing' });
+  t.equal(leases.flush(), count);
+  const written = db.prepare(`SELECT count(*) AS n FROM playback_sessions WHERE renewed_at = ? AND player_state = 'playing' AND position_ms = CAST(substr(id, 2) AS INTEGER)`).get(clock.now()) as { n: number };
+  t.equal(written.n, count, 'each row with its own position');
+  clock.advance(60_001);
+  leases.sweep();
+  const ended = db.prepare('SELECT count(*) AS n FROM playback_sessions WHERE ended_at = ?').get(clock.now() - 60_001 + 60_000) as { n: number };
+  t.equal(ended.n, count, 'and each lapse recorded at its last renewal plus two intervals');
+});
+
 onEachEngine(t, 'starts in one turn of the event loop are written together, and a start that cannot be written is not granted', async (t, catalog) => {
   const { db } = catalog;
   const clock = manualClock();
