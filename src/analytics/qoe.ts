@@ -1,4 +1,5 @@
 import type { Db } from '../catalog/database.js';
+import { bulkInsert } from '../catalog/sql.js';
 
 /**
  * What a player reports with its heartbeats. `t` is the player's own clock in ms (any origin):
@@ -108,12 +109,31 @@ export class QoeRecorder {
     private readonly options: { now: () => number; heartbeatSeconds: number; maxSessions?: number; maxEventsPerReport?: number; progressEveryMs?: number },
   ) {
     this.s = {
-      upsert: db.prepare(
-        `INSERT INTO qoe_sessions (session_id, content_id, viewer_id, family, plan_id, started_at, ended_at, startup_ms, rebuffer_count, rebuffer_ms,
-           played_ms, bits_played, errors, start_failed, playback_failed, exited_before_start, cmcd_requests, cmcd_starved, last_bitrate)
-         VALUES (@sessionId, @contentId, @viewerId, @family, @planId, @startedAt, @endedAt, @startupMs, @rebufferCount, @rebufferMs,
-           @playedMs, @bitsPlayed, @errors, @startFailed, @playbackFailed, @exitedBeforeStart, @cmcdRequests, @cmcdStarved, @lastBitrate)
-         ON CONFLICT (session_id) DO UPDATE SET ended_at = excluded.ended_at, startup_ms = excluded.startup_ms, rebuffer_count = excluded.rebuffer_count,
+      upsert: bulkInsert(
+        db,
+        'qoe_sessions',
+        {
+          session_id: 'text',
+          content_id: 'text',
+          viewer_id: 'text',
+          family: 'text',
+          plan_id: 'text',
+          started_at: 'bigint',
+          ended_at: 'bigint',
+          startup_ms: 'bigint',
+          rebuffer_count: 'bigint',
+          rebuffer_ms: 'bigint',
+          played_ms: 'bigint',
+          bits_played: 'double precision',
+          errors: 'bigint',
+          start_failed: 'bigint',
+          playback_failed: 'bigint',
+          exited_before_start: 'bigint',
+          cmcd_requests: 'bigint',
+          cmcd_starved: 'bigint',
+          last_bitrate: 'bigint',
+        },
+        `ON CONFLICT (session_id) DO UPDATE SET ended_at = excluded.ended_at, startup_ms = excluded.startup_ms, rebuffer_count = excluded.rebuffer_count,
            rebuffer_ms = excluded.rebuffer_ms, played_ms = excluded.played_ms, bits_played = excluded.bits_played, errors = excluded.errors,
            start_failed = excluded.start_failed, playback_failed = excluded.playback_failed, exited_before_start = excluded.exited_before_start,
            cmcd_requests = excluded.cmcd_requests, cmcd_starved = excluded.cmcd_starved, last_bitrate = excluded.last_bitrate`,
@@ -265,16 +285,29 @@ export class QoeRecorder {
       session.writtenAt = now;
       this.dirty.delete(id);
     }
-    this.db.transaction(() => {
-      for (const session of written) {
-        this.s.upsert.run({
-          ...pick(session),
-          startFailed: session.startFailed ? 1 : 0,
-          playbackFailed: session.playbackFailed ? 1 : 0,
-          exitedBeforeStart: session.exitedBeforeStart ? 1 : 0,
-        });
-      }
-    })();
+    this.s.upsert(
+      written.map((session) => ({
+        session_id: session.sessionId,
+        content_id: session.contentId,
+        viewer_id: session.viewerId,
+        family: session.family,
+        plan_id: session.planId,
+        started_at: session.startedAt,
+        ended_at: session.endedAt,
+        startup_ms: session.startupMs,
+        rebuffer_count: session.rebufferCount,
+        rebuffer_ms: session.rebufferMs,
+        played_ms: session.playedMs,
+        bits_played: session.bitsPlayed,
+        errors: session.errors,
+        start_failed: session.startFailed ? 1 : 0,
+        playback_failed: session.playbackFailed ? 1 : 0,
+        exited_before_start: session.exitedBeforeStart ? 1 : 0,
+        cmcd_requests: session.cmcdRequests,
+        cmcd_starved: session.cmcdStarved,
+        last_bitrate: session.lastBitrate,
+      })),
+    );
     for (const session of written) if (session.endedAt !== null) this.live.delete(session.sessionId);
     return written.length;
   }
@@ -332,11 +365,6 @@ function figuresOf(sessions: QoeSession[]): QoeFigures {
     playbackFailures: sessions.filter((s) => s.playbackFailed).length,
     peakConcurrentViewers: peak,
   };
-}
-
-function pick(session: Live): QoeSession {
-  const { lastReportAt: _a, lastSeenAt: _e, lastState: _b, rebufferSince: _c, bitrateFromPlayer: _d, ...record } = session;
-  return record;
 }
 
 function sessionOf(row: Row): QoeSession {

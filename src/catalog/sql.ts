@@ -30,3 +30,34 @@ export function isUniqueViolation(error: unknown): boolean {
   // SQLite's extended code; PostgreSQL's SQLSTATE unique_violation.
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
+
+/** The types a bulk write's columns are sent as on PostgreSQL (one array per column). */
+export type BulkColumnType = 'text' | 'bigint' | 'double precision';
+
+/**
+ * An INSERT of many rows at once, ending in `tail` (an ON CONFLICT clause, say), for the flushes
+ * that write what memory gathered. On PostgreSQL a statement per thousand rows, each column sent
+ * as one array (every statement there is a round trip that holds the event loop); on SQLite the
+ * one-row statement for each row, in one transaction. Rows are keyed by column name, and must not
+ * repeat a conflict key within one call.
+ */
+export function bulkInsert(db: SqlDb, table: string, columns: Record<string, BulkColumnType>, tail: string): (rows: readonly Record<string, unknown>[]) => void {
+  const names = Object.keys(columns);
+  if (db.engine === 'postgres') {
+    const arrays = names.map((name) => `CAST(@${name} AS ${columns[name]}[])`).join(', ');
+    const statement = db.prepare(`INSERT INTO ${table} (${names.join(', ')}) SELECT * FROM unnest(${arrays}) ${tail}`);
+    return (rows) => {
+      for (let i = 0; i < rows.length; i += 1000) {
+        const chunk = rows.slice(i, i + 1000);
+        statement.run(Object.fromEntries(names.map((name) => [name, chunk.map((row) => row[name] ?? null)])));
+      }
+    };
+  }
+  const statement = db.prepare(`INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map((name) => `@${name}`).join(', ')}) ${tail}`);
+  const all = db.transaction((rows: readonly Record<string, unknown>[]) => {
+    for (const row of rows) statement.run(Object.fromEntries(names.map((name) => [name, row[name] ?? null])));
+  });
+  return (rows) => {
+    if (rows.length > 0) all(rows);
+  };
+}

@@ -1,4 +1,5 @@
 import type { Db } from '../catalog/database.js';
+import { bulkInsert } from '../catalog/sql.js';
 
 /** Where a viewer is in one title, from the heartbeats of their sessions. */
 export type WatchEntry = {
@@ -60,18 +61,16 @@ export class WatchHistory {
     private readonly options: { now: () => number; heartbeatSeconds: number; maxPending?: number },
   ) {
     this.s = {
-      upsert: db.prepare(
-        `INSERT INTO watch_history (viewer_id, content_id, position_ms, duration_ms, watched_ms, finished, updated_at)
-         VALUES (@viewerId, @contentId, @positionMs, @durationMs, @watchedMs, @finished, @updatedAt)
-         ON CONFLICT (viewer_id, content_id) DO UPDATE SET position_ms = excluded.position_ms, duration_ms = excluded.duration_ms,
+      upsert: bulkInsert(
+        db,
+        'watch_history',
+        { viewer_id: 'text', content_id: 'text', position_ms: 'bigint', duration_ms: 'bigint', watched_ms: 'bigint', finished: 'bigint', updated_at: 'bigint' },
+        `ON CONFLICT (viewer_id, content_id) DO UPDATE SET position_ms = excluded.position_ms, duration_ms = excluded.duration_ms,
            watched_ms = excluded.watched_ms, finished = excluded.finished, updated_at = excluded.updated_at`,
       ),
       one: db.prepare(`SELECT * FROM watch_history WHERE viewer_id = ? AND content_id = ?`),
       ofViewer: db.prepare(`SELECT * FROM watch_history WHERE viewer_id = ? ORDER BY updated_at DESC LIMIT ?`),
-      addTime: db.prepare(
-        `INSERT INTO watch_time (content_id, hour, watched_ms) VALUES (?, ?, ?)
-         ON CONFLICT (content_id, hour) DO UPDATE SET watched_ms = watch_time.watched_ms + excluded.watched_ms`,
-      ),
+      addTime: bulkInsert(db, 'watch_time', { content_id: 'text', hour: 'bigint', watched_ms: 'bigint' }, `ON CONFLICT (content_id, hour) DO UPDATE SET watched_ms = watch_time.watched_ms + excluded.watched_ms`),
       trending: db.prepare(`SELECT content_id, sum(watched_ms) AS watched FROM watch_time WHERE hour >= ? GROUP BY content_id ORDER BY watched DESC LIMIT ?`),
       coWatched: db.prepare(
         `SELECT other.content_id AS content_id, count(*) AS viewers FROM watch_history AS mine
@@ -166,11 +165,23 @@ export class WatchHistory {
     this.pendingByViewer = new Map();
     this.pendingTime = new Map();
     this.db.transaction(() => {
-      for (const entry of entries) this.s.upsert.run({ ...entry, finished: entry.finished ? 1 : 0 });
-      for (const [key, watched] of times) {
-        const [contentId, hour] = key.split('\n');
-        this.s.addTime.run(contentId, Number(hour), watched);
-      }
+      this.s.upsert(
+        entries.map((entry) => ({
+          viewer_id: entry.viewerId,
+          content_id: entry.contentId,
+          position_ms: entry.positionMs,
+          duration_ms: entry.durationMs,
+          watched_ms: entry.watchedMs,
+          finished: entry.finished ? 1 : 0,
+          updated_at: entry.updatedAt,
+        })),
+      );
+      this.s.addTime(
+        times.map(([key, watched]) => {
+          const [contentId, hour] = key.split('\n');
+          return { content_id: contentId, hour: Number(hour), watched_ms: watched };
+        }),
+      );
     })();
     return entries.length;
   }

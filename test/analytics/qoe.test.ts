@@ -112,3 +112,16 @@ onEachEngine(t, 'a session is written when it ends, a running one at most every 
   t.equal(qoe.flush(true), 1, 'a flush of everything (at stop) writes it at once');
   t.match(stored('long'), { played_ms: 80_000 });
 });
+
+onEachEngine(t, 'a flush writes every session that changed, however many', async (t, catalog) => {
+  const { qoe, begin, db, advance } = fresh(t, catalog);
+  const sessions = 2500; // more than one batch of a thousand
+  for (let i = 0; i < sessions; i++) begin(`s${i}`);
+  for (let i = 0; i < sessions; i++) qoe.heartbeat(`s${i}`, { state: 'playing', bitrate: 1_000_000 + i, events: [{ type: 'startup', ms: i }] });
+  advance(5_000);
+  for (let i = 0; i < sessions; i++) qoe.ended(`s${i}`);
+  t.equal(qoe.flush(), sessions);
+  const row = db.prepare('SELECT count(*) AS n, sum(startup_ms) AS startups, min(ended_at) AS first, max(ended_at) AS last FROM qoe_sessions').get() as { n: number; startups: number; first: number; last: number };
+  t.same(row, { n: sessions, startups: (sessions * (sessions - 1)) / 2, first: row.last, last: Date.parse('2026-12-02T12:00:05Z') }, 'each with its own startup, all ended');
+  t.match(qoe.session('s2499'), { startupMs: 2499, lastBitrate: 1_002_499, playedMs: 5_000 });
+});

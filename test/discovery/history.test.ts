@@ -58,3 +58,15 @@ onEachEngine(t, 'a burst past the bound is dropped and counted, never held', asy
   history.report(report({ viewerId: 'c', sessionId: 'c', positionMs: 1000 }));
   t.equal(history.flush(), 1, 'after a flush there is room again');
 });
+
+onEachEngine(t, 'a flush writes every viewer that reported and every hour of watch time, however many', async (t, catalog) => {
+  const { history, rows, advance } = fresh(t, catalog);
+  const viewers = 2500; // more than one batch of a thousand
+  for (let i = 0; i < viewers; i++) history.report(report({ sessionId: `s${i}`, viewerId: `v${i}`, contentId: `film-${i % 3}`, positionMs: 1000 }));
+  advance(20_000);
+  for (let i = 0; i < viewers; i++) history.report(report({ sessionId: `s${i}`, viewerId: `v${i}`, contentId: `film-${i % 3}`, positionMs: 21_000 + i }));
+  t.equal(history.flush(), viewers);
+  t.equal(rows(), viewers, 'a row per viewer');
+  t.same(history.entry('v2499', 'film-0'), { contentId: 'film-0', positionMs: 23_499, durationMs: 600_000, watchedMs: 20_000, finished: false, updatedAt: Date.parse('2026-12-02T12:00:20Z') }, 'each with its own position');
+  t.same(history.trending(1, 5).map((entry) => entry.watchedMs), [834 * 20_000, 833 * 20_000, 833 * 20_000], 'and the watch time of each title summed over its viewers');
+});
