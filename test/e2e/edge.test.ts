@@ -62,7 +62,12 @@ t.test('a title plays through the edge; its segments are fetched from the origin
     t.ok(read.ok, `Debian's ffmpeg read and decoded every stream through nginx${read.errors ? `: ${read.errors.slice(0, 300)}` : ''}`);
   }
   if (!gstreamerMissing()) {
-    const gst = await playWithGStreamer((await sessionVia(id)).hls, 20);
+    // hlsdemux2 sometimes gives up on a fragment that nginx answered in full with 200 ("failed
+    // consecutive times", http-status-code 200): 2 of 14 plays here, with this stop's code and
+    // the last one's alike. A second play, on a session of its own, tells that from a real failure.
+    let gst = await playWithGStreamer((await sessionVia(id)).hls, 20);
+    const gaveUpOnA200 = (report: typeof gst) => !report.eos && report.errors.some((line) => line.includes('http-status-code\\=\\(uint\\)200'));
+    if (gaveUpOnA200(gst)) gst = await playWithGStreamer((await sessionVia(id)).hls, 20);
     t.ok(gst.eos && gst.errors.length === 0 && gst.rendered > 60, `GStreamer playbin3 played to the end through nginx: ${gst.rendered} frames${gst.errors.length ? `, ${gst.errors[0]}` : ''}`);
   }
 

@@ -273,7 +273,8 @@ t.test('fuzzed RTMP, SRT, HTTP and upload inputs never crash the server, never a
   t.same(findings.slice(0, 20), [], `no 5xx and no uncoded refusal (${findings.length} findings)`);
   // The garbage of hundreds of thousands of inputs grows V8's heap to a plateau (about 105 MiB
   // for RTMP alone, 120 MiB for HTTP alone, 165 MiB for both, whether for 20 s or 120 s); a
-  // leak would pass any bound given time.
+  // leak would pass any bound given time. Where the plateau settles varies from run to run:
+  // 158–215 MiB in seven runs on one machine, of the same code (so the bound is above that).
   const grew = (peak - before) / 2 ** 20;
-  t.ok(grew < 200, `resident memory grew ${grew.toFixed(1)} MiB at most (bound 200 MiB)`);
+  t.ok(grew < 256, `resident memory grew ${grew.toFixed(1)} MiB at most (bound 256 MiB)`);
 });
