@@ -2,27 +2,14 @@ import t, { type Test } from 'tap';
 import type { Request } from 'express';
 import { adminCheck } from '../../src/api/http.js';
 import { requesterOf } from '../../src/api/requester.js';
-import { ViewerAccounts } from '../../src/viewers/accounts.js';
-import { LoginThrottle } from '../../src/viewers/login-throttle.js';
-import { defaultPlans } from '../../src/viewers/plans.js';
-import { ViewerStore } from '../../src/viewers/store.js';
 import { openTestCatalog } from '../helpers/catalog.js';
+import { testAccounts } from '../helpers/viewers.js';
 
 const withBearer = (token: string | null) => ({ header: (name: string) => (name.toLowerCase() === 'authorization' && token !== null ? `Bearer ${token}` : undefined) }) as unknown as Request;
 
 async function setUp(t: Test, adminToken: string) {
   const clock = { now: () => Date.parse('2026-12-02T12:00:00Z') };
-  const store = new ViewerStore(openTestCatalog(t, 'sqlite').db);
-  store.seedPlans(defaultPlans, clock.now());
-  const accounts = new ViewerAccounts({
-    store,
-    throttle: new LoginThrottle({ perAccount: 3, perAddress: 50, windowMs: 60_000, clock }),
-    clock,
-    secret: 'a-test-viewer-secret',
-    accessTtlSeconds: 900,
-    refreshTtlSeconds: 86_400,
-    scryptCost: { N: 2 ** 12, r: 8, p: 1 },
-  });
+  const { accounts } = testAccounts(openTestCatalog(t, 'sqlite').db, clock);
   const viewer = await accounts.create({ email: 'ann@example.com', password: 'correct horse battery', planId: 'basic' });
   const signed = await accounts.login({ email: 'ann@example.com', password: 'correct horse battery', device: { id: 'tv', family: 'tvos' } }, '192.0.2.1');
   return { whoAsks: requesterOf(adminCheck(adminToken), accounts), viewer, accessToken: signed.accessToken };

@@ -3,27 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/catalog/database.js';
-import { ViewerAccounts } from '../../src/viewers/accounts.js';
-import { LoginThrottle } from '../../src/viewers/login-throttle.js';
-import { defaultPlans } from '../../src/viewers/plans.js';
-import { ViewerStore } from '../../src/viewers/store.js';
 import { onEachEngine, type TestCatalog } from '../helpers/catalog.js';
+import { testAccounts } from '../helpers/viewers.js';
 
 function setUp(t: Test, catalog: TestCatalog) {
   const db = catalog.db;
   let now = Date.parse('2026-12-02T12:00:00Z');
   const clock = { now: () => now };
-  const store = new ViewerStore(db);
-  store.seedPlans(defaultPlans, now);
-  const accounts = new ViewerAccounts({
-    store,
-    throttle: new LoginThrottle({ perAccount: 3, perAddress: 50, windowMs: 60_000, clock }),
-    clock,
-    secret: 'a-test-viewer-secret',
-    accessTtlSeconds: 900,
-    refreshTtlSeconds: 86_400,
-    scryptCost: { N: 2 ** 12, r: 8, p: 1 }, // cheap for tests; the default's cost is the same code
-  });
+  const { store, accounts } = testAccounts(db, clock);
   return { db, store, accounts, advance: (ms: number) => (now += ms) };
 }
 
