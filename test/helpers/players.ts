@@ -29,17 +29,28 @@ export type GStreamerReport = {
   eos: boolean;
   errors: string[];
   warnings: string[];
+  /**
+   * GStreamer 1.22's adaptivedemux2 reached the end of a rendition before it had exposed that
+   * rendition's pad, and reported it as "Fragment downloading has failed consecutive times"
+   * (http-status-code 200). It happens when a rendition shorter than the demuxer's read-ahead
+   * (high-watermark-time, 30 s) arrives whole from a warm cache before the audio rendition has
+   * fetched its playlist: the demuxer's race, not the server's answer (its own ERROR line says so).
+   */
+  endedBeforeExposed: boolean;
 };
 
 /**
  * Plays a URL with playbin3 in real time until end of stream or `seconds`, as a Linux set-top
  * box would. GStreamer exits 0 after some errors, so the messages are read, not the exit code.
  */
-export function playWithGStreamer(url: string, seconds: number): Promise<GStreamerReport> {
+export function playWithGStreamer(url: string, seconds: number, options: { realTime?: boolean } = {}): Promise<GStreamerReport> {
+  // Not in real time: every frame is still fetched and decoded, as fast as the machine goes.
+  const sync = options.realTime ?? true;
   const child = spawn(
     'timeout',
-    ['-s', 'INT', String(seconds), gstLaunch, '-m', '-v', 'playbin3', `uri=${url}`, 'video-sink=fpsdisplaysink video-sink=fakesink text-overlay=false sync=true signal-fps-measurements=true', 'audio-sink=fakesink sync=true'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['-s', 'INT', String(seconds), gstLaunch, '-m', '-v', 'playbin3', `uri=${url}`, `video-sink=fpsdisplaysink video-sink=fakesink text-overlay=false sync=${sync} signal-fps-measurements=true fps-update-interval=100`, `audio-sink=fakesink sync=${sync}`],
+    // adaptivedemux2's ERROR lines only: they name the demuxer's own failures.
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GST_DEBUG: 'adaptivedemux2:1', GST_DEBUG_NO_COLOR: '1' } },
   );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -53,6 +64,7 @@ export function playWithGStreamer(url: string, seconds: number): Promise<GStream
         eos: /Got EOS from element "playbin3/.test(output),
         errors: lines.filter((l) => /^ERROR:|\(error\):/.test(l)).map((l) => l.slice(0, 400)),
         warnings: lines.filter((l) => /^WARNING:|\(warning\):/.test(l)).map((l) => l.slice(0, 400)),
+        endedBeforeExposed: output.includes("Can't push EOS on non-exposed pad"),
       });
     });
   });
