@@ -66,6 +66,8 @@ export const configSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
   upload: z.strictObject({
     maxBytes: z.number().int().positive(),
+    /** The part size of a multipart upload straight to the bucket (S3: 5 MiB to 5 GiB; raised for files needing more than 10 000 parts). */
+    partBytes: z.number().int().min(5 * 1024 * 1024).max(5 * 1024 * 1024 * 1024),
     /** Unfinished resumable uploads untouched this long are deleted. */
     abandonedAfterHours: z.number().int().min(1).max(24 * 30),
   }),

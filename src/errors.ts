@@ -17,6 +17,7 @@ export const errorCatalog = {
   TITLE_NOT_RETRYABLE: { status: 409, meaning: 'Only a failed title whose source is still held can be retried.' },
   DIRECT_UPLOAD_UNAVAILABLE: { status: 409, meaning: 'Uploads straight to the bucket need storage.kind = s3; upload through Weir instead.' },
   SOURCE_NOT_IN_BUCKET: { status: 409, meaning: 'Nothing has been uploaded to the title\'s bucket URL yet.' },
+  UPLOAD_PARTS_REFUSED: { status: 409, meaning: 'The bucket would not join the parts named: no multipart upload with that id for the title, a part missing or with another ETag, or a part (but the last) under 5 MiB.' },
   OWNED_BY_ANOTHER_NODE: { status: 409, meaning: 'Several nodes share the catalog and another live node runs this title or stream; send the change to that node.' },
   BODY_TOO_LARGE: { status: 413, meaning: 'The request body is larger than the route accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The request body is not of the content type the route takes (JSON routes need content-type: application/json).' },

@@ -25,7 +25,7 @@ import { RtmpIngest } from './ingest/rtmp.js';
 import { SrtListener } from './ingest/srt/listener.js';
 import { fileURLToPath } from 'node:url';
 import { createApp, registeredRoutes } from './api/app.js';
-import { bearerOf } from './api/http.js';
+import { bearerOf, parseInput } from './api/http.js';
 import { baseUrl, titleResource } from './api/resources.js';
 import { playbackRoutes } from './api/routes/playback.js';
 import { viewerRoutes } from './api/routes/viewers.js';
@@ -53,7 +53,7 @@ import { ViewerAccounts } from './viewers/accounts.js';
 import { LoginThrottle } from './viewers/login-throttle.js';
 import { defaultPlans } from './viewers/plans.js';
 import { ViewerStore } from './viewers/store.js';
-import { titleRoutes } from './api/routes/titles.js';
+import { sourceUploadedBody, sourceUploadUrlBody, titleRoutes } from './api/routes/titles.js';
 import { webhookRoutes } from './api/routes/webhooks.js';
 import { openApiDocument } from './api/openapi/document.js';
 import { operations } from './api/openapi/operations.js';
@@ -373,7 +373,7 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
   const uploadTarget = registry.uploadTarget(() => stopping);
   const uploadDeps = { dataDir: config.dataDir, maxBytes: config.upload.maxBytes, target: uploadTarget, log };
   const putSource = createSourcePutHandler(uploadDeps);
-  const bucketUpload = createBucketUploadHandlers({ ...uploadDeps, bucket: objects, signedSeconds: config.storage.s3.signedUrlSeconds });
+  const bucketUpload = createBucketUploadHandlers({ ...uploadDeps, bucket: objects, signedSeconds: config.storage.s3.signedUrlSeconds, partBytes: config.upload.partBytes });
   const isPlayable = (contentId: string) => registry.ready.has(contentId) || streams.isPlayable(contentId);
   // A title's protection is fixed at creation: read it once (session starts and MPDs ask often).
   const titleProtection = new Map<string, Protection>();
@@ -683,9 +683,9 @@ async function startLocked(config: Config, log: Logger, env: NodeJS.ProcessEnv, 
       await putSource(req, res);
       res.status(202).json(titleResource(catalog.get(String(req.params.id))!, baseUrl(req, config.http.publicUrl)));
     },
-    sourceUploadUrl: bucketUpload.uploadUrl,
+    sourceUploadUrl: (req, res) => bucketUpload.uploadUrl(req, res, parseInput(sourceUploadUrlBody, req.body ?? {}, 'upload body')),
     sourceUploaded: async (req, res) => {
-      await bucketUpload.uploaded(req, res);
+      await bucketUpload.uploaded(req, res, parseInput(sourceUploadedBody, req.body ?? {}, 'upload body'));
       res.status(202).json(titleResource(catalog.get(String(req.params.id))!, baseUrl(req, config.http.publicUrl)));
     },
     tus,

@@ -3,7 +3,7 @@ import type { Server as TusServer } from '@tus/server';
 import { WeirError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { playerCors as corsFor } from './cors.js';
-import { bodyDeadline, errorHandler, hasBody, notFound, requestLogger, requireAdmin, uploadIdleTimeout } from './http.js';
+import { bodyDeadline, errorHandler, hasBody, jsonBody, notFound, requestLogger, requireAdmin, uploadIdleTimeout } from './http.js';
 
 export type AppParts = {
   log: Logger;
@@ -188,8 +188,9 @@ export function createApp(parts: AppParts): Express {
   app.use('/v1/analytics', admin);
   app.use(parts.analytics);
   app.put('/v1/titles/:id/source', parts.sourcePut);
-  app.post('/v1/titles/:id/source/upload-url', parts.sourceUploadUrl);
-  app.post('/v1/titles/:id/source/uploaded', parts.sourceUploaded);
+  app.post('/v1/titles/:id/source/upload-url', jsonBody('16kb'), parts.sourceUploadUrl);
+  // Up to 10 000 parts, each with its ETag.
+  app.post('/v1/titles/:id/source/uploaded', jsonBody('1mb'), parts.sourceUploaded);
   app.use(parts.titles);
   app.use(parts.streams);
 

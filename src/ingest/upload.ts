@@ -92,42 +92,103 @@ export function createSourcePutHandler(deps: UploadDeps) {
 /** What uploads straight to the bucket need of it (declared here; storage/objects.ts provides it). */
 export type UploadBucket = {
   signedPutUrl(key: string, seconds: number): Promise<string>;
+  startMultipart(key: string, contentType: string): Promise<string>;
+  signedPartUrl(key: string, uploadId: string, partNumber: number, seconds: number): Promise<string>;
+  completeMultipart(key: string, uploadId: string, parts: readonly { partNumber: number; etag: string }[]): Promise<{ refused: string | null }>;
   size(key: string): Promise<number | null>;
   download(key: string, path: string): Promise<void>;
   remove(key: string): Promise<void>;
 };
 
+/** What a client may say when it asks where to upload: the file's size, and a multipart upload it began. */
+export type UploadUrlRequest = { bytes?: number | undefined; uploadId?: string | undefined; fromPart?: number | undefined };
+/** What a client says when its upload is in the bucket: for a multipart upload, its id and each part's ETag. */
+export type UploadedRequest = { uploadId?: string | undefined; parts?: { partNumber: number; etag: string }[] | undefined };
+
 /** Where a title's source waits in the bucket: the key is built from the title's own id. */
 const bucketSourceKey = (titleId: string) => `uploads/${titleId}/source`;
 
+const mebibyte = 1024 * 1024;
+/** S3's rules for multipart uploads: at most 10 000 parts, each but the last of 5 MiB or more. */
+export const maxUploadParts = 10_000;
+export const minPartBytes = 5 * mebibyte;
+/** Part URLs signed per answer: a 10 000-part upload is signed in pages, so no answer is megabytes of JSON. */
+export const partsPerAnswer = 1000;
+
+/** The part size for a file: the configured one, or larger (in whole MiB) when that would need more than 10 000 parts. */
+export function partBytesFor(bytes: number, configured: number): number {
+  const needed = Math.ceil(bytes / maxUploadParts / mebibyte) * mebibyte;
+  return Math.max(configured, needed, minPartBytes);
+}
+
 /**
  * Uploads that skip this node: POST /v1/titles/:id/source/upload-url gives a signed URL the
- * client PUTs the file to; POST /v1/titles/:id/source/uploaded then fetches it from the bucket
- * (checked against the size limit first), makes it the title's source and removes it there.
+ * client PUTs the file to (or, for a file past one part, a multipart upload with a signed URL per
+ * part); POST /v1/titles/:id/source/uploaded then joins the parts if there are any, fetches the
+ * file from the bucket (checked against the size limit first), makes it the title's source and
+ * removes it there.
  */
-export function createBucketUploadHandlers(deps: UploadDeps & { bucket: UploadBucket | null; signedSeconds: number }) {
+export function createBucketUploadHandlers(deps: UploadDeps & { bucket: UploadBucket | null; signedSeconds: number; partBytes: number }) {
   const bucketOf = (): UploadBucket => {
     if (!deps.bucket) throw new WeirError('DIRECT_UPLOAD_UNAVAILABLE', 'This server keeps media on local disk (storage.kind = local): upload with PUT /v1/titles/{id}/source or tus at /v1/uploads.');
     return deps.bucket;
   };
   const inFlight = new Set<string>();
   return {
-    uploadUrl: async (req: Request, res: Response): Promise<void> => {
+    uploadUrl: async (req: Request, res: Response, request: UploadUrlRequest): Promise<void> => {
       const bucket = bucketOf();
       const titleId = String(req.params.id);
       deps.target.assertAwaitingUpload(titleId);
-      const url = await bucket.signedPutUrl(bucketSourceKey(titleId), deps.signedSeconds);
-      res.json({ method: 'PUT', url, expiresAt: new Date(Date.now() + deps.signedSeconds * 1000).toISOString(), maxBytes: deps.maxBytes });
+      const { bytes, uploadId } = request;
+      if (bytes !== undefined && bytes > deps.maxBytes) {
+        throw new WeirError('UPLOAD_TOO_LARGE', `The file has ${bytes} bytes; the limit is ${deps.maxBytes} bytes.`);
+      }
+      const key = bucketSourceKey(titleId);
+      const expiresAt = new Date(Date.now() + deps.signedSeconds * 1000).toISOString();
+      if (uploadId === undefined && (bytes === undefined || bytes <= deps.partBytes)) {
+        res.json({ method: 'PUT', url: await bucket.signedPutUrl(key, deps.signedSeconds), expiresAt, maxBytes: deps.maxBytes });
+        return;
+      }
+      if (bytes === undefined) throw new WeirError('VALIDATION_FAILED', 'Invalid upload body: bytes: the file\'s size is needed to sign the parts of a multipart upload.');
+      const partBytes = partBytesFor(bytes, deps.partBytes);
+      const count = Math.ceil(bytes / partBytes);
+      const first = request.fromPart ?? 1;
+      if (first > 1 && uploadId === undefined) throw new WeirError('VALIDATION_FAILED', 'Invalid upload body: fromPart: later parts belong to an upload already begun; name its uploadId.');
+      if (first > count) throw new WeirError('VALIDATION_FAILED', `Invalid upload body: fromPart: a file of ${bytes} bytes has ${count} parts of ${partBytes} bytes, but part ${first} was asked for.`);
+      // Given an upload id, the parts of that upload are signed again (the first URLs expire on a long upload).
+      const id = uploadId ?? (await bucket.startMultipart(key, 'application/octet-stream'));
+      const last = Math.min(count, first + partsPerAnswer - 1);
+      const parts: { partNumber: number; url: string }[] = [];
+      for (let partNumber = first; partNumber <= last; partNumber++) {
+        parts.push({ partNumber, url: await bucket.signedPartUrl(key, id, partNumber, deps.signedSeconds) });
+        // Signing is CPU work (about half a millisecond a URL): let requests waiting meanwhile through.
+        if (partNumber % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (!uploadId) req.log.info({ titleId, bytes, parts: count }, 'multipart upload begun in the bucket');
+      res.json({ method: 'multipart', uploadId: id, partBytes, parts, nextPart: last < count ? last + 1 : null, expiresAt, maxBytes: deps.maxBytes });
     },
-    uploaded: async (req: Request, res: Response): Promise<void> => {
+    uploaded: async (req: Request, res: Response, request: UploadedRequest): Promise<void> => {
       const bucket = bucketOf();
       const titleId = String(req.params.id);
       deps.target.assertAwaitingUpload(titleId);
+      if ((request.uploadId === undefined) !== (request.parts === undefined)) {
+        throw new WeirError('VALIDATION_FAILED', 'Invalid upload body: a multipart upload is completed with both uploadId and parts; a single PUT with neither.');
+      }
+      const parts = request.parts ?? [];
+      const misplaced = parts.findIndex((part, i) => i > 0 && part.partNumber <= parts[i - 1]!.partNumber);
+      if (misplaced > 0) {
+        throw new WeirError('VALIDATION_FAILED', `Invalid upload body: parts: part numbers must rise, but part ${parts[misplaced]!.partNumber} follows part ${parts[misplaced - 1]!.partNumber}.`);
+      }
       if (inFlight.has(titleId)) throw new WeirError('UPLOAD_NOT_EXPECTED', `The source of title ${titleId} is already being fetched from the bucket.`);
       inFlight.add(titleId);
       const key = bucketSourceKey(titleId);
       const tempPath = join(titlePaths(deps.dataDir, titleId).root, `source.upload-${randomUUID()}`);
       try {
+        if (request.uploadId !== undefined) {
+          const { refused } = await bucket.completeMultipart(key, request.uploadId, parts);
+          if (refused) throw new WeirError('UPLOAD_PARTS_REFUSED', `The bucket would not join the ${parts.length} parts named into the source: ${refused}`);
+          req.log.info({ titleId, parts: parts.length }, 'multipart upload completed in the bucket');
+        }
         const bytes = await bucket.size(key);
         if (bytes === null) throw new WeirError('SOURCE_NOT_IN_BUCKET', `Nothing was uploaded for title ${titleId}: PUT the file to the URL from POST /v1/titles/${titleId}/source/upload-url first.`);
         if (bytes > deps.maxBytes) {

@@ -24,6 +24,11 @@ export type StoredObject = {
   contentType: string | null;
 };
 
+export type UploadedPart = { partNumber: number; etag: string };
+
+// What S3 answers when the parts named cannot be joined: the client's mistake, not the bucket's failure.
+const partRefusals = new Set(['NoSuchUpload', 'InvalidPart', 'InvalidPartOrder', 'EntityTooSmall', 'MalformedXML']);
+
 /** What Weir asks of object storage (the S3 protocol, through the AWS SDK). */
 export type ObjectStore = {
   putFile(key: string, path: string, contentType: string): Promise<void>;
@@ -36,8 +41,14 @@ export type ObjectStore = {
   removePrefix(prefix: string): Promise<number>;
   /** A URL that reads the object without credentials until it expires. */
   signedUrl(key: string, seconds: number): Promise<string>;
-  /** A URL that writes the object (one PUT of the whole body) until it expires. */
+  /** A URL that writes the object (one PUT of the whole body, at most 5 GB) until it expires. */
   signedPutUrl(key: string, seconds: number): Promise<string>;
+  /** Begins a multipart upload of the object (for bodies past one PUT); returns its upload id. */
+  startMultipart(key: string, contentType: string): Promise<string>;
+  /** A URL that writes one part of a multipart upload until it expires. */
+  signedPartUrl(key: string, uploadId: string, partNumber: number, seconds: number): Promise<string>;
+  /** Joins the parts into the object; a refusal by the bucket (unknown upload, wrong part) is returned, not thrown. */
+  completeMultipart(key: string, uploadId: string, parts: readonly UploadedPart[]): Promise<{ refused: string | null }>;
   /** The object's size, or null when there is none. */
   size(key: string): Promise<number | null>;
   /** Streams the object into a new file at `path`. */
@@ -137,6 +148,25 @@ export async function openS3Store(settings: S3Settings, env: NodeJS.ProcessEnv):
     },
     signedUrl: (key, seconds) => getSignedUrl(client, new s3.GetObjectCommand({ Bucket, Key: full(key) }), { expiresIn: seconds }),
     signedPutUrl: (key, seconds) => getSignedUrl(client, new s3.PutObjectCommand({ Bucket, Key: full(key) }), { expiresIn: seconds }),
+    startMultipart: async (key, contentType) => {
+      const answer = await client.send(new s3.CreateMultipartUploadCommand({ Bucket, Key: full(key), ContentType: contentType }));
+      if (!answer.UploadId) throw new Error(`The bucket ${Bucket} began a multipart upload without an upload id.`);
+      return answer.UploadId;
+    },
+    signedPartUrl: (key, uploadId, partNumber, seconds) =>
+      getSignedUrl(client, new s3.UploadPartCommand({ Bucket, Key: full(key), UploadId: uploadId, PartNumber: partNumber }), { expiresIn: seconds }),
+    completeMultipart: async (key, uploadId, parts) => {
+      try {
+        await client.send(
+          new s3.CompleteMultipartUploadCommand({ Bucket, Key: full(key), UploadId: uploadId, MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) } }),
+        );
+        return { refused: null };
+      } catch (error) {
+        const name = (error as { name?: string }).name ?? '';
+        if (partRefusals.has(name)) return { refused: `${name}: ${(error as Error).message}` };
+        throw error;
+      }
+    },
     size: async (key) => {
       try {
         return (await client.send(new s3.HeadObjectCommand({ Bucket, Key: full(key) }))).ContentLength ?? 0;

@@ -25,6 +25,7 @@ else {
   let other: TestServer;
   let redirecting: TestServer;
   let title: string;
+  const mebibyte = 1024 * 1024;
   const scratch = mkdtempSync(join(tmpdir(), 'weir-objects-'));
   const shared = { WEIR_MASTER_KEY: randomBytes(32).toString('hex'), WEIR_TOKEN_SECRET: 'objects-token-secret', WEIR_VIEWER_TOKEN_SECRET: 'objects-viewer-secret' };
   const storage = (delivery: 'proxy' | 'redirect') => ({ kind: 's3', s3: { endpoint: bucket.endpoint, bucket: bucket.bucket, region: 'us-east-1', forcePathStyle: true, prefix: 'weir/', delivery, signedUrlSeconds: 60 } });
@@ -46,7 +47,7 @@ else {
     bucket = await startTestBucket();
     schema = freshPostgresSchema();
     encoder = await startTestServer({ database: { url: schema.url }, storage: storage('proxy') }, { ...shared, ...bucket.env });
-    other = await startTestServer({ database: { url: schema.url }, storage: storage('proxy') }, { ...shared, ...bucket.env });
+    other = await startTestServer({ database: { url: schema.url }, storage: storage('proxy'), upload: { partBytes: 5 * mebibyte } }, { ...shared, ...bucket.env });
     redirecting = await startTestServer({ database: { url: schema.url }, storage: storage('redirect'), upload: { maxBytes: 100_000 } }, { ...shared, ...bucket.env });
     const ingested = await encoder.ingest(makeSource({ width: 320, height: 180, seconds: 2 }), 'In the bucket');
     if (ingested.view.state !== 'ready') throw new Error(`title failed: ${JSON.stringify(ingested.view.error)}`);
@@ -133,6 +134,67 @@ else {
     t.equal(refused.status, 413);
     t.match(await refused.json(), { error: { code: 'UPLOAD_TOO_LARGE', message: /200000 bytes; the limit is 100000/ } });
     t.same(await keysUnder(`weir/uploads/${big.id}/`), [], 'and removed');
+  });
+
+  t.test('a source past one part goes to the bucket as a multipart upload, a signed URL per part, and becomes a title', async (t) => {
+    // A real source padded with an ISO BMFF free box past two parts, as a camera original is past one PUT.
+    const media = readFileSync(makeSource({ width: 320, height: 180, seconds: 2 }));
+    const padding = 11 * mebibyte - media.length;
+    const source = Buffer.concat([media, Buffer.from([padding >>> 24, (padding >>> 16) & 0xff, (padding >>> 8) & 0xff, padding & 0xff]), Buffer.from('free'), Buffer.alloc(padding - 8)]);
+    const created = (await (await other.api('/v1/titles', { method: 'POST', json: { title: 'Uploaded in parts' } })).json()) as { id: string };
+    type Multipart = { method: string; uploadId: string; partBytes: number; parts: { partNumber: number; url: string }[]; maxBytes: number };
+    const asked = await other.api(`/v1/titles/${created.id}/source/upload-url`, { method: 'POST', json: { bytes: source.length } });
+    t.equal(asked.status, 200);
+    const plan = (await asked.json()) as Multipart;
+    t.same([plan.method, plan.partBytes, plan.parts.map((part) => part.partNumber)], ['multipart', 5 * mebibyte, [1, 2, 3]], 'three parts of 5 MiB at most');
+    t.ok(plan.parts.every((part) => part.url.startsWith(bucket.endpoint) && part.url.includes(`uploadId=${encodeURIComponent(plan.uploadId)}`) && /X-Amz-Signature=/.test(part.url)), 'each a signed URL of the bucket for that upload');
+
+    const resigned = (await (await other.api(`/v1/titles/${created.id}/source/upload-url`, { method: 'POST', json: { bytes: source.length, uploadId: plan.uploadId } })).json()) as Multipart;
+    t.same([resigned.uploadId, resigned.parts.length], [plan.uploadId, 3], 'asked again with the upload id, the same upload is signed again');
+    const etags: { partNumber: number; etag: string }[] = [];
+    for (const part of resigned.parts) {
+      const put = await fetch(part.url, { method: 'PUT', body: source.subarray((part.partNumber - 1) * plan.partBytes, part.partNumber * plan.partBytes) });
+      t.equal(put.status, 200, `part ${part.partNumber} PUT past the node`);
+      etags.push({ partNumber: part.partNumber, etag: put.headers.get('etag')! });
+    }
+
+    const refusals = [
+      { json: { uploadId: plan.uploadId }, message: /both uploadId and parts/ },
+      { json: { uploadId: plan.uploadId, parts: [etags[1], etags[0], etags[2]] }, message: /part 1 follows part 2/ },
+      { json: { uploadId: plan.uploadId, parts: [{ partNumber: 0, etag: 'x' }] }, message: /parts\.0\.partNumber/ },
+    ];
+    for (const refusal of refusals) {
+      const answer = await other.api(`/v1/titles/${created.id}/source/uploaded`, { method: 'POST', json: refusal.json });
+      t.match([answer.status, await answer.json()], [400, { error: { code: 'VALIDATION_FAILED', message: refusal.message } }], `refused: ${refusal.message.source}`);
+    }
+    t.equal((await other.api(`/v1/titles/${created.id}/source/uploaded`, { method: 'POST', json: { uploadId: plan.uploadId, parts: etags } })).status, 202);
+    const view = await other.waitForTitle(created.id, (v) => v.state === 'ready' || v.state === 'failed', 60_000);
+    t.equal(view.state, 'ready', 'the joined parts were the source');
+    t.ok(readFileSync(join(other.dataDir, 'titles', created.id, 'source')).equals(source), 'byte for byte the file the client sliced');
+    t.same(await keysUnder(`weir/uploads/${created.id}/`), [], 'and nothing of the upload is left in the bucket');
+
+    const small = await other.api(`/v1/titles/${created.id}/source/upload-url`, { method: 'POST', json: { bytes: 1000 } });
+    t.equal(small.status, 409, 'a ready title takes no new source');
+    const another = (await (await other.api('/v1/titles', { method: 'POST', json: { title: 'Small' } })).json()) as { id: string };
+    const single = (await (await other.api(`/v1/titles/${another.id}/source/upload-url`, { method: 'POST', json: { bytes: 4 * mebibyte } })).json()) as { method: string };
+    t.equal(single.method, 'PUT', 'a file within one part gets one PUT');
+    const large = 1500 * 5 * mebibyte;
+    type Page = { uploadId: string; parts: { partNumber: number }[]; nextPart: number | null };
+    const page1 = (await (await other.api(`/v1/titles/${another.id}/source/upload-url`, { method: 'POST', json: { bytes: large } })).json()) as Page;
+    const page2 = (await (await other.api(`/v1/titles/${another.id}/source/upload-url`, { method: 'POST', json: { bytes: large, uploadId: page1.uploadId, fromPart: page1.nextPart } })).json()) as Page;
+    const numbers = [...page1.parts, ...page2.parts].map((part) => part.partNumber);
+    t.same([page1.parts.length, page1.nextPart, page2.uploadId, page2.nextPart], [1000, 1001, page1.uploadId, null], 'a 1500-part upload is signed in two pages');
+    t.ok(numbers.length === 1500 && numbers.every((n, i) => n === i + 1), 'naming every part once, in order');
+    for (const [json, message] of [
+      [{ bytes: large, fromPart: 2 }, /name its uploadId/],
+      [{ bytes: large, uploadId: page1.uploadId, fromPart: 1501 }, /has 1500 parts of 5242880 bytes, but part 1501/],
+    ] as const) {
+      const answer = await other.api(`/v1/titles/${another.id}/source/upload-url`, { method: 'POST', json });
+      t.match([answer.status, await answer.json()], [400, { error: { code: 'VALIDATION_FAILED', message } }], `refused: ${message.source}`);
+    }
+    const third = (await (await redirecting.api('/v1/titles', { method: 'POST', json: { title: 'Too big to ask' } })).json()) as { id: string };
+    const tooBig = await redirecting.api(`/v1/titles/${third.id}/source/upload-url`, { method: 'POST', json: { bytes: 100_001 } });
+    t.match([tooBig.status, await tooBig.json()], [413, { error: { code: 'UPLOAD_TOO_LARGE', message: /100001 bytes; the limit is 100000/ } }], 'a size past the limit is refused before anything is signed');
   });
 
   t.test('completed live segments and their init segments are written through to the bucket, byte for byte what viewers get', async (t) => {

@@ -2,6 +2,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { maxUploadParts, partBytesFor } from '../../src/ingest/upload.js';
 import { makeSource, tools } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -25,6 +26,15 @@ async function uploadAndSettle(body: Buffer) {
   const title = (await (await server.api(`/v1/titles/${id}`)).json()) as { state: string; error: { code: string; message: string } | null };
   return { id, view, title };
 }
+
+t.test('a multipart upload keeps the configured part size until a file would need more than 10 000 parts', async (t) => {
+  const mebibyte = 1024 * 1024;
+  t.equal(partBytesFor(20 * 1024 * mebibyte, 64 * mebibyte), 64 * mebibyte, '20 GiB in 64 MiB parts: 320 of them');
+  const huge = 5 * 1024 * 1024 * mebibyte;
+  const raised = partBytesFor(huge, 64 * mebibyte);
+  t.ok(raised % mebibyte === 0 && Math.ceil(huge / raised) <= maxUploadParts && Math.ceil(huge / (raised - mebibyte)) > maxUploadParts, `5 TiB in parts of ${raised / mebibyte} MiB, the least whole MiB within 10 000 parts`);
+  t.equal(partBytesFor(1, 1), 5 * mebibyte, 'never under the 5 MiB S3 asks of every part but the last');
+});
 
 t.test('bad sources fail their own title with a coded reason while a good title alongside still becomes ready', async (t) => {
   const good = makeSource({ width: 640, height: 360, seconds: 2 });

@@ -7,7 +7,7 @@ import { qoeQuery } from '../routes/analytics.js';
 import { collectionBody, metadataBody, searchQuery, seriesBody } from '../routes/discovery.js';
 import { heartbeatBody, sessionBody } from '../routes/playback.js';
 import { createStreamBody, resetKeyBody, streamListQuery } from '../routes/streams.js';
-import { createTitleBody, titleListQuery } from '../routes/titles.js';
+import { createTitleBody, sourceUploadedBody, sourceUploadUrlBody, titleListQuery } from '../routes/titles.js';
 import { createViewerBody, loginBody, planBody, refreshBody, rentalBody, updateViewerBody, viewerListQuery } from '../routes/viewers.js';
 import { createWebhookBody, deliveryLogQuery, updateWebhookBody } from '../routes/webhooks.js';
 import type { Operation } from './document.js';
@@ -88,20 +88,22 @@ export function operations(): Operation[] {
     {
       method: 'post',
       path: '/v1/titles/{id}/source/upload-url',
-      summary: 'A signed URL to PUT the source to, straight into the bucket (storage.kind = s3).',
+      summary: 'Where to upload the source straight into the bucket (storage.kind = s3): one signed PUT, or, for a file past upload.partBytes, a signed URL per part.',
       tag: 'titles',
       auth: 'admin',
-      responses: ok('Where to PUT the file, until when, and the size limit.', r.uploadUrlResponse),
-      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'DIRECT_UPLOAD_UNAVAILABLE', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
+      body: sourceUploadUrlBody,
+      responses: ok('Where to PUT the file (or each part), until when, and the size limit.', r.uploadUrlResponse),
+      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'DIRECT_UPLOAD_UNAVAILABLE', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
     },
     {
       method: 'post',
       path: '/v1/titles/{id}/source/uploaded',
-      summary: 'Takes the file PUT to the signed URL as the source: fetched from the bucket, then removed there.',
+      summary: 'Takes the file PUT to the signed URL (or URLs, joined first) as the source: fetched from the bucket, then removed there.',
       tag: 'titles',
       auth: 'admin',
+      body: sourceUploadedBody,
       responses: { 202: { description: 'Received; encoding starts.', schema: r.titleResponse } },
-      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'SOURCE_EMPTY', 'SOURCE_NOT_IN_BUCKET', 'DIRECT_UPLOAD_UNAVAILABLE', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
+      errors: ['TITLE_NOT_FOUND', 'UPLOAD_NOT_EXPECTED', 'UPLOAD_TOO_LARGE', 'UPLOAD_PARTS_REFUSED', 'SOURCE_EMPTY', 'SOURCE_NOT_IN_BUCKET', 'DIRECT_UPLOAD_UNAVAILABLE', 'SHUTTING_DOWN', 'OWNED_BY_ANOTHER_NODE'],
     },
     ...(['post', 'options'] as const).map(
       (method): Operation => ({

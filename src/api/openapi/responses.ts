@@ -31,7 +31,20 @@ export const titleResponse = z.object({
   upload: z.object({ url: z.string(), method: z.literal('PUT'), tusEndpoint: z.string(), tusMetadata: z.object({ titleId: z.string() }) }).nullable(),
 });
 export const titlePage = page(titleResponse);
-export const uploadUrlResponse = z.object({ method: z.literal('PUT'), url: z.string(), expiresAt: time, maxBytes: z.number().int() });
+export const uploadUrlResponse = z.union([
+  z.object({ method: z.literal('PUT'), url: z.string(), expiresAt: time, maxBytes: z.number().int() }),
+  z.object({
+    method: z.literal('multipart'),
+    uploadId: z.string(),
+    /** Every part but the last has exactly this many bytes. */
+    partBytes: z.number().int(),
+    parts: z.array(z.object({ partNumber: z.number().int(), url: z.string() })),
+    /** Where the next page of signed parts starts (ask again with uploadId and fromPart); null when every part is signed. */
+    nextPart: z.number().int().nullable(),
+    expiresAt: time,
+    maxBytes: z.number().int(),
+  }),
+]);
 
 export const streamResponse = z.object({
   id: z.string(),

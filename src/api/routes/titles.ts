@@ -15,6 +15,25 @@ export const createTitleBody = z.strictObject({
   protection: z.enum(protections).optional(),
 });
 
+/** Asking where to upload straight to the bucket: a file's size past upload.partBytes gets a multipart upload. */
+export const sourceUploadUrlBody = z.strictObject({
+  bytes: z.number().int().positive().optional(),
+  /** A multipart upload already begun: its parts are signed again (the first URLs expire on a long upload). */
+  uploadId: z.string().min(1).max(1024).optional(),
+  /** The first part to sign (answers sign at most 1000 parts; the answer's nextPart says where the next page starts). */
+  fromPart: z.number().int().min(1).max(10_000).optional(),
+});
+
+/** Saying the upload is in the bucket: a multipart upload names its id and each part's ETag, as the bucket answered the part's PUT. */
+export const sourceUploadedBody = z.strictObject({
+  uploadId: z.string().min(1).max(1024).optional(),
+  parts: z
+    .array(z.strictObject({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(200) }))
+    .min(1)
+    .max(10_000)
+    .optional(),
+});
+
 // Unknown parameters (say ?q= or ?tag=) are refused rather than silently ignored.
 export const titleListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
