@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { maxUploadParts, partBytesFor } from '../../src/ingest/upload.js';
 import { makeSource, tools } from '../helpers/media.js';
+import { refusingBucket } from '../helpers/s3.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -209,4 +210,16 @@ t.test('a tus upload refused when it finishes is deleted, and abandoned ones are
   server = await startTestServer({ dataDir, upload: { maxBytes: 3_000_000, abandonedAfterHours: 24 }, packaging: { segmentSeconds: 2 } });
   await waitUntil(() => !readdirSync(uploads).some((f) => f.startsWith(abandonedId)), 'removing the abandoned upload');
   t.pass('the abandoned upload was removed when the server started');
+});
+
+t.test('parts the bucket will not join are refused with its reason, and the title still awaits its source', async (t) => {
+  const bucket = await refusingBucket([{ status: 400, code: 'InvalidPart' }]);
+  t.teardown(() => bucket.close());
+  const node = await startTestServer({ storage: { kind: 's3', s3: { endpoint: bucket.endpoint, bucket: 'weir', region: 'us-east-1', forcePathStyle: true, prefix: '', delivery: 'proxy', signedUrlSeconds: 60 } } }, { AWS_ACCESS_KEY_ID: 'k', AWS_SECRET_ACCESS_KEY: 's' });
+  t.teardown(() => node.stop());
+  const { id } = (await (await node.api('/v1/titles', { method: 'POST', json: { title: 'Parts' } })).json()) as { id: string };
+  const answer = await node.api(`/v1/titles/${id}/source/uploaded`, { method: 'POST', json: { uploadId: 'u-1', parts: [{ partNumber: 1, etag: '"wrong"' }] } });
+  t.match([answer.status, await answer.json()], [409, { error: { code: 'UPLOAD_PARTS_REFUSED', message: /would not join the 1 parts named into the source: InvalidPart/ } }]);
+  t.ok(bucket.seen.some((line) => line === `POST /weir/uploads/${id}/source?uploadId=u-1`), "the completion named the title's own key");
+  t.equal(((await (await node.api(`/v1/titles/${id}`)).json()) as { state: string }).state, 'awaiting_upload');
 });
