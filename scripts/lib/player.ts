@@ -71,7 +71,9 @@ const page = `<!doctype html><html><body>
       const hls = new Hls(Object.assign({ debug: false }, config || {}));
       window.hls = hls;
       hls.on(Hls.Events.ERROR, (_e, data) => {
-        if (data.fatal) window.playerErrors.push(data.type + ':' + data.details);
+        // The exception behind it (an append refused, and why) says more than the code alone.
+        const why = data.error && data.error.message ? ' (' + String(data.error.message).slice(0, 300) + (data.frag ? '; ' + data.frag.type + ' fragment ' + data.frag.sn + (data.part ? ' part ' + data.part.index : '') : '') + ')' : '';
+        if (data.fatal) window.playerErrors.push(data.type + ':' + data.details + why);
         window.qoeEvents.push({ type: 'error', code: String(data.details).slice(0, 100), fatal: !!data.fatal });
       });
       hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => { window.bitrate = hls.levels[data.level].bitrate; });

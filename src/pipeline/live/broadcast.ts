@@ -492,7 +492,10 @@ export class LiveBroadcast {
         ? [this.video.rendition]
         : [...this.plannedRungs.keys()].map((id) => this.ladder.get(id)?.rendition);
     if (video.length === 0 || !video.every(hasSegment)) return false;
-    return !this.renditions.has(this.audio.rendition.id) || hasSegment(this.audio.rendition);
+    if (!this.renditions.has(this.audio.rendition.id)) return true;
+    if (!hasSegment(this.audio.rendition)) return false;
+    // Muxed variants begin with the first segment begun with audio known: one later, when audio came late.
+    return !this.muxing || video.every((rendition) => hasSegment(this.muxed.get(this.muxedIdOf(rendition!.id))?.rendition));
   }
 
   /** Renditions as a multivariant playlist describes them; bandwidth from the recent segments. */

@@ -14,7 +14,7 @@ const maxQueuedAudio = 500;
  * keep two blocking reloads in step at the edge: it started later and stalled where the video
  * playlist alone held steady (bench:live). DASH keeps the demuxed CMAF set; this rendition
  * mirrors the video one exactly (same media sequence numbers, parts, durations, program
- * date-times), adding only bytes.
+ * date-times) from the first segment begun with audio known, adding only bytes.
  */
 export class MuxedLiveRendition implements RenditionFollower {
   readonly rendition: LiveRendition;
@@ -24,7 +24,7 @@ export class MuxedLiveRendition implements RenditionFollower {
   private initHasAudio = false;
   private queue: Sample[] = [];
   private sequence = 1;
-  private current: { video: LiveSegment; muxed: LiveSegment; withAudio: boolean } | null = null;
+  private current: { video: LiveSegment; muxed: LiveSegment } | null = null;
 
   constructor(
     id: string,
@@ -67,8 +67,16 @@ export class MuxedLiveRendition implements RenditionFollower {
   }
 
   segmentStarted(segment: LiveSegment): void {
+    // A segment begun before any audio was known is left out: video alone, then video and audio
+    // under a new init, is a change of tracks MSE players cannot follow (hls.js: "Attempting to
+    // append to the audiovideo SourceBuffer, but it does not exist"). A publisher whose audio
+    // reaches the demuxer a moment after its video (SRT or UDP joined mid-stream) starts so.
+    if (!this.initHasAudio) {
+      this.current = null;
+      return;
+    }
     const muxed = this.rendition.startSegment(segment.msn, segment.startDts, segment.pdtMs, segment.discontinuity, segment.sessionStartMs);
-    this.current = { video: segment, muxed, withAudio: this.initHasAudio };
+    this.current = { video: segment, muxed };
     // Audio that ends well before the segment's first frame belongs to nothing a player will see;
     // the frame just before it stays (encoders stamp their priming frame there).
     const rate = this.audioTrack?.timescale ?? 48_000;
@@ -79,7 +87,7 @@ export class MuxedLiveRendition implements RenditionFollower {
   partAdded(segment: LiveSegment, part: LivePart): void {
     const current = this.current;
     if (current?.video !== segment) return;
-    const audio = current.withAudio ? this.queue.splice(0) : [];
+    const audio = this.queue.splice(0);
     let bytes = part.bytes;
     if (audio.length > 0) {
       const fragment = encodeFragment({ sequenceNumber: this.sequence++, samples: audio, withStyp: false, trackId: audioTrackId });

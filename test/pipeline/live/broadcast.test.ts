@@ -189,3 +189,42 @@ t.test('a muxed HLS rendition mirrors the video rendition part for part and carr
   const firstVideoSeconds = videoSamples[0]!.dts / video.track.timescale;
   t.ok(Math.abs(audio[0]!.dts / audioRendition.track.timescale - firstVideoSeconds) < 0.05, 'audio starts with the first video frame (within a frame)');
 });
+
+t.test('audio that arrives after the video has started never leaves a segment of video alone in the muxed HLS rendition', async (t) => {
+  // As over UDP or SRT joined mid-stream: the first video segment starts before any audio is known.
+  const dir = mkdtempSync(join(tmpdir(), 'weir-broadcast-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const flv = join(dir, 'feed.flv');
+  execFileSync(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '5', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-c:a', 'aac', '-f', 'flv', flv]);
+  let listedWhenOffered: { id: string; complete: number }[] = [];
+  const broadcast = passthroughBroadcast(t, () => {
+    listedWhenOffered = broadcast.hlsRenditions().map((r) => ({ id: r.id, complete: r.segments.filter((s) => s.complete).length }));
+  });
+  broadcast.startSession();
+  const tags = flvTags(flv);
+  const audioConfig = tags.find((tag) => tag.type === 8 && tag.body[1] === 0)!;
+  let configSent = false;
+  for (const tag of tags) {
+    if (tag.type === 8 && (tag === audioConfig || tag.ms < 300)) continue;
+    if (tag.type === 8 && !configSent) {
+      const unit = flvTagToUnit(audioConfig.type, tag.ms, audioConfig.body);
+      if (unit) broadcast.ingest(unit, 1_000_000 + tag.ms);
+      configSent = true;
+    }
+    const unit = flvTagToUnit(tag.type, tag.ms, tag.body);
+    if (unit) broadcast.ingest(unit, 1_000_000 + tag.ms);
+  }
+  await broadcast.end();
+  const video = broadcast.renditions.get('v0')!;
+  const muxed = broadcast.hlsRenditions()[0]!;
+  t.equal(muxed.id, 'v0-a0');
+  t.ok(video.segments[0]!.msn < muxed.segments[0]!.msn, `the video rendition starts at segment ${video.segments[0]!.msn}, the muxed one at ${muxed.segments[0]!.msn}, the first begun with audio known`);
+  for (const segment of muxed.segments) {
+    const tracks: number[] = [];
+    new Fmp4StreamParser((event) => event.kind === 'tracks' && tracks.push(...event.tracks.map((track) => track.trackId))).push(Buffer.from(muxed.init(segment.initVersion)!));
+    t.same(tracks, [1, 2], `segment ${segment.msn}: its init describes video and audio`);
+  }
+  t.same(new Set(muxed.segments.map((s) => s.initVersion)).size, 1, 'one init for the whole playlist: no change of tracks for a player to follow');
+  t.same(listedWhenOffered.map((r) => r.id), ['v0-a0'], 'offered with the audio inside');
+  t.ok(listedWhenOffered.every((r) => r.complete > 0), `once the muxed rendition had a complete segment (${JSON.stringify(listedWhenOffered)})`);
+});
