@@ -1,4 +1,5 @@
 import type { Db } from './database.js';
+import { chunksOf } from './sql.js';
 
 /**
  * Which node runs which actor, when several nodes share one PostgreSQL catalog. Each node renews
@@ -58,8 +59,8 @@ export class ActorOwners {
    */
   claimAll(actorIds: readonly string[], now: number): Set<string> {
     const held = new Set<string>();
-    for (let i = 0; i < actorIds.length; i += 1000) {
-      const rows = this.s.claimMany.all({ actorIds: [...new Set(actorIds.slice(i, i + 1000))], nodeId: this.nodeId, now }) as { actor_id: string }[];
+    for (const chunk of chunksOf([...new Set(actorIds)])) {
+      const rows = this.s.claimMany.all({ actorIds: chunk, nodeId: this.nodeId, now }) as { actor_id: string }[];
       for (const row of rows) held.add(row.actor_id);
     }
     return held;

@@ -31,6 +31,16 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
 
+/**
+ * A list in runs of `size` (the last one shorter): how many rows one PostgreSQL statement carries
+ * as arrays, so a flush of 100 000 is a hundred round trips, not one unbounded parameter.
+ */
+export function chunksOf<T>(items: readonly T[], size = 1000): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
 /** The types a bulk write's columns are sent as on PostgreSQL (one array per column). */
 export type BulkColumnType = 'text' | 'bigint' | 'double precision';
 
@@ -47,10 +57,7 @@ export function bulkInsert(db: SqlDb, table: string, columns: Record<string, Bul
     const arrays = names.map((name) => `CAST(@${name} AS ${columns[name]}[])`).join(', ');
     const statement = db.prepare(`INSERT INTO ${table} (${names.join(', ')}) SELECT * FROM unnest(${arrays}) ${tail}`);
     return (rows) => {
-      for (let i = 0; i < rows.length; i += 1000) {
-        const chunk = rows.slice(i, i + 1000);
-        statement.run(Object.fromEntries(names.map((name) => [name, chunk.map((row) => row[name] ?? null)])));
-      }
+      for (const chunk of chunksOf(rows)) statement.run(Object.fromEntries(names.map((name) => [name, chunk.map((row) => row[name] ?? null)])));
     };
   }
   const statement = db.prepare(`INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map((name) => `@${name}`).join(', ')}) ${tail}`);

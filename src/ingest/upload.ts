@@ -111,9 +111,9 @@ const bucketSourceKey = (titleId: string) => `uploads/${titleId}/source`;
 const mebibyte = 1024 * 1024;
 /** S3's rules for multipart uploads: at most 10 000 parts, each but the last of 5 MiB or more. */
 export const maxUploadParts = 10_000;
-export const minPartBytes = 5 * mebibyte;
+const minPartBytes = 5 * mebibyte;
 /** Part URLs signed per answer: a 10 000-part upload is signed in pages, so no answer is megabytes of JSON. */
-export const partsPerAnswer = 1000;
+const partsPerAnswer = 1000;
 
 /** The part size for a file: the configured one, or larger (in whole MiB) when that would need more than 10 000 parts. */
 export function partBytesFor(bytes: number, configured: number): number {

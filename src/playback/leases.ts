@@ -1,5 +1,5 @@
 import type { Db } from '../catalog/database.js';
-import type { SqlStatement } from '../catalog/sql.js';
+import { chunksOf, type SqlStatement } from '../catalog/sql.js';
 import type { Clock } from '../clock.js';
 import { WeirError } from '../errors.js';
 
@@ -326,8 +326,7 @@ export class LeaseTable {
 
   private writeEnds(ended: readonly Lease[]): void {
     if (this.shared) {
-      for (let i = 0; i < ended.length; i += 1000) {
-        const chunk = ended.slice(i, i + 1000);
+      for (const chunk of chunksOf(ended)) {
         this.shared.endMany.run({ ids: chunk.map((l) => l.id), ended: chunk.map((l) => l.endedAt), positions: chunk.map((l) => l.positionMs), states: chunk.map((l) => l.state) });
       }
       return;
@@ -340,8 +339,7 @@ export class LeaseTable {
 
   private writeRenewals(renewed: readonly Lease[]): void {
     if (this.shared) {
-      for (let i = 0; i < renewed.length; i += 1000) {
-        const chunk = renewed.slice(i, i + 1000);
+      for (const chunk of chunksOf(renewed)) {
         this.shared.renewMany.run({
           ids: chunk.map((l) => l.id),
           renewed: chunk.map((l) => l.renewedAt),
